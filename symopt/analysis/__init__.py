@@ -1,0 +1,1 @@
+"""Program analysis: dataflow graph, dead code, canonical hash, fingerprint, simplifier."""

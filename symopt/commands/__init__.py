@@ -1,0 +1,1 @@
+"""The `symopt` verbs, one module each (see symopt/cli.py)."""

@@ -1,0 +1,49 @@
+"""The errors symopt raises on purpose: everything a user can cause.
+
+The CLI turns each of them into a short message and exit code 2; any other
+exception is a bug in symopt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SymoptError(Exception):
+    """Base of every error a user can cause (bad program, bad config, bad path)."""
+
+
+class UserError(SymoptError):
+    """A bad argument, config value or path; the message names the offending thing."""
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a program, located at `file:line:col` (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+
+class ProgramError(SymoptError):
+    """A program that does not parse or does not type-check.
+
+    `str(err)` is one `file:line:col: message` line per problem.
+
+    >>> err = ProgramError([Diagnostic("a.prog", 3, 5, "unknown function 'foo'")])
+    >>> print(err)
+    a.prog:3:5: unknown function 'foo'
+    """
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @classmethod
+    def at(cls, file: str, line: int, col: int, message: str) -> "ProgramError":
+        return cls([Diagnostic(file, line, col, message)])

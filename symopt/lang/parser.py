@@ -1,0 +1,355 @@
+"""`.prog` text -> `Program`: Python's `ast`, then a strict grammar check.
+
+The text is parsed, never executed: `ast.parse` builds a syntax tree and this
+module walks it, accepting only the small language of DESIGN §2 and turning
+nested expressions into single-operation statements. Every problem is a
+`ProgramError` with `file:line:col: message`.
+
+>>> p = parse('''
+... def train(w, g, m, lr):
+...     m = interp(g, m, 0.9)
+...     update = sign(m) * lr
+...     return update, m
+... ''')
+>>> [s.fn for s in p.body]
+['interp', 'sign', 'mul']
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+
+from symopt.errors import ProgramError
+from symopt.lang.model import Arg, Program, Stmt
+from symopt.lang.registry import FUNCTIONS
+
+#: Larger files are refused before parsing: a real program is a few hundred bytes.
+MAX_BYTES = 1_000_000
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
+_BINOP_HINTS = {ast.Pow: "power(x, y)", ast.Mod: None, ast.FloorDiv: None, ast.MatMult: "dot(x, y)"}
+
+_FORBIDDEN = {
+    ast.If: "`if` statements are not allowed",
+    ast.IfExp: "conditional expressions are not allowed",
+    ast.For: "loops are not allowed",
+    ast.AsyncFor: "loops are not allowed",
+    ast.While: "loops are not allowed",
+    ast.comprehension: "comprehensions are not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Import: "imports are not allowed",
+    ast.ImportFrom: "imports are not allowed",
+    ast.Attribute: "attribute access is not allowed",
+    ast.Subscript: "subscripts are not allowed",
+    ast.Lambda: "lambdas are not allowed",
+    ast.keyword: "keyword arguments are not allowed",
+    ast.Starred: "starred arguments are not allowed",
+    ast.JoinedStr: "string literals are not allowed",
+    ast.ClassDef: "classes are not allowed",
+    ast.With: "`with` statements are not allowed",
+    ast.Try: "`try` statements are not allowed",
+    ast.Global: "`global` is not allowed",
+    ast.Nonlocal: "`nonlocal` is not allowed",
+    ast.Delete: "`del` is not allowed",
+    ast.AugAssign: "augmented assignment is not allowed; write `x = x + y`",
+    ast.AnnAssign: "annotated assignment is not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "boolean operators are not allowed",
+    ast.NamedExpr: "`:=` is not allowed",
+    ast.Await: "`await` is not allowed",
+    ast.Yield: "`yield` is not allowed",
+    ast.YieldFrom: "`yield` is not allowed",
+    ast.List: "lists are not allowed",
+    ast.Dict: "dicts are not allowed",
+    ast.Set: "sets are not allowed",
+}
+
+
+def parse_file(path: str | os.PathLike, *, check: bool = True) -> Program:
+    """Read and parse a `.prog` file (see `parse`); errors name the file.
+
+    >>> parse_file("programs/sgd.prog").n_state
+    0
+    """
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise ProgramError.at(path, 1, 1, f"file too large ({size} bytes; a program is "
+                                              f"at most {MAX_BYTES} bytes)")
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
+    return parse(data, path, check=check)
+
+
+def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True) -> Program:
+    """Parse program text into a `Program`; with `check`, also type-check it.
+
+    Raises `ProgramError` (`file:line:col: message`) for anything outside the
+    language; nothing in `source` is ever executed.
+    """
+    text = _decode(source, filename)
+    program = _Parser(filename).parse_module(text)
+    if check:
+        from symopt.lang.typecheck import check as typecheck
+
+        problems = typecheck(program, filename)
+        if problems:
+            raise ProgramError(problems)
+    return program
+
+
+def _decode(source: str | bytes, filename: str) -> str:
+    if isinstance(source, str):
+        if len(source) > MAX_BYTES:
+            raise ProgramError.at(filename, 1, 1, f"program too large ({len(source)} characters;"
+                                                  f" a program is at most {MAX_BYTES})")
+        return source
+    if len(source) > MAX_BYTES:
+        raise ProgramError.at(filename, 1, 1, f"file too large ({len(source)} bytes; a program "
+                                              f"is at most {MAX_BYTES} bytes)")
+    try:
+        return source.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = source[: err.start]
+        line = before.count(b"\n") + 1
+        col = err.start - (before.rfind(b"\n") + 1) + 1
+        raise ProgramError.at(filename, line, col,
+                              f"not UTF-8 text (byte 0x{source[err.start]:02x})") from None
+
+
+def _header(text: str) -> str:
+    lines = []
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#"):
+            lines.append(stripped)
+        elif stripped:
+            break
+    return "\n".join(lines)
+
+
+class _Parser:
+    def __init__(self, filename: str):
+        self.file = filename
+        self.body: list[Stmt] = []
+        self.defined: set[str] = set()
+        self.taken: set[str] = set()
+        self.counter = 0
+
+    def error(self, node, message: str) -> ProgramError:
+        line = getattr(node, "lineno", 1) or 1
+        col = (getattr(node, "col_offset", 0) or 0) + 1
+        return ProgramError.at(self.file, line, col, message)
+
+    def parse_module(self, text: str) -> Program:
+        try:
+            tree = ast.parse(text, filename=self.file)
+        except SyntaxError as err:
+            msg = err.msg or "invalid syntax"
+            raise ProgramError.at(self.file, err.lineno or 1, err.offset or 1,
+                                  f"syntax error: {msg}") from None
+        except (ValueError, RecursionError, MemoryError) as err:
+            raise ProgramError.at(self.file, 1, 1, f"syntax error: {err}") from None
+        defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                raise self.error(node, self._describe(node, "only one `def` is allowed at "
+                                                            "the top level"))
+        if not defs:
+            raise ProgramError.at(self.file, 1, 1, "no `def` found: a program is one "
+                                                   "`def train(w, g, ..., lr):`")
+        if len(defs) > 1:
+            raise self.error(defs[1], f"a program has exactly one `def`; found {len(defs)}")
+        self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        self.taken |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        try:
+            return self.parse_def(defs[0], _header(text))
+        except RecursionError:
+            raise ProgramError.at(self.file, 1, 1, "expression nested too deeply") from None
+
+    def _describe(self, node, default: str) -> str:
+        if type(node) in _FORBIDDEN:
+            return _FORBIDDEN[type(node)]
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(
+                node.value.value, str):
+            return "string literals are not allowed"
+        return default
+
+    def parse_def(self, fn: ast.FunctionDef, header: str) -> Program:
+        if fn.decorator_list:
+            raise self.error(fn.decorator_list[0], "decorators are not allowed")
+        a = fn.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults or a.kw_defaults:
+            raise self.error(fn, "parameters are plain names: `def train(w, g, <state...>, lr"
+                                 "[, step]):`")
+        if fn.returns is not None:
+            raise self.error(fn.returns, "annotations are not allowed")
+        params = []
+        for arg in a.args:
+            if arg.annotation is not None:
+                raise self.error(arg.annotation, "annotations are not allowed")
+            if arg.arg in params:
+                raise self.error(arg, f"parameter '{arg.arg}' appears twice")
+            if arg.arg in FUNCTIONS:
+                raise self.error(arg, f"parameter '{arg.arg}' has the name of a library function")
+            params.append(arg.arg)
+        has_step = len(params) >= 4 and params[-1] == "step"
+        if len(params) < 3 or (params[-1] == "step" and not has_step):
+            raise self.error(fn, "a program takes at least (w, g, lr): weight, gradient, "
+                                 "state slots, learning rate, and optionally step")
+        self.defined = set(params)
+        n_state = len(params) - (4 if has_step else 3)
+        returns: tuple[str, ...] | None = None
+        ret_node = None
+        for node in fn.body:
+            if returns is not None:
+                raise self.error(node, "statements after `return` are not allowed")
+            if isinstance(node, ast.Assign):
+                self.parse_assign(node)
+            elif isinstance(node, ast.Return):
+                returns, ret_node = self.parse_return(node), node
+            else:
+                raise self.error(node, self._describe(
+                    node, f"only `name = expression` and `return` are allowed, "
+                          f"not {type(node).__name__}"))
+        if returns is None:
+            raise self.error(fn, "missing `return update, <state slots...>`")
+        expected = 1 + n_state
+        if len(returns) != expected:
+            names = ", ".join(("update",) + tuple(params[2:2 + n_state]))
+            raise self.error(ret_node, f"wrong number of returned values: expected {expected} "
+                                       f"({names}), got {len(returns)}")
+        return Program(params=tuple(params), body=tuple(self.body), returns=returns,
+                       name=fn.name, header=header, return_line=ret_node.lineno,
+                       return_col=ret_node.col_offset + 1)
+
+    def parse_assign(self, node: ast.Assign) -> None:
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            target = node.targets[-1] if len(node.targets) == 1 else node
+            raise self.error(target, self._describe(
+                target, "assign to one plain name: `x = expression`"))
+        target = node.targets[0].id
+        if target in FUNCTIONS:
+            raise self.error(node.targets[0], f"'{target}' is a library function name")
+        self.emit(target, node.value)
+        self.defined.add(target)
+
+    def parse_return(self, node: ast.Return) -> tuple[str, ...]:
+        if node.value is None:
+            raise self.error(node, "`return` needs values: `return update, <state slots...>`")
+        values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
+        names = []
+        for v in values:
+            if isinstance(v, ast.Name):
+                self.name_arg(v)
+                names.append(v.id)
+            else:
+                names.append(self.temp(v))
+        return tuple(names)
+
+    def fresh(self) -> str:
+        while True:
+            self.counter += 1
+            name = f"t{self.counter}"
+            if name not in self.taken and name not in FUNCTIONS:
+                self.taken.add(name)
+                return name
+
+    def emit(self, target: str, node: ast.expr) -> str:
+        """Append statements computing `node` into `target`; return `target`."""
+        fn, args = self.operation(node)
+        self.body.append(Stmt(target, fn, tuple(args), node.lineno, node.col_offset + 1))
+        return target
+
+    def temp(self, node: ast.expr) -> str:
+        """Append statements computing `node` into a fresh temporary; return its name."""
+        fn, args = self.operation(node)
+        target = self.fresh()
+        self.body.append(Stmt(target, fn, tuple(args), node.lineno, node.col_offset + 1))
+        return target
+
+    def operation(self, node: ast.expr) -> tuple[str, list[Arg]]:
+        const = self.constant(node)
+        if const is not None:
+            return "copy", [const]
+        if isinstance(node, ast.BinOp):
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                hint = _BINOP_HINTS.get(type(node.op))
+                raise self.error(node, "operator not supported" + (f"; use {hint}" if hint else ""))
+            return op, [self.arg(node.left), self.arg(node.right)]
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.USub):
+                return "negative", [self.arg(node.operand)]
+            if isinstance(node.op, ast.UAdd):
+                return "copy", [self.arg(node.operand)]
+            raise self.error(node, "operator not supported")
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, (ast.Name, ast.Constant)):
+            return "copy", [self.arg(node)]
+        raise self.error(node, self._describe(node, f"{type(node).__name__} is not allowed "
+                                                    f"in an expression"))
+
+    def call(self, node: ast.Call) -> tuple[str, list[Arg]]:
+        if not isinstance(node.func, ast.Name):
+            raise self.error(node.func, self._describe(node.func, "only library functions can "
+                                                                  "be called"))
+        name = node.func.id
+        fn = FUNCTIONS.get(name)
+        if fn is None:
+            raise self.error(node.func, f"unknown function '{name}' (see `symopt functions`)")
+        if node.keywords:
+            raise self.error(node.keywords[0], "keyword arguments are not allowed")
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise self.error(a, "starred arguments are not allowed")
+        if len(node.args) != fn.arity:
+            raise self.error(node, f"{name}() takes {fn.arity} argument"
+                                   f"{'' if fn.arity == 1 else 's'}, got {len(node.args)}")
+        return name, [self.arg(a) for a in node.args]
+
+    def arg(self, node: ast.expr) -> Arg:
+        """A name or constant as is; anything else flattened into a fresh temporary."""
+        const = self.constant(node)
+        if const is not None:
+            return const
+        if isinstance(node, ast.Name):
+            return self.name_arg(node)
+        return self.temp(node)
+
+    def name_arg(self, node: ast.Name) -> str:
+        if node.id not in self.defined:
+            if node.id in FUNCTIONS:
+                raise self.error(node, f"'{node.id}' is a function; call it: {node.id}(...)")
+            raise self.error(node, f"undefined variable '{node.id}'")
+        return node.id
+
+    def constant(self, node: ast.expr) -> float | None:
+        sign = 1.0
+        inner = node
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) and \
+                isinstance(node.operand, ast.Constant):
+            sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
+            inner = node.operand
+        if not isinstance(inner, ast.Constant):
+            return None
+        v = inner.value
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            what = "string literals" if isinstance(v, (str, bytes)) else f"{type(v).__name__} constants"
+            raise self.error(inner, f"{what} are not allowed")
+        try:
+            value = sign * float(v)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise self.error(inner, "constant is too large to be a finite number")
+        return value

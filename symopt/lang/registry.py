@@ -1,0 +1,238 @@
+"""The function library: one entry per function holds everything about it.
+
+An entry says how many arguments the function takes, which kinds it accepts
+and returns (for the type checker), how it runs in JAX (for the compiler),
+how it prints in `.prog` text, in exported Python and in LaTeX.
+
+Functions come in three scopes:
+
+- ``elementwise``: ``impl(*arrays) -> array``, applied leaf by leaf, with
+  `Scalar`/`LeafScalar` arguments broadcast.
+- ``leaf``: ``impl(*arrays) -> 0-d array``, a reduction over each leaf
+  (``norm``, ``dot``, ``cosine_sim``).
+- ``global``: a reduction over the whole parameter tree. ``impl`` takes each
+  tree-valued argument as a list of arrays (one per leaf) and each `Scalar`
+  argument as a 0-d array; it returns a list of arrays or a 0-d array.
+
+Protected forms keep programs finite where a user would expect: ``sqrt`` and
+``log`` take ``abs`` of their argument, ``x / 0`` and ``reciprocal(0)`` are 0,
+and the inverse trigonometric functions clip their argument into the domain.
+
+>>> FUNCTIONS["interp"].arity
+3
+>>> FUNCTIONS["norm"].result_kind((Kind.TENSOR,)).label
+'LeafScalar'
+>>> FUNCTIONS["global_norm"].result_kind((Kind.LEAF_SCALAR,)).label
+'Scalar'
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+
+from symopt.lang.kinds import Kind
+
+S, L, T = Kind.SCALAR, Kind.LEAF_SCALAR, Kind.TENSOR
+
+#: `get_eps()` and the epsilon of `cosine_sim`.
+EPS = 1e-8
+_LOG_TINY = 1e-30
+_UNIT_OPEN = 1.0 - 1e-6
+
+
+def _broadcast(*kinds: Kind) -> Kind | None:
+    return max(kinds, default=S)
+
+
+def _reduce_leaf(*kinds: Kind) -> Kind | None:
+    k = max(kinds)
+    return L if k == T else k
+
+
+def _to_scalar(*kinds: Kind) -> Kind | None:
+    return S
+
+
+def _tree_with_scalar_bound(x: Kind, c: Kind) -> Kind | None:
+    return x if c == S else None
+
+
+@dataclass(frozen=True)
+class Function:
+    """Everything about one library function.
+
+    `py` and `latex` are format templates over the argument texts `{0}`,
+    `{1}`, ...; `py` is an expression over `jnp` arrays (elementwise and leaf
+    scopes) or over pytrees (global scope, using the exporter's helpers).
+    """
+
+    name: str
+    arity: int
+    impl: Callable
+    scope: str = "elementwise"
+    kind_rule: Callable[..., Kind | None] = _broadcast
+    infix: str | None = None
+    commutative: bool = False
+    py: str = ""
+    latex: str = ""
+    doc: str = ""
+    _table: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self):
+        for kinds in itertools.product(Kind, repeat=self.arity):
+            self._table[kinds] = self.kind_rule(*kinds)
+
+    def result_kind(self, arg_kinds: tuple[Kind, ...]) -> Kind | None:
+        """The kind of the result, or None if the arguments' kinds are not accepted."""
+        return self._table.get(tuple(arg_kinds))
+
+    @property
+    def kind_table(self) -> dict:
+        """`{arg kinds: result kind or None}` for every combination of argument kinds."""
+        return self._table
+
+    def signature(self) -> str:
+        """A human-readable signature, e.g. ``norm(Tensor) -> LeafScalar``."""
+        args = ", ".join(chr(ord("x") + i) if self.arity <= 3 else f"a{i}" for i in range(self.arity))
+        results = sorted({k.label for k in self._table.values() if k is not None})
+        return f"{self.name}({args}) -> {'|'.join(results)}"
+
+
+def _safe_div(x, y):
+    zero = y == 0
+    return jnp.where(zero, jnp.zeros_like(x * y), x / jnp.where(zero, jnp.ones_like(y), y))
+
+
+def _norm(x):
+    return jnp.sqrt(jnp.sum(jnp.square(x)))
+
+
+def _cosine_sim(x, y):
+    return jnp.sum(x * y) / (_norm(x) * _norm(y) + EPS)
+
+
+def _global_norm(leaves):
+    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves))
+
+
+def _clip_by_global_norm(leaves, c):
+    scale = jnp.minimum(1.0, _safe_div(jnp.abs(c), _global_norm(leaves)))
+    return [x * scale.astype(x.dtype) for x in leaves]
+
+
+def _f(name, arity, impl, py, latex, doc, **kw) -> Function:
+    return Function(name=name, arity=arity, impl=impl, py=py, latex=latex, doc=doc, **kw)
+
+
+def _unary(name, impl, py, latex, doc) -> Function:
+    return _f(name, 1, impl, py, latex, doc)
+
+
+_ENTRIES = [
+    # binary arithmetic
+    _f("add", 2, jnp.add, "{0} + {1}", "{0} + {1}", "x + y", infix="+", commutative=True),
+    _f("sub", 2, jnp.subtract, "{0} - {1}", "{0} - {1}", "x - y", infix="-"),
+    _f("mul", 2, jnp.multiply, "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*",
+       commutative=True),
+    _f("div", 2, _safe_div, "_div({0}, {1})", "\\frac{{{0}}}{{{1}}}",
+       "x / y, with x / 0 = 0 (protected)", infix="/"),
+    _f("maximum", 2, jnp.maximum, "jnp.maximum({0}, {1})", "\\max({0}, {1})",
+       "elementwise maximum", commutative=True),
+    _f("minimum", 2, jnp.minimum, "jnp.minimum({0}, {1})", "\\min({0}, {1})",
+       "elementwise minimum", commutative=True),
+    _f("power", 2, jnp.power, "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y"),
+    # unary
+    _unary("abs", jnp.abs, "jnp.abs({0})", "|{0}|", "absolute value"),
+    _unary("cos", jnp.cos, "jnp.cos({0})", "\\cos({0})", "cosine"),
+    _unary("sin", jnp.sin, "jnp.sin({0})", "\\sin({0})", "sine"),
+    _unary("tan", jnp.tan, "jnp.tan({0})", "\\tan({0})", "tangent"),
+    _unary("arcsin", lambda x: jnp.arcsin(jnp.clip(x, -1.0, 1.0)),
+           "jnp.arcsin(jnp.clip({0}, -1.0, 1.0))", "\\arcsin({0})",
+           "arcsine, argument clipped to [-1, 1]"),
+    _unary("arccos", lambda x: jnp.arccos(jnp.clip(x, -1.0, 1.0)),
+           "jnp.arccos(jnp.clip({0}, -1.0, 1.0))", "\\arccos({0})",
+           "arccosine, argument clipped to [-1, 1]"),
+    _unary("arctan", jnp.arctan, "jnp.arctan({0})", "\\arctan({0})", "arctangent"),
+    _unary("sinh", jnp.sinh, "jnp.sinh({0})", "\\sinh({0})", "hyperbolic sine"),
+    _unary("cosh", jnp.cosh, "jnp.cosh({0})", "\\cosh({0})", "hyperbolic cosine"),
+    _unary("tanh", jnp.tanh, "jnp.tanh({0})", "\\tanh({0})", "hyperbolic tangent"),
+    _unary("arcsinh", jnp.arcsinh, "jnp.arcsinh({0})", "\\operatorname{{arsinh}}({0})",
+           "inverse hyperbolic sine"),
+    _unary("arccosh", lambda x: jnp.arccosh(jnp.maximum(x, 1.0)),
+           "jnp.arccosh(jnp.maximum({0}, 1.0))", "\\operatorname{{arcosh}}({0})",
+           "inverse hyperbolic cosine, argument raised to at least 1"),
+    _unary("arctanh", lambda x: jnp.arctanh(jnp.clip(x, -_UNIT_OPEN, _UNIT_OPEN)),
+           f"jnp.arctanh(jnp.clip({{0}}, {-_UNIT_OPEN!r}, {_UNIT_OPEN!r}))",
+           "\\operatorname{{artanh}}({0})", "inverse hyperbolic tangent, argument clipped"),
+    _unary("exp", jnp.exp, "jnp.exp({0})", "e^{{{0}}}", "e ** x"),
+    _unary("exp2", jnp.exp2, "jnp.exp2({0})", "2^{{{0}}}", "2 ** x"),
+    _unary("exp10", lambda x: jnp.power(10.0, x), "jnp.power(10.0, {0})", "10^{{{0}}}",
+           "10 ** x"),
+    _unary("expm1", jnp.expm1, "jnp.expm1({0})", "(e^{{{0}}} - 1)", "e ** x - 1"),
+    _unary("log", lambda x: jnp.log(jnp.abs(x) + _LOG_TINY),
+           f"jnp.log(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log|{0}|",
+           "natural log of |x| (protected)"),
+    _unary("log10", lambda x: jnp.log10(jnp.abs(x) + _LOG_TINY),
+           f"jnp.log10(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log_{{10}}|{0}|",
+           "log base 10 of |x| (protected)"),
+    _unary("log2", lambda x: jnp.log2(jnp.abs(x) + _LOG_TINY),
+           f"jnp.log2(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log_2|{0}|",
+           "log base 2 of |x| (protected)"),
+    _unary("log1p", jnp.log1p, "jnp.log1p({0})", "\\log(1 + {0})", "log(1 + x)"),
+    _unary("square", jnp.square, "jnp.square({0})", "{{{0}}}^2", "x ** 2"),
+    _unary("sqrt", lambda x: jnp.sqrt(jnp.abs(x)), "jnp.sqrt(jnp.abs({0}))",
+           "\\sqrt{{|{0}|}}", "square root of |x| (protected)"),
+    _unary("cube", lambda x: x * x * x, "{0} * {0} * {0}", "{{{0}}}^3", "x ** 3"),
+    _unary("cbrt", jnp.cbrt, "jnp.cbrt({0})", "\\sqrt[3]{{{0}}}", "cube root"),
+    _unary("sign", jnp.sign, "jnp.sign({0})", "\\operatorname{{sign}}({0})",
+           "-1, 0 or 1"),
+    _unary("reciprocal", lambda x: _safe_div(jnp.ones_like(x), x), "_div(1.0, {0})",
+           "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)"),
+    _unary("negative", jnp.negative, "-{0}", "-{0}", "-x"),
+    _f("norm", 1, _norm, "jnp.linalg.norm({0})", "\\lVert {0} \\rVert",
+       "L2 norm of each parameter tensor", scope="leaf", kind_rule=_reduce_leaf),
+    # n-ary
+    _f("interp", 3, lambda x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
+       "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y"),
+    _f("clip", 2, lambda x, c: jnp.clip(x, -jnp.abs(c), jnp.abs(c)),
+       "jnp.clip({0}, -jnp.abs({1}), jnp.abs({1}))", "\\operatorname{{clip}}({0}, {1})",
+       "x clipped to [-|c|, |c|]"),
+    _f("dot", 2, lambda x, y: jnp.sum(x * y), "jnp.sum({0} * {1})", "\\langle {0}, {1} \\rangle",
+       "inner product within each parameter tensor", scope="leaf", kind_rule=_reduce_leaf,
+       commutative=True),
+    _f("cosine_sim", 2, _cosine_sim, "_cosine_sim({0}, {1})",
+       "\\cos\\angle({0}, {1})", "cosine similarity within each parameter tensor",
+       scope="leaf", kind_rule=_reduce_leaf, commutative=True),
+    _f("global_norm", 1, _global_norm, "optax.global_norm({0})", "\\lVert {0} \\rVert_{{global}}",
+       "L2 norm over the whole parameter tree", scope="global", kind_rule=_to_scalar),
+    _f("clip_by_global_norm", 2, _clip_by_global_norm, "_clip_by_global_norm({0}, {1})",
+       "\\operatorname{{clip}}_{{\\lVert\\cdot\\rVert}}({0}, {1})",
+       "x scaled so that its global norm is at most |c| (c a Scalar)", scope="global",
+       kind_rule=_tree_with_scalar_bound),
+    # assignment of a name or a constant (`x = y`, `x = 0.5`)
+    _f("copy", 1, lambda x: x, "{0}", "{0}", "the value itself: `x = y` or `x = 0.5`"),
+    # nullary
+    _f("get_pi", 0, lambda: jnp.float32(math.pi), repr(math.pi), "\\pi", "pi"),
+    _f("get_e", 0, lambda: jnp.float32(math.e), repr(math.e), "e", "Euler's number"),
+    _f("get_eps", 0, lambda: jnp.float32(EPS), repr(EPS), "\\epsilon", f"{EPS!r}"),
+]
+
+#: Every library function by name.
+FUNCTIONS: dict[str, Function] = {f.name: f for f in _ENTRIES}
+
+#: Names of the functions written with an infix operator, by operator.
+INFIX: dict[str, str] = {f.infix: f.name for f in _ENTRIES if f.infix}
+
+
+def get(name: str) -> Function:
+    """The entry for `name`; KeyError if there is none.
+
+    >>> get("sqrt").doc
+    'square root of |x| (protected)'
+    """
+    return FUNCTIONS[name]

@@ -1,0 +1,84 @@
+"""The task registry: built-in tasks by name, and ``register_task`` for your own."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from symopt.errors import UserError
+from symopt.tasks.base import Task
+
+_REGISTRY: dict[str, Task | Callable[..., Task]] = {}
+_LOCK = threading.Lock()
+_BUILTINS_LOADED = False
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
+        _BUILTINS_LOADED = True
+        from symopt.tasks import nanogpt, synthetic, vit  # noqa: F401  (they register)
+
+
+def register_task(name: str, task_or_factory: Task | Callable[..., Task], *,
+                  replace: bool = False) -> None:
+    """Register a task under ``name``: a :class:`Task` instance, or a factory
+    ``(**overrides) -> Task``. Re-registering a name needs ``replace=True``.
+
+    >>> from symopt.tasks.synthetic import Quadratic
+    >>> register_task("my-quadratic", Quadratic(dim=4, name="my-quadratic"), replace=True)
+    >>> get_task("my-quadratic", steps=10).steps
+    10
+    """
+    if not isinstance(name, str) or not name:
+        raise UserError(f"a task name must be a non-empty string, got {name!r}")
+    if not (isinstance(task_or_factory, Task) or callable(task_or_factory)):
+        raise UserError(f"register_task({name!r}, ...) needs a Task or a factory returning one")
+    _load_builtins()
+    with _LOCK:
+        if name in _REGISTRY and not replace:
+            raise UserError(f"task {name!r} is already registered (pass replace=True)")
+        _REGISTRY[name] = task_or_factory
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks, sorted.
+
+    >>> {"nanogpt-tiny", "quadratic", "vit-tiny"} <= set(list_tasks())
+    True
+    """
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str, **overrides: Any) -> Task:
+    """A fresh task by name, with fields overridden (e.g. ``steps=50``).
+
+    >>> get_task("rosenbrock", steps=30).steps
+    30
+    >>> get_task("nope")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: unknown task 'nope'; known tasks: ...
+    """
+    _load_builtins()
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(list_tasks())}")
+    try:
+        if isinstance(entry, Task):
+            task = dataclasses.replace(entry, **overrides)
+        else:
+            task = entry(**overrides)
+    except TypeError as err:
+        fields = ""
+        if isinstance(entry, Task):
+            fields = "; fields: " + ", ".join(
+                f.name for f in dataclasses.fields(entry) if f.init
+            )
+        raise UserError(f"bad override for task {name!r}: {err}{fields}") from None
+    if not isinstance(task, Task):
+        raise UserError(f"the factory of task {name!r} returned {type(task).__name__}, not a Task")
+    return task
