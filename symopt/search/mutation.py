@@ -1,0 +1,524 @@
+"""Mutation operators (DESIGN §3): a parent program in, one valid, new child out.
+
+Operators (the paper's three, constant perturbation, and a cheap extra):
+
+- ``insert``: a random call of a random allowed function, with arguments drawn
+  from the variables defined at a random position (or new constants), chosen
+  so that the statement type-checks. Its target is usually an existing variable
+  of the same kind whose value reaches an output (so the change matters, e.g.
+  ``m = sign(m)``); with probability ``fresh_target_prob`` a fresh name
+  (``v1``, ``v2``, ...), which is dead code until a later mutation reads it.
+- ``delete``: remove one statement, drawn among those whose removal keeps
+  the later statements well-kinded (`_Parent.deletable`), so that the
+  configured weight is the real rate of deletions.
+- ``modify_arg``: replace one argument by another variable (of a kind that
+  keeps the statement's result kind) or, with probability ``constant_prob``,
+  by a new constant.
+- ``perturb_constant``: multiply one constant by ``2 ** z``, ``z ~ N(0, 1)``;
+  magnitudes are clamped to ``[MIN_ABS_CONSTANT, MAX_ABS_CONSTANT]``.
+- ``replace_function``: swap a statement's function for another allowed one
+  that accepts the same argument kinds and gives the same result kind.
+
+A mutation is retried (a fresh operator each try) until the child type-checks
+(`symopt.lang.typecheck.infer`), differs from the parent and passes the
+caller's optional ``accept`` predicate; at most ``max_tries`` tries. If none
+succeeds, `Mutator.mutate` returns the parent unchanged with operator
+``"none"`` (it never raises for that: a search must go on). `Mutation.tries`
+counts the tries (``tries - 1`` of them were rejected). Children carry no
+header comment and no source positions.
+
+Children have at most ``max_statements`` statements (``insert`` is not chosen
+at the bound; a parent already over it only shrinks or stays the same size).
+
+>>> from symopt.lang import is_valid, parse_file
+>>> parent = parse_file("programs/lion.prog")
+>>> mutator = Mutator(MutationConfig(), rng=0)
+>>> children = [mutator.mutate(parent) for _ in range(20)]
+>>> all(is_valid(c.program) and c.program != parent for c in children)
+True
+>>> MutationConfig.from_dict({"insert": -1})
+Traceback (most recent call last):
+...
+symopt.errors.UserError: mutation.insert: must be a non-negative number, got -1
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from symopt.errors import UserError
+from symopt.lang.kinds import Kind
+from symopt.lang.model import Arg, Program, Stmt
+from symopt.lang.printer import format_constant, format_stmt
+from symopt.lang.registry import FUNCTIONS
+from symopt.lang.typecheck import infer, param_kinds
+
+#: The operators, in the order their weights appear in `MutationConfig`.
+OPERATORS = ("insert", "delete", "modify_arg", "perturb_constant", "replace_function")
+#: Constants never get smaller (in magnitude) than this, nor larger than `MAX_ABS_CONSTANT`.
+MIN_ABS_CONSTANT = 1e-8
+MAX_ABS_CONSTANT = 1e8
+#: Every library function but ``copy`` (plain assignment adds nothing a mutation needs).
+DEFAULT_FUNCTIONS = tuple(name for name in FUNCTIONS if name != "copy")
+
+_S = Kind.SCALAR
+_TABLES = {name: f.kind_table for name, f in FUNCTIONS.items()}
+_ARG_TRIES = 8  # argument draws per try before an insert gives up
+
+
+@dataclass(frozen=True)
+class MutationConfig:
+    """How to mutate: operator weights, bounds, and how new statements are drawn.
+
+    Weights are relative (they need not sum to 1). ``constant_prob`` is the
+    chance that a new argument is a constant rather than a variable; new
+    constants are log-uniform in ``[constant_min, constant_max]``, rounded to
+    two significant digits. ``functions`` are those ``insert`` and
+    ``replace_function`` may use.
+
+    >>> MutationConfig(delete=0.0).delete
+    0.0
+    """
+
+    insert: float = 1.0
+    delete: float = 1.0
+    modify_arg: float = 1.0
+    perturb_constant: float = 1.0
+    replace_function: float = 0.5
+    max_statements: int = 30
+    max_tries: int = 50
+    constant_prob: float = 0.25
+    fresh_target_prob: float = 0.2
+    functions: tuple[str, ...] = DEFAULT_FUNCTIONS
+    constant_min: float = 1e-3
+    constant_max: float = 10.0
+
+    def __post_init__(self):
+        if isinstance(self.functions, list):
+            object.__setattr__(self, "functions", tuple(self.functions))
+        _validate(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MutationConfig:
+        """A config from plain data (a TOML ``[mutation]`` table); `UserError` names a bad key.
+
+        >>> MutationConfig.from_dict({"max_statements": 12, "functions": ["sign", "mul"]}).functions
+        ('sign', 'mul')
+        >>> MutationConfig.from_dict({"bogus": 1})
+        Traceback (most recent call last):
+        ...
+        symopt.errors.UserError: mutation.bogus: unknown key (known: insert, delete, \
+modify_arg, perturb_constant, replace_function, max_statements, max_tries, constant_prob, \
+fresh_target_prob, functions, constant_min, constant_max)
+        """
+        if not isinstance(data, dict):
+            raise UserError(f"mutation: expected a table, got {data!r}")
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                raise UserError(f"mutation.{key}: unknown key (known: {', '.join(known)})")
+        return cls(**data)
+
+    def weights(self) -> dict[str, float]:
+        """The operator weights by name.
+
+        >>> MutationConfig().weights()["insert"]
+        1.0
+        """
+        return {op: float(getattr(self, op)) for op in OPERATORS}
+
+
+def _validate(cfg: MutationConfig) -> None:
+    def bad(key: str, why: str) -> UserError:
+        return UserError(f"mutation.{key}: {why}, got {getattr(cfg, key)!r}")
+
+    def is_number(x) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+    for key in OPERATORS:
+        if not is_number(getattr(cfg, key)) or getattr(cfg, key) < 0:
+            raise bad(key, "must be a non-negative number")
+    if sum(getattr(cfg, key) for key in OPERATORS) <= 0:
+        raise UserError(f"mutation.{OPERATORS[0]}: at least one operator weight "
+                        f"({', '.join(OPERATORS)}) must be positive")
+    for key in ("max_statements", "max_tries"):
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad(key, "must be an integer of at least 1")
+    for key in ("constant_prob", "fresh_target_prob"):
+        value = getattr(cfg, key)
+        if not is_number(value) or not 0 <= value <= 1:
+            raise bad(key, "must be a probability in [0, 1]")
+    if not isinstance(cfg.functions, tuple) or not cfg.functions:
+        raise bad("functions", "must be a non-empty list of function names")
+    for name in cfg.functions:
+        if name not in FUNCTIONS:
+            raise UserError(f"mutation.functions: unknown function {name!r}")
+    for key in ("constant_min", "constant_max"):
+        value = getattr(cfg, key)
+        if not is_number(value) or not MIN_ABS_CONSTANT <= value <= MAX_ABS_CONSTANT:
+            raise bad(key, f"must be a number in [{MIN_ABS_CONSTANT}, {MAX_ABS_CONSTANT}]")
+    if cfg.constant_min > cfg.constant_max:
+        raise bad("constant_min", f"must not exceed constant_max ({cfg.constant_max!r})")
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One mutation's result: the child, which operator made it, what changed, tries used."""
+
+    program: Program
+    operator: str
+    description: str
+    tries: int
+
+
+def as_random(rng: random.Random | np.random.Generator | int) -> random.Random:
+    """A `random.Random` from a `random.Random` (itself), a numpy Generator or an int seed.
+
+    A numpy Generator seeds a new `random.Random` from one draw, so results are
+    deterministic for the Generator's seed (pure-Python draws are much faster).
+
+    >>> as_random(3).random() == random.Random(3).random()
+    True
+    """
+    if isinstance(rng, random.Random):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return random.Random(int(rng.integers(0, 2**63)))
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return random.Random(int(rng))
+    raise TypeError(f"rng must be a random.Random, a numpy Generator or an int, got {rng!r}")
+
+
+def clamp_constant(value: float) -> float:
+    """`value` with its magnitude clamped to [MIN_ABS_CONSTANT, MAX_ABS_CONSTANT] (0 -> +min).
+
+    >>> clamp_constant(0.0), clamp_constant(-1e12), clamp_constant(0.5)
+    (1e-08, -100000000.0, 0.5)
+    """
+    magnitude = min(max(abs(value), MIN_ABS_CONSTANT), MAX_ABS_CONSTANT)
+    return -magnitude if value < 0 else magnitude
+
+
+class CallSampler:
+    """Draws random type-correct calls ``fn(args) -> kind`` over a kinds environment.
+
+    Shared by `Mutator` (insert) and `symopt.search.random_programs`.
+
+    >>> sampler = CallSampler(MutationConfig(functions=("sign",)))
+    >>> sampler.sample(random.Random(0), {"g": Kind.TENSOR})
+    ('sign', ('g',), <Kind.TENSOR: 2>)
+    """
+
+    def __init__(self, config: MutationConfig):
+        self.config = config
+        self._fns = [(name, FUNCTIONS[name].arity, _TABLES[name]) for name in config.functions]
+        self._log_lo = math.log(config.constant_min)
+        self._log_hi = math.log(config.constant_max)
+
+    def constant(self, rng: random.Random) -> float:
+        """A new constant: log-uniform magnitude, two significant digits."""
+        x = math.exp(rng.uniform(self._log_lo, self._log_hi))
+        return clamp_constant(float(f"{x:.2g}"))
+
+    def sample(self, rng: random.Random, env: dict[str, Kind]
+               ) -> tuple[str, tuple[Arg, ...], Kind] | None:
+        """A random call whose arguments are variables of `env` or new constants.
+
+        Each argument is a constant with probability ``constant_prob``, else a
+        uniformly drawn variable; calls of arity >= 1 read at least one
+        variable. None when no acceptable draw is found in a few attempts.
+        """
+        names = list(env)
+        p_const = self.config.constant_prob
+        for _ in range(_ARG_TRIES):
+            fn, arity, table = rng.choice(self._fns)
+            if arity == 0:
+                return fn, (), table[()]
+            args, kinds, reads = [], [], False
+            for _ in range(arity):
+                if rng.random() < p_const:
+                    args.append(self.constant(rng))
+                    kinds.append(_S)
+                else:
+                    name = rng.choice(names)
+                    args.append(name)
+                    kinds.append(env[name])
+                    reads = True
+            if not reads:
+                continue
+            kind = table.get(tuple(kinds))
+            if kind is not None:
+                return fn, tuple(args), kind
+        return None
+
+
+class _Parent:
+    """Facts about the parent computed once per `mutate` call and shared by its tries."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.body = body = program.body
+        self.n = len(body)
+        self.params = param_kinds(program)
+        env = dict(self.params)
+        self.result_kinds: list[Kind] = []
+        self.constants: list[tuple[int, int]] = []  # (statement, argument) of each constant
+        self.with_args: list[int] = []  # statements that take arguments
+        for j, s in enumerate(body):
+            key = []
+            for k, a in enumerate(s.args):
+                if a.__class__ is str:
+                    key.append(env.get(a))
+                else:
+                    key.append(_S)
+                    self.constants.append((j, k))
+            if key:
+                self.with_args.append(j)
+            table = _TABLES.get(s.fn)
+            kind = None if table is None else table.get(tuple(key))
+            if kind is None:
+                raise UserError(f"mutate: the parent program does not type-check "
+                                f"(at `{format_stmt(s)}`)")
+            self.result_kinds.append(kind)
+            env[s.target] = kind
+        if len(program.returns) != 1 + program.n_state or any(
+                env.get(r) is not Kind.TENSOR for r in program.returns):
+            raise UserError("mutate: the parent program does not type-check "
+                            "(its returned values must be Tensors, one per state slot)")
+        self._envs: dict[int, dict[str, Kind]] = {}
+        self._fresh: str | None = None
+        self._deletable: list[int] | None = None
+
+    def env_before(self, i: int) -> dict[str, Kind]:
+        """Kinds of the variables defined before statement `i` (do not mutate the result)."""
+        env = self._envs.get(i)
+        if env is None:
+            env = dict(self.params)
+            for s, kind in zip(self.body[:i], self.result_kinds[:i], strict=True):
+                env[s.target] = kind
+            self._envs[i] = env
+        return env
+
+    def live_before(self, i: int) -> set[str]:
+        """Variables whose value just before statement `i` reaches a returned output."""
+        live = set(self.program.returns)
+        for s in reversed(self.body[i:]):
+            if s.target in live:
+                live.discard(s.target)
+                live.update(a for a in s.args if a.__class__ is str)
+        return live
+
+    def deletable(self) -> list[int]:
+        """Statements whose removal leaves every later read of their target well-kinded.
+
+        That holds when the target had the same kind before the statement, or is
+        not read (nor returned) before it is assigned again. A sufficient test:
+        the type check of the child still decides.
+        """
+        if self._deletable is None:
+            body, returns = self.body, self.program.returns
+            self._deletable = []
+            env = dict(self.params)
+            for j, s in enumerate(body):
+                t, kind = s.target, self.result_kinds[j]
+                if env.get(t) is kind:
+                    self._deletable.append(j)
+                else:
+                    for later in body[j + 1:]:
+                        if t in later.args:
+                            break
+                        if later.target == t:
+                            self._deletable.append(j)
+                            break
+                    else:
+                        if t not in returns:
+                            self._deletable.append(j)
+                env[t] = kind
+        return self._deletable
+
+    def fresh_name(self) -> str:
+        """The first of ``v1, v2, ...`` not used anywhere in the program."""
+        if self._fresh is None:
+            p = self.program
+            taken = set(p.params) | set(p.returns) | {s.target for s in p.body}
+            k = 1
+            while f"v{k}" in taken:
+                k += 1
+            self._fresh = f"v{k}"
+        return self._fresh
+
+
+class Mutator:
+    """Makes valid children of programs; deterministic for a given seed.
+
+    `rng` is a `random.Random` (used as is), a numpy Generator or an int seed
+    (see `as_random`).
+
+    >>> from symopt.lang import parse_file
+    >>> m = Mutator(MutationConfig(insert=0, modify_arg=0, perturb_constant=0,
+    ...                            replace_function=0), rng=1)
+    >>> child = m.mutate(parse_file("programs/momentum.prog"))
+    >>> child.operator, len(child.program.body)
+    ('delete', 2)
+    """
+
+    def __init__(self, config: MutationConfig | None = None,
+                 rng: random.Random | np.random.Generator | int = 0):
+        self.config = config = config if config is not None else MutationConfig()
+        self.rng = as_random(rng)
+        self.sampler = CallSampler(config)
+        self._weights = config.weights()
+        allowed: dict[tuple, list[str]] = {}
+        for name in config.functions:
+            for kinds, result in _TABLES[name].items():
+                if result is not None:
+                    allowed.setdefault((kinds, result), []).append(name)
+        self._same_signature = allowed
+
+    @property
+    def rng(self) -> random.Random:
+        """The generator every draw comes from; assigning converts with `as_random`."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, value: random.Random | np.random.Generator | int) -> None:
+        self._rng = as_random(value)
+
+    def mutate(self, program: Program,
+               accept: Callable[[Program], bool] | None = None) -> Mutation:
+        """A child of `program` that type-checks, differs from it and passes `accept`.
+
+        After ``max_tries`` failed tries, the parent itself with operator ``"none"``.
+        A parent that does not type-check is a `UserError`.
+        """
+        parent = _Parent(program)
+        ops, cum = self._applicable(parent)
+        tries = 0
+        if ops:
+            rng = self.rng
+            for tries in range(1, self.config.max_tries + 1):
+                op = rng.choices(ops, cum_weights=cum)[0]
+                made = getattr(self, "_" + op)(parent)
+                if made is None:
+                    continue
+                body, description = made
+                if body == program.body:
+                    continue
+                child = Program(program.params, body, program.returns, program.name)
+                if infer(child) is None or (accept is not None and not accept(child)):
+                    continue
+                return Mutation(child, op, description, tries)
+        return Mutation(program, "none", f"no valid new child in {tries} tries", tries)
+
+    def _applicable(self, parent: _Parent) -> tuple[list[str], list[float]]:
+        usable = {
+            "insert": parent.n < self.config.max_statements,
+            "delete": parent.n > 0,
+            "modify_arg": bool(parent.with_args),
+            "perturb_constant": bool(parent.constants),
+            "replace_function": parent.n > 0,
+        }
+        ops, cum, total = [], [], 0.0
+        for op in OPERATORS:
+            w = self._weights[op]
+            if w > 0 and usable[op]:
+                total += w
+                ops.append(op)
+                cum.append(total)
+        return ops, cum
+
+    # Each operator returns (new body, description), or None when this try failed.
+
+    def _insert(self, parent: _Parent):
+        rng = self.rng
+        i = rng.randrange(parent.n + 1)
+        env = parent.env_before(i)
+        call = self.sampler.sample(rng, env)
+        if call is None:
+            return None
+        fn, args, kind = call
+        target = None
+        if rng.random() >= self.config.fresh_target_prob:
+            live = parent.live_before(i)
+            candidates = [v for v, k in env.items() if k is kind and v in live]
+            if candidates:
+                target = rng.choice(candidates)
+        if target is None:
+            target = parent.fresh_name()
+        stmt = Stmt(target, fn, args)
+        body = parent.body[:i] + (stmt,) + parent.body[i:]
+        return body, f"insert `{format_stmt(stmt)}` as statement {i + 1}"
+
+    def _delete(self, parent: _Parent):
+        candidates = parent.deletable()
+        if not candidates:
+            return None
+        j = self.rng.choice(candidates)
+        return (parent.body[:j] + parent.body[j + 1:],
+                f"delete `{format_stmt(parent.body[j])}` (statement {j + 1})")
+
+    def _modify_arg(self, parent: _Parent):
+        rng = self.rng
+        j = rng.choice(parent.with_args)
+        s = parent.body[j]
+        k = rng.randrange(len(s.args))
+        env = parent.env_before(j)
+        table, want = _TABLES[s.fn], parent.result_kinds[j]
+        kinds = [env[a] if a.__class__ is str else _S for a in s.args]
+        old = s.args[k]
+        if rng.random() < self.config.constant_prob:
+            kinds[k] = _S
+            if table.get(tuple(kinds)) is not want:
+                return None
+            new: Arg = self.sampler.constant(rng)
+            if new == old:
+                return None
+        else:
+            candidates = []
+            for name, kind in env.items():
+                if name != old:
+                    kinds[k] = kind
+                    if table.get(tuple(kinds)) is want:
+                        candidates.append(name)
+            if not candidates:
+                return None
+            new = rng.choice(candidates)
+        stmt = Stmt(s.target, s.fn, s.args[:k] + (new,) + s.args[k + 1:])
+        return (parent.body[:j] + (stmt,) + parent.body[j + 1:],
+                f"modify_arg `{format_stmt(s)}` -> `{format_stmt(stmt)}` (statement {j + 1})")
+
+    def _perturb_constant(self, parent: _Parent):
+        rng = self.rng
+        j, k = rng.choice(parent.constants)
+        s = parent.body[j]
+        old = s.args[k]
+        z = rng.gauss(0.0, 1.0)
+        new = clamp_constant(old * 2.0 ** z)
+        if new == old:
+            return None
+        stmt = Stmt(s.target, s.fn, s.args[:k] + (new,) + s.args[k + 1:])
+        return (parent.body[:j] + (stmt,) + parent.body[j + 1:],
+                f"perturb_constant {format_constant(old)} -> {format_constant(new)} "
+                f"(x2^{z:.3f}) in `{format_stmt(s)}` (statement {j + 1})")
+
+    def _replace_function(self, parent: _Parent):
+        rng = self.rng
+        j = rng.randrange(parent.n)
+        s = parent.body[j]
+        env = parent.env_before(j)
+        kinds = tuple(env[a] if a.__class__ is str else _S for a in s.args)
+        options = self._same_signature.get((kinds, parent.result_kinds[j]), ())
+        candidates = [f for f in options if f != s.fn]
+        if not candidates:
+            return None
+        stmt = Stmt(s.target, rng.choice(candidates), s.args)
+        return (parent.body[:j] + (stmt,) + parent.body[j + 1:],
+                f"replace_function `{format_stmt(s)}` -> `{format_stmt(stmt)}` "
+                f"(statement {j + 1})")
