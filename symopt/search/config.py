@@ -1,0 +1,244 @@
+"""Search configuration: a TOML file with `[search]`, `[task]`, `[mutation]`, `[cache]`.
+
+Every key is checked: an unknown key or a wrong type is a `UserError` naming the
+file, the section and the key (with a "did you mean" hint for near misses).
+
+- `[search]`: `population` (P), `tournament` (T), `budget` (number of training runs,
+  seed evaluations included; cache hits are free and do not count), `max_candidates`
+  (stop after this many candidates whatever the budget; 0 = 50 x budget), `seed`
+  (random seed of the search), `workers` (evaluations in flight; 1 = in-process and
+  reproducible candidate for candidate), `restart_after` (restart when the best has not
+  improved for this many candidates; 0 = never), `restart_from` (`"seed"` or `"best"`),
+  `hall_of_fame` (rows in `hall_of_fame.csv`), `snapshot_every` (candidates between
+  population snapshots).
+- `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
+  (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
+  fields, e.g. `steps`).
+- `[mutation]`: passed to `symopt.search.mutation.MutationConfig.from_dict`.
+- `[cache]`: `path` (an SQLite file shared between runs; relative to the current
+  directory; default: `cache.sqlite` in the run directory), `fingerprint` (also match
+  programs by numeric fingerprint; default true).
+
+>>> cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 20},
+...                               "task": {"name": "quadratic"}})
+>>> cfg.search.population, cfg.search.tournament, cfg.task.seeds
+(8, 2, (0,))
+>>> SearchConfig.from_dict({"search": {"populaton": 8}}, source="c.toml")
+Traceback (most recent call last):
+...
+symopt.errors.UserError: c.toml: [search] populaton: unknown key (did you mean 'population'?)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from symopt.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class SearchSection:
+    population: int = 100
+    tournament: int = 2
+    budget: int = 200
+    max_candidates: int = 0
+    seed: int = 0
+    workers: int = 1
+    restart_after: int = 0
+    restart_from: str = "best"
+    hall_of_fame: int = 20
+    snapshot_every: int = 100
+
+    @property
+    def candidate_limit(self) -> int:
+        return self.max_candidates or 50 * self.budget
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    name: str = "quadratic"
+    seeds: tuple[int, ...] = (0,)
+    lr_multipliers: tuple[float, ...] | None = None
+    time_limit_s: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        """A JSON-able description of the task: what an evaluation depends on."""
+        return {"name": self.name, "seeds": list(self.seeds),
+                "lr_multipliers": (None if self.lr_multipliers is None
+                                   else list(self.lr_multipliers)),
+                "time_limit_s": self.time_limit_s,
+                "overrides": dict(sorted(self.overrides.items()))}
+
+
+@dataclass(frozen=True)
+class CacheSection:
+    path: str = ""
+    fingerprint: bool = True
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    search: SearchSection = field(default_factory=SearchSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    mutation: dict[str, Any] = field(default_factory=dict)
+    cache: CacheSection = field(default_factory=CacheSection)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> SearchConfig:
+        """Validate a parsed TOML document (see the module docstring for the keys)."""
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: expected a table of sections")
+        sections = {"search", "task", "mutation", "cache"}
+        for key in data:
+            if key not in sections:
+                raise UserError(f"{source}: [{key}]: unknown section{_hint(key, sections)}")
+        search = _section(SearchSection, data.get("search", {}), source, "search")
+        task = _section(TaskSection, data.get("task", {}), source, "task")
+        cache = _section(CacheSection, data.get("cache", {}), source, "cache")
+        mutation = data.get("mutation", {})
+        if not isinstance(mutation, dict):
+            raise UserError(f"{source}: [mutation] must be a table")
+        from symopt.search.mutation import MutationConfig
+
+        try:
+            MutationConfig.from_dict(mutation)
+        except UserError as err:
+            raise UserError(f"{source}: [mutation] {err}") from None
+        cfg = cls(search=search, task=task, mutation=dict(mutation), cache=cache)
+        cfg._check_values(source)
+        return cfg
+
+    def _check_values(self, source: str) -> None:
+        s, t = self.search, self.task
+
+        def bad(section: str, key: str, why: str) -> UserError:
+            return UserError(f"{source}: [{section}] {key}: {why}")
+
+        for key in ("population", "tournament", "budget", "workers", "hall_of_fame",
+                    "snapshot_every"):
+            if getattr(s, key) < 1:
+                raise bad("search", key, "must be at least 1")
+        for key in ("max_candidates", "restart_after"):
+            if getattr(s, key) < 0:
+                raise bad("search", key, "must be 0 or more")
+        if s.tournament > s.population:
+            raise bad("search", "tournament", f"{s.tournament} is larger than the population "
+                      f"({s.population})")
+        if s.restart_from not in ("seed", "best"):
+            raise bad("search", "restart_from", f"must be 'seed' or 'best', got {s.restart_from!r}")
+        if not t.seeds:
+            raise bad("task", "seeds", "needs at least one seed")
+        if t.lr_multipliers is not None and (
+                not t.lr_multipliers or any(m <= 0 for m in t.lr_multipliers)):
+            raise bad("task", "lr_multipliers", "must be a non-empty list of positive numbers")
+        if t.time_limit_s is not None and t.time_limit_s <= 0:
+            raise bad("task", "time_limit_s", "must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data (the inverse of `from_dict`)."""
+        out = {"search": dataclasses.asdict(self.search), "task": self.task.spec(),
+               "mutation": dict(self.mutation), "cache": dataclasses.asdict(self.cache)}
+        if out["task"]["lr_multipliers"] is None:
+            del out["task"]["lr_multipliers"]
+        if out["task"]["time_limit_s"] is None:
+            del out["task"]["time_limit_s"]
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def with_search(self, **changes: Any) -> SearchConfig:
+        """A copy with some `[search]` keys changed (validated, e.g. CLI overrides).
+
+        >>> SearchConfig().with_search(budget=5).search.budget
+        5
+        """
+        merged = {**dataclasses.asdict(self.search), **changes}
+        search = _section(SearchSection, merged, "command line", "search")
+        cfg = dataclasses.replace(self, search=search)
+        cfg._check_values("command line")
+        return cfg
+
+
+def load_config(path: str | Path) -> SearchConfig:
+    """Read and validate a TOML search config."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"{path}: config file not found") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read config: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{path}: invalid TOML: {err}") from None
+    return SearchConfig.from_dict(data, source=str(path))
+
+
+def _hint(key: str, known) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
+
+
+_TYPES = {
+    int: "an integer", float: "a number", str: "a string", bool: "true or false",
+}
+
+
+def _section(cls, data: Any, source: str, name: str):
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: [{name}] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise UserError(f"{source}: [{name}] {key}: unknown key{_hint(key, fields)}")
+        values[key] = _coerce(value, fields[key].type, f"{source}: [{name}] {key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, annotation: str, where: str) -> Any:
+    ann = annotation.replace(" ", "")
+    optional = ann.endswith("|None")
+    if optional:
+        ann = ann[: -len("|None")]
+        if value is None:
+            return None
+    if ann == "bool":
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if ann == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if ann == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise UserError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if ann == "str":
+        if not isinstance(value, str):
+            raise UserError(f"{where}: expected a string, got {value!r}")
+        return value
+    if ann.startswith("tuple["):
+        item = ann[len("tuple["):].split(",")[0]
+        if not isinstance(value, list | tuple):
+            raise UserError(f"{where}: expected a list, got {value!r}")
+        return tuple(_coerce(v, item, where) for v in value)
+    if ann.startswith("dict["):
+        if not isinstance(value, dict):
+            raise UserError(f"{where}: expected a table, got {value!r}")
+        return dict(value)
+    raise AssertionError(f"unhandled annotation {annotation}")  # a bug, not a user error

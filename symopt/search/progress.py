@@ -1,0 +1,190 @@
+"""What a search shows while it runs: counters (`SearchStats`) and their display.
+
+On a terminal, a rich live panel on stderr; otherwise (CI, pipes, logs) one plain
+line every `interval` seconds. Both read the same `SearchStats`.
+
+>>> s = SearchStats(budget=10)
+>>> s.record(cache_hit=False, tries=3, redundant=0.5)
+>>> s.record(cache_hit=True, tries=1, redundant=0.0)
+>>> s.evaluations, s.cache_hits, round(s.cache_hit_pct), round(s.invalid_pct)
+(1, 1, 50, 50)
+>>> "evals 1/10" in s.line()
+True
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+
+@dataclass
+class SearchStats:
+    """Running counters of a search (this session's rates; totals include resumed work)."""
+
+    budget: int
+    candidates: int = 0
+    evaluations: int = 0
+    cache_hits: int = 0
+    tries: int = 0
+    rejected_tries: int = 0
+    redundant_sum: float = 0.0
+    restarts: int = 0
+    best_fitness: float = math.inf
+    best_text: str = ""
+    seed_fitness: float = math.inf
+    session_candidates: int = 0
+    session_evaluations: int = 0
+    prepare_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
+               prepare_seconds: float = 0.0) -> None:
+        """Count one stored candidate."""
+        self.candidates += 1
+        if cache_hit:
+            self.cache_hits += 1
+        else:
+            self.evaluations += 1
+        self.tries += max(tries, 1)
+        self.rejected_tries += max(tries - 1, 0)
+        self.redundant_sum += redundant
+        if session:
+            self.session_candidates += 1
+            self.session_evaluations += 0 if cache_hit else 1
+            self.prepare_seconds += prepare_seconds
+
+    def record_invalid(self, tries: int) -> None:
+        """Count a mutation that gave no valid new child at all."""
+        self.tries += tries
+        self.rejected_tries += tries
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def evals_per_min(self) -> float:
+        return 60.0 * self.session_evaluations / max(self.elapsed, 1e-9)
+
+    @property
+    def children_per_s(self) -> float:
+        """Children prepared per second of preparation (mutation, checks, hashing, cache)."""
+        return self.session_candidates / self.prepare_seconds if self.prepare_seconds else 0.0
+
+    @property
+    def cache_hit_pct(self) -> float:
+        return 100.0 * self.cache_hits / self.candidates if self.candidates else 0.0
+
+    @property
+    def invalid_pct(self) -> float:
+        return 100.0 * self.rejected_tries / self.tries if self.tries else 0.0
+
+    @property
+    def redundant_pct(self) -> float:
+        return 100.0 * self.redundant_sum / self.candidates if self.candidates else 0.0
+
+    def line(self) -> str:
+        """One plain status line."""
+        return (f"evals {self.evaluations}/{self.budget}  candidates {self.candidates}  "
+                f"{self.evals_per_min:.1f} evals/min  cache hits {self.cache_hit_pct:.1f}%  "
+                f"invalid children {self.invalid_pct:.1f}%  redundant "
+                f"{self.redundant_pct:.1f}%  best {self.best_fitness:.6g}")
+
+    def summary(self) -> str:
+        """A few lines for the end of a run."""
+        return "\n".join([
+            self.line(),
+            f"seed fitness {self.seed_fitness:.6g}, best {self.best_fitness:.6g}; "
+            f"{self.restarts} restart(s); {self.elapsed:.1f}s; "
+            f"{self.children_per_s:.0f} children/s prepared",
+            "best program (simplified):",
+            self.best_text.rstrip(),
+        ])
+
+
+class PlainProgress:
+    """A status line every `interval` seconds (for logs and CI)."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 10.0):
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self._last = 0.0
+
+    def __enter__(self):
+        return self
+
+    def update(self, stats: SearchStats, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            print(stats.line(), file=self.stream, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+class RichProgress:
+    """A rich live panel: counters, rates, best fitness and the best program."""
+
+    def __init__(self, stream: TextIO | None = None):
+        from rich.console import Console
+        from rich.live import Live
+
+        self._console = Console(file=stream or sys.stderr)
+        self._live = Live(console=self._console, refresh_per_second=4, transient=False)
+
+    def __enter__(self):
+        self._live.__enter__()
+        return self
+
+    def update(self, stats: SearchStats, force: bool = False) -> None:
+        from rich.panel import Panel
+        from rich.table import Table
+
+        t = Table.grid(padding=(0, 2))
+        t.add_column(style="bold")
+        t.add_column()
+        done = stats.evaluations / stats.budget if stats.budget else 0.0
+        bar = "█" * int(30 * min(done, 1.0))
+        t.add_row("evaluations", f"{stats.evaluations}/{stats.budget} {bar:<30} "
+                  f"{100 * done:.0f}%")
+        t.add_row("candidates", f"{stats.candidates} ({stats.restarts} restarts)")
+        t.add_row("evals/min", f"{stats.evals_per_min:.1f}")
+        t.add_row("cache hits", f"{stats.cache_hit_pct:.1f}%")
+        t.add_row("invalid children", f"{stats.invalid_pct:.1f}%")
+        t.add_row("redundant stmts", f"{stats.redundant_pct:.1f}%")
+        t.add_row("best fitness", f"{stats.best_fitness:.6g} (seed {stats.seed_fitness:.6g})")
+        t.add_row("best program", stats.best_text.rstrip())
+        self._live.update(Panel(t, title="symopt search"))
+
+    def __exit__(self, *exc) -> None:
+        self._live.__exit__(*exc)
+
+
+class NoProgress:
+    """Shows nothing (library use, tests)."""
+
+    def __enter__(self):
+        return self
+
+    def update(self, stats: SearchStats, force: bool = False) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def make_progress(mode: str = "auto", stream: TextIO | None = None):
+    """`"rich"`, `"plain"`, `"none"`, or `"auto"` (rich on a terminal, else plain).
+
+    >>> type(make_progress("none")).__name__
+    'NoProgress'
+    """
+    stream = stream or sys.stderr
+    if mode == "auto":
+        mode = "rich" if stream.isatty() else "plain"
+    return {"rich": RichProgress, "plain": PlainProgress}.get(mode, lambda s: NoProgress())(stream)

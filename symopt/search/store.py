@@ -1,0 +1,282 @@
+"""The durable run store: one SQLite file per run directory, committed per candidate.
+
+`run.sqlite` holds the config and seed programs (`meta`), every candidate with its
+program text, parent, mutation, hash, fingerprint, fitness, status and timings
+(`candidates`), and population snapshots (`snapshots`). The population of aging
+evolution is recoverable from it at any time: the latest snapshot, followed by every
+candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
+rewritten atomically (temp file + `os.replace`) so they are always complete.
+
+>>> import tempfile
+>>> d = tempfile.mkdtemp()
+>>> store = RunStore.create(d, {"search": {}}, [("sgd.prog", "def train(w, g, lr): ...")])
+>>> a = store.add(CandidateRecord(program_text="p", fitness=1.0, status="ok", hash="h1"))
+>>> b = store.add(CandidateRecord(program_text="q", fitness=0.5, status="ok", hash="h2",
+...                               parent_id=a))
+>>> store.add_snapshot([a, a, a], reason="warm start", after_id=a)
+>>> store.population(3), [r.id for r in store.best(5)]
+([1, 1, 2], [2, 1])
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+import sqlite3
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from symopt.errors import UserError
+
+STORE_NAME = "run.sqlite"
+VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY,
+    gen_index INTEGER NOT NULL,
+    parent_id INTEGER,
+    program_text TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tries INTEGER NOT NULL,
+    hash TEXT,
+    fingerprint TEXT,
+    fitness REAL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    cache_hit INTEGER NOT NULL,
+    statements INTEGER NOT NULL,
+    live_statements INTEGER NOT NULL,
+    redundant_fraction REAL NOT NULL,
+    prepare_seconds REAL NOT NULL,
+    eval_seconds REAL NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id INTEGER PRIMARY KEY,
+    after_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    members TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class CandidateRecord:
+    """One candidate: a program and what happened to it (`id` is set when stored)."""
+
+    program_text: str
+    fitness: float = math.inf
+    status: str = "ok"
+    message: str = ""
+    gen_index: int = -1
+    parent_id: int | None = None
+    operator: str = "seed"
+    description: str = ""
+    tries: int = 0
+    hash: str | None = None
+    fingerprint: str | None = None
+    cache_hit: bool = False
+    statements: int = 0
+    live_statements: int = 0
+    redundant_fraction: float = 0.0
+    prepare_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    created: float = 0.0
+    id: int | None = None
+
+
+_COLUMNS = [f.name for f in dataclasses.fields(CandidateRecord) if f.name != "id"]
+
+
+class RunStore:
+    """A run directory's SQLite store (see the module docstring)."""
+
+    def __init__(self, run_dir: Path, db: sqlite3.Connection):
+        self.run_dir = run_dir
+        self._db = db
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: dict[str, Any],
+               seeds: list[tuple[str, str]]) -> RunStore:
+        """A new store in `run_dir` (created if needed); refuses an existing run."""
+        run_dir = Path(run_dir)
+        if (run_dir / STORE_NAME).exists():
+            raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to "
+                            f"continue it, or choose another --out")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UserError(f"{run_dir}: cannot create the run directory: {err.strerror}") from None
+        store = cls(run_dir, _connect(run_dir / STORE_NAME))
+        with store._db:
+            store._db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("version", VERSION), ("created", repr(time.time())),
+                ("config", json.dumps(config, sort_keys=True)),
+                ("seeds", json.dumps([{"path": p, "text": t} for p, t in seeds])),
+            ])
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        """The store of an existing run (`UserError` if there is none)."""
+        run_dir = Path(run_dir)
+        if not (run_dir / STORE_NAME).is_file():
+            raise UserError(f"{run_dir}: no run to resume here ({STORE_NAME} not found)")
+        return cls(run_dir, _connect(run_dir / STORE_NAME))
+
+    # -- meta ------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.meta("config") or "{}")
+
+    @property
+    def seeds(self) -> list[tuple[str, str]]:
+        return [(s["path"], s["text"]) for s in json.loads(self.meta("seeds") or "[]")]
+
+    # -- candidates ------------------------------------------------------------------
+    def add(self, record: CandidateRecord) -> int:
+        """Store a candidate durably (committed before returning); returns its id."""
+        if not record.created:
+            record.created = time.time()
+        values = [getattr(record, c) for c in _COLUMNS]
+        if not math.isfinite(record.fitness):
+            values[_COLUMNS.index("fitness")] = None
+        with self._db:
+            cur = self._db.execute(
+                f"INSERT INTO candidates ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
+        record.id = cur.lastrowid
+        return record.id
+
+    def get(self, candidate_id: int) -> CandidateRecord:
+        rows = self._select("WHERE id=?", (candidate_id,))
+        if not rows:
+            raise KeyError(candidate_id)
+        return rows[0]
+
+    def candidates(self) -> list[CandidateRecord]:
+        """Every stored candidate, in storage order."""
+        return self._select("ORDER BY id")
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+
+    def best(self, n: int) -> list[CandidateRecord]:
+        """The `n` fittest candidates with distinct hashes (ties: earliest first)."""
+        rows = self._select("WHERE fitness IS NOT NULL ORDER BY fitness, id")
+        seen, out = set(), []
+        for r in rows:
+            key = r.hash or r.program_text
+            if key not in seen:
+                seen.add(key)
+                out.append(r)
+                if len(out) == n:
+                    break
+        return out
+
+    def _select(self, clause: str, params: tuple = ()) -> list[CandidateRecord]:
+        cur = self._db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM candidates {clause}",
+                               params)
+        out = []
+        for row in cur:
+            rec = CandidateRecord(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0])
+            rec.fitness = math.inf if rec.fitness is None else rec.fitness
+            rec.cache_hit = bool(rec.cache_hit)
+            out.append(rec)
+        return out
+
+    # -- population ------------------------------------------------------------------
+    def add_snapshot(self, members: list[int], reason: str, after_id: int | None = None) -> None:
+        """Record the population (candidate ids, oldest first) as of candidate `after_id`."""
+        if after_id is None:
+            after_id = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM candidates").fetchone()[0]
+        with self._db:
+            self._db.execute(
+                "INSERT INTO snapshots (after_id, reason, members, created) VALUES (?, ?, ?, ?)",
+                (after_id, reason, json.dumps(members), time.time()))
+
+    def snapshots(self) -> list[tuple[int, str]]:
+        """`(after_id, reason)` of every population snapshot, oldest first."""
+        return [tuple(r) for r in self._db.execute(
+            "SELECT after_id, reason FROM snapshots ORDER BY id")]
+
+    def population(self, size: int) -> list[int]:
+        """The current population (ids, oldest first): latest snapshot + later candidates."""
+        row = self._db.execute(
+            "SELECT after_id, members FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
+        after, members = (0, []) if row is None else (row[0], json.loads(row[1]))
+        later = [r[0] for r in self._db.execute(
+            "SELECT id FROM candidates WHERE id > ? ORDER BY id", (after,))]
+        return (members + later)[-size:]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(str(path), timeout=60.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as err:
+        raise UserError(f"{path}: not a usable run store: {err}") from None
+    return db
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old or the new file, never a part.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> write_atomic(p, "hello"); p.read_text()
+    'hello'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def hall_of_fame_csv(records: list[CandidateRecord], one_line) -> str:
+    """CSV text of the hall of fame; `one_line(record)` renders a program on one line.
+
+    >>> r = CandidateRecord(program_text="p", fitness=0.25, hash="abc", live_statements=2, id=7)
+    >>> print(hall_of_fame_csv([r], lambda rec: "u = g * lr").strip())
+    rank,fitness,status,statements,hash,id,program
+    1,0.25,ok,2,abc,7,u = g * lr
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["rank", "fitness", "status", "statements", "hash", "id", "program"])
+    for rank, r in enumerate(records, 1):
+        w.writerow([rank, repr(r.fitness) if math.isfinite(r.fitness) else "inf", r.status,
+                    r.live_statements, r.hash or "", r.id, one_line(r)])
+    return buf.getvalue()

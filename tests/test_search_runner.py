@@ -1,0 +1,144 @@
+"""run_search and `symopt search`: cache, executors, resume after SIGKILL, CLI errors."""
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from symopt.cli import main
+from symopt.lang import is_valid, parse_file
+from symopt.search.config import SearchConfig
+from symopt.search.executor import EvalJob, ProcessExecutor
+from symopt.search.runner import run_search, statement_count_fitness
+from symopt.search.store import RunStore
+
+
+def _crash(program_text, task_spec):
+    os._exit(1)
+
+
+def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
+    trained = []
+
+    def fitness(text, spec):
+        trained.append(text)
+        return statement_count_fitness(text, spec)
+
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "seed": 2}})
+    res = run_search(cfg, tmp_path / "r", seeds=["programs/momentum.prog"], evaluate_fn=fitness)
+    store = RunStore.open(tmp_path / "r")
+    recs = store.candidates()
+    assert len(trained) == res.stats.evaluations == 15
+    assert len(set(trained)) == 15
+    misses = [r for r in recs if not r.cache_hit]
+    assert len({r.hash for r in misses}) == len(misses)
+    by_hash = {r.hash: r.fitness for r in misses}
+    hits = [r for r in recs if r.cache_hit]
+    assert hits, "a 15-evaluation search from momentum should revisit some program"
+    assert all(by_hash[r.hash] == r.fitness for r in hits if r.hash in by_hash)
+    assert res.stats.cache_hits == len(hits)
+
+
+def test_shared_cache_between_runs_means_no_training(tmp_path):
+    cache = str(tmp_path / "shared.sqlite")
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6},
+                                  "cache": {"path": cache}})
+    run_search(cfg, tmp_path / "a", seeds=["programs/sgd.prog"],
+               evaluate_fn=statement_count_fitness)
+    trained = []
+
+    def fitness(text, spec):
+        trained.append(text)
+        return statement_count_fitness(text, spec)
+
+    run_search(cfg.with_search(budget=1), tmp_path / "b", seeds=["programs/sgd.prog"],
+               evaluate_fn=fitness)
+    store = RunStore.open(tmp_path / "b")
+    seed_rec = store.candidates()[0]
+    assert seed_rec.operator == "seed" and seed_rec.cache_hit  # from run a's cache file
+    assert len(trained) == 1  # the budget of one training run went to a new child
+
+
+def test_process_executor_runs_jobs_and_survives_a_worker_crash():
+    ex = ProcessExecutor(2, statement_count_fitness)
+    try:
+        text = open("programs/adam.prog").read()
+        ok = ex.outcome(ex.submit(EvalJob(text, {})))
+        assert ok.status == "ok" and ok.fitness == len(parse_file("programs/adam.prog").body)
+        crashing = ProcessExecutor(1, _crash)
+        out = crashing.outcome(crashing.submit(EvalJob(text, {})))
+        assert (out.status, out.crashed, out.fitness) == ("error", True, math.inf)
+        crashing._evaluate = statement_count_fitness  # the pool was replaced: it works again
+        assert crashing.outcome(crashing.submit(EvalJob(text, {}))).status == "ok"
+        crashing.shutdown()
+    finally:
+        ex.shutdown()
+
+
+def test_parallel_search_stores_every_evaluation(tmp_path):
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 10, "workers": 2}})
+    res = run_search(cfg, tmp_path / "r", seeds=["programs/sgd.prog"],
+                     evaluate_fn=statement_count_fitness)
+    store = RunStore.open(tmp_path / "r")
+    assert sum(not r.cache_hit for r in store.candidates()) == res.stats.evaluations == 10
+
+
+def test_cli_errors_are_clean(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[search]\npopulaton = 3\n")
+    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(bad),
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "populaton: unknown key (did you mean 'population'?)" in capsys.readouterr().err
+    assert main(["search", "--resume", str(tmp_path / "none")]) == 2
+    assert "no run to resume" in capsys.readouterr().err
+    broken = tmp_path / "broken.prog"
+    broken.write_text("def train(w, g, lr):\n    return foo(g)\n")
+    assert main(["search", "--seed", str(broken), "--out", str(tmp_path / "r2")]) == 2
+    assert "broken.prog:2:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_loses_nothing_and_completes(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 6\nbudget = 16\nseed = 3\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
+    proc = subprocess.Popen(cmd + ["--seed", "programs/sgd.prog", "--config", str(cfg),
+                                   "--out", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = run / "run.sqlite"
+
+    def stored():
+        try:
+            con = sqlite3.connect(db)
+            rows = con.execute("SELECT id, hash, fitness FROM candidates ORDER BY id").fetchall()
+            con.close()
+            return rows
+        except sqlite3.Error:
+            return []
+
+    deadline = time.monotonic() + 120
+    while len(stored()) < 4 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = stored()
+    assert len(before) >= 4
+    out = subprocess.run(cmd + ["--resume", str(run)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    after = stored()
+    assert after[: len(before)] == before  # nothing stored was lost or changed
+    con = sqlite3.connect(db)
+    trained = con.execute("SELECT COUNT(*) FROM candidates WHERE cache_hit = 0").fetchone()[0]
+    assert trained == 16
+    best = parse_file(run / "best.prog")
+    assert is_valid(best)
+    best_fitness = min(f for _, _, f in after if f is not None)
+    assert f"fitness {best_fitness:.6g}" in (run / "best.prog").read_text()

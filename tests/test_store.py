@@ -1,0 +1,72 @@
+"""The run store: durable candidates, population recovery, atomic outputs; the cache."""
+
+import math
+import sqlite3
+
+import pytest
+
+from symopt.errors import UserError
+from symopt.search.cache import EquivalenceCache, task_namespace
+from symopt.search.store import CandidateRecord, RunStore, write_atomic
+
+
+def test_candidates_round_trip_and_survive_reopen(tmp_path):
+    store = RunStore.create(tmp_path, {"search": {"population": 3}}, [("s.prog", "text")])
+    ids = [store.add(CandidateRecord(program_text=f"p{i}", fitness=f, status=s, hash=f"h{i}"))
+           for i, (f, s) in enumerate([(1.5, "ok"), (math.inf, "diverged"), (0.5, "ok")])]
+    store.close()
+    again = RunStore.open(tmp_path)
+    recs = again.candidates()
+    assert [r.id for r in recs] == ids
+    assert [r.fitness for r in recs] == [1.5, math.inf, 0.5]
+    assert recs[1].status == "diverged"
+    assert again.config == {"search": {"population": 3}}
+    assert again.seeds == [("s.prog", "text")]
+    assert [r.id for r in again.best(2)] == [ids[2], ids[0]]
+
+
+def test_population_is_latest_snapshot_plus_later_candidates(tmp_path):
+    store = RunStore.create(tmp_path, {}, [])
+    a = store.add(CandidateRecord(program_text="a"))
+    store.add_snapshot([a, a, a], "warm start")
+    b = store.add(CandidateRecord(program_text="b"))
+    c = store.add(CandidateRecord(program_text="c"))
+    assert store.population(3) == [a, b, c]
+    assert store.population(4) == [a, a, b, c]
+    store.add_snapshot([c, c, c], "restart")
+    assert store.population(3) == [c, c, c]
+
+
+def test_create_refuses_existing_run_and_open_needs_one(tmp_path):
+    RunStore.create(tmp_path / "r", {}, []).close()
+    with pytest.raises(UserError, match="--resume"):
+        RunStore.create(tmp_path / "r", {}, [])
+    with pytest.raises(UserError, match="no run to resume"):
+        RunStore.open(tmp_path / "empty")
+
+
+def test_write_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "best.prog"
+    write_atomic(p, "old")
+    write_atomic(p, "new text")
+    assert p.read_text() == "new text"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["best.prog"]
+
+
+def test_cache_is_namespaced_shared_and_skips_timeouts(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    quad = task_namespace({"name": "quadratic", "seeds": [0]})
+    a = EquivalenceCache(path, quad)
+    b = EquivalenceCache(path, quad)  # a second writer on the same file
+    other = EquivalenceCache(path, task_namespace({"name": "mlp", "seeds": [0]}))
+    a.put("h", "f", 0.25, "ok")
+    b.put("h2", None, math.inf, "diverged")
+    b.put("h3", "f3", math.inf, "timeout")
+    assert b.get("hash", "h").fitness == 0.25
+    assert a.get("fingerprint", "f").fitness == 0.25
+    assert a.get("hash", "h2") == (math.inf, "diverged")
+    assert a.get("hash", "h3") is None
+    assert other.get("hash", "h") is None
+    assert len(a) == 3
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
