@@ -45,7 +45,8 @@ def remove_dead(program: Program) -> Program:
     mask = live_mask(program)
     if all(mask):
         return program
-    return program.replace(body=tuple(s for s, live in zip(program.body, mask) if live))
+    body = tuple(s for s, live in zip(program.body, mask, strict=True) if live)
+    return program.replace(body=body)
 
 
 def redundant_fraction(program: Program) -> float:

@@ -3,7 +3,7 @@
 `parse(to_text(p)) == p`, and `to_text(parse(t))` is a fixed point.
 
 >>> from symopt.lang.parser import parse
->>> print(to_text(parse("def train(w, g, lr):\\n    return g * (lr * 0.1)")))
+>>> print(to_text(parse("def train(w, g, lr):\\n    return g * (lr * 0.1)")), end="")
 def train(w, g, lr):
     t1 = lr * 0.1
     t2 = g * t1

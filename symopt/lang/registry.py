@@ -104,8 +104,9 @@ class Function:
 
 
 def _safe_div(x, y):
+    # Python-scalar fills (weakly typed: the dtype follows x and y) keep eager calls cheap.
     zero = y == 0
-    return jnp.where(zero, jnp.zeros_like(x * y), x / jnp.where(zero, jnp.ones_like(y), y))
+    return jnp.where(zero, 0.0, x / jnp.where(zero, 1.0, y))
 
 
 def _norm(x):
@@ -194,7 +195,7 @@ _ENTRIES = [
     _unary("reciprocal", lambda x: _safe_div(jnp.ones_like(x), x), "_div(1.0, {0})",
            "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)"),
     _unary("negative", jnp.negative, "-{0}", "-{0}", "-x"),
-    _f("norm", 1, _norm, "jnp.linalg.norm({0})", "\\lVert {0} \\rVert",
+    _f("norm", 1, _norm, "jnp.sqrt(jnp.sum(jnp.square({0})))", "\\lVert {0} \\rVert",
        "L2 norm of each parameter tensor", scope="leaf", kind_rule=_reduce_leaf),
     # n-ary
     _f("interp", 3, lambda x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
@@ -208,7 +209,7 @@ _ENTRIES = [
     _f("cosine_sim", 2, _cosine_sim, "_cosine_sim({0}, {1})",
        "\\cos\\angle({0}, {1})", "cosine similarity within each parameter tensor",
        scope="leaf", kind_rule=_reduce_leaf, commutative=True),
-    _f("global_norm", 1, _global_norm, "optax.global_norm({0})", "\\lVert {0} \\rVert_{{global}}",
+    _f("global_norm", 1, _global_norm, "_global_norm({0})", "\\lVert {0} \\rVert_{{global}}",
        "L2 norm over the whole parameter tree", scope="global", kind_rule=_to_scalar),
     _f("clip_by_global_norm", 2, _clip_by_global_norm, "_clip_by_global_norm({0}, {1})",
        "\\operatorname{{clip}}_{{\\lVert\\cdot\\rVert}}({0}, {1})",

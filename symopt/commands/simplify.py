@@ -1,0 +1,40 @@
+"""`symopt simplify FILE [-o OUT]`: dead code out, constants folded, algebra tidied."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from symopt.analysis import simplify, summarize, to_nested_text
+from symopt.errors import UserError
+from symopt.lang import parse_file, to_text
+
+NAME = "simplify"
+HELP = ("simplify a program (dead code, constants, algebra, names), checked to compute the "
+        "same; prints it (or writes OUT) and a before/after summary")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a .prog file")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="write the simplified program here instead of printing it")
+    parser.add_argument("--flat", action="store_true",
+                        help="one operation per line (default: single-use temporaries inline)")
+
+
+def run(args) -> int:
+    before = parse_file(args.file)
+    after = simplify(before)
+    text = to_text(after) if args.flat else to_nested_text(after)
+    if args.output:
+        if os.path.isdir(args.output):
+            raise UserError(f"-o {args.output}: is a directory; give a file name")
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as err:
+            raise UserError(f"-o {args.output}: cannot write: {err.strerror or err}") from None
+    else:
+        print(text, end="")
+    print(f"{args.file}: {summarize(before, after)}", file=sys.stderr)
+    return 0
