@@ -53,8 +53,8 @@ class Task:
     ...     def val_loss(self, params, data):
     ...         return self.loss(params, data["x"])
     >>> task = Line(steps=20, base_lr=0.1)
-    >>> float(task.lr_schedule(1.0)(0)), task.steps
-    (0.0, 20)
+    >>> round(float(task.lr_schedule(1.0)(0)), 4), task.steps
+    (0.1, 20)
     """
 
     name: str = "task"

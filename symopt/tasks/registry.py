@@ -58,7 +58,7 @@ def get_task(name: str, **overrides: Any) -> Task:
 
     >>> get_task("rosenbrock", steps=30).steps
     30
-    >>> get_task("nope")
+    >>> get_task("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     symopt.errors.UserError: unknown task 'nope'; known tasks: ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -40,27 +41,53 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+class _TaskFns:
+    """Compiled parameter init and validation of one task (shared by every optimizer)."""
+
+    def __init__(self, task: Task):
+        self.task = task
+        self.data = jax.device_put(task.data)
+        seed = jnp.zeros((), jnp.int32)
+        self.init = jax.jit(self._init_fn).lower(seed).compile(compiler_options=_XLA_OPTIONS)
+        params = jax.eval_shape(self._init_fn, seed)[0]
+        self.val = jax.jit(task.val_loss).lower(params, self.data).compile(
+            compiler_options=_XLA_OPTIONS
+        )
+
+    def _init_fn(self, seed):
+        k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
+        return self.task.init_params(k_init), k_data
+
+
+_XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
+_TASK_FNS: weakref.WeakKeyDictionary[Task, _TaskFns] = weakref.WeakKeyDictionary()
+
+
+def _task_fns(task: Task) -> _TaskFns:
+    with _RUNNERS_LOCK:
+        fns = _TASK_FNS.get(task)
+    if fns is None:
+        fns = _TaskFns(task)
+        with _RUNNERS_LOCK:
+            _TASK_FNS[task] = fns
+    return fns
+
+
 class Runner:
-    """Compiled init and chunk functions for one (optimizer factory, task) pair."""
+    """Compiled optimizer init and training chunk for one (optimizer factory, task) pair."""
 
     def __init__(self, make_tx: MakeTx, task: Task):
         self.make_tx, self.task = make_tx, task
         self.chunk_len = max(1, math.ceil(task.steps / max(1, task.n_evals)))
         self.n_chunks = math.ceil(task.steps / self.chunk_len)
-        self.data = jax.device_put(task.data)
-        self._init = self._chunk = None
+        self._opt_init = self._chunk = None
         self.compile_s = 0.0
 
     def _tx(self, multiplier):
         return self.make_tx(self.task.lr_schedule(multiplier))
 
-    def _init_fn(self, seed, multiplier, data):
-        task = self.task
-        k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
-        params = task.init_params(k_init)
-        opt_state = self._tx(multiplier).init(params)
-        val = task.val_loss(params, data)
-        return TrainState(params, opt_state, jnp.zeros((), jnp.int32), k_data), val
+    def _opt_init_fn(self, params, multiplier):
+        return self._tx(multiplier).init(params)
 
     def _chunk_fn(self, state, multiplier, data):
         task, tx, total = self.task, self._tx(multiplier), self.task.steps
@@ -81,21 +108,24 @@ class Runner:
         (params, opt_state, step), losses = jax.lax.scan(
             body, (state.params, state.opt_state, state.step), None, length=self.chunk_len
         )
-        val = task.val_loss(params, data)
-        finite = _all_finite(params)
-        return TrainState(params, opt_state, step, state.key), losses, val, finite
+        return TrainState(params, opt_state, step, state.key), losses, _all_finite(params)
 
     def compile(self) -> float:
-        """Trace and compile (once); returns the seconds it took."""
+        """Trace and compile (once); returns the seconds it took (task parts included)."""
         if self._chunk is None:
             t0 = time.perf_counter()
+            fns = self.fns = _task_fns(self.task)
             seed = jnp.zeros((), jnp.int32)
             mult = jnp.ones((), jnp.float32)
-            self._init = jax.jit(self._init_fn).lower(seed, mult, self.data).compile()
-            state_shape = jax.eval_shape(self._init_fn, seed, mult, self.data)[0]
+            params, key = jax.eval_shape(fns._init_fn, seed)
+            self._opt_init = jax.jit(self._opt_init_fn).lower(params, mult).compile(
+                compiler_options=_XLA_OPTIONS
+            )
+            opt_state = jax.eval_shape(self._opt_init_fn, params, mult)
+            state = TrainState(params, opt_state, jax.ShapeDtypeStruct((), jnp.int32), key)
             self._chunk = jax.jit(self._chunk_fn, donate_argnums=(0,)).lower(
-                state_shape, mult, self.data
-            ).compile()
+                state, mult, fns.data
+            ).compile(compiler_options=_XLA_OPTIONS)
             self.compile_s = time.perf_counter() - t0
         return self.compile_s
 
@@ -104,15 +134,17 @@ class Runner:
         task = self.task
         seed_a = jnp.asarray(seed, jnp.int32)
         mult_a = jnp.asarray(multiplier, jnp.float32)
+        fns = self.fns
         t0 = time.perf_counter()
-        state, val0 = self._init(seed_a, mult_a, self.data)
-        val0 = float(val0)
+        params, key = fns.init(seed_a)
+        state = TrainState(params, self._opt_init(params, mult_a), jnp.zeros((), jnp.int32), key)
+        val0 = float(fns.val(params, fns.data))
         curve, steps_at, train = [val0], [0], []
         status, message = "ok", ""
         for _ in range(self.n_chunks):
-            state, losses, val, finite = self._chunk(state, mult_a, self.data)
+            state, losses, finite = self._chunk(state, mult_a, fns.data)
             losses = np.asarray(losses)[: max(0, task.steps - len(train))]
-            val, finite = float(val), bool(finite)
+            val, finite = float(fns.val(state.params, fns.data)), bool(finite)
             train.extend(float(x) for x in losses)
             curve.append(val)
             steps_at.append(len(train))
@@ -189,7 +221,7 @@ def evaluate(
     >>> r = evaluate(lambda lr: optax.adam(lr), "quadratic", seed=0)
     >>> r.status, r.fitness < 0.1 * r.curve[0]
     ('ok', True)
-    >>> evaluate(lambda lr: optax.sgd(lr * 1e9), "quadratic").status
+    >>> evaluate(lambda lr: optax.sgd(lambda c: 1e9 * lr(c)), "quadratic").status
     'diverged'
     """
     from symopt.tasks.registry import get_task

@@ -1,0 +1,107 @@
+"""`symopt eval PROG... --task T`: train with each program on a task, compare the losses."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from symopt.errors import UserError
+
+NAME = "eval"
+HELP = "train a task with each program as the optimizer and compare validation losses"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("programs", metavar="PROG", nargs="+",
+                        help="a .prog file, or optax:NAME for an optax optimizer (e.g. optax:adamw)")
+    parser.add_argument("--task", default="nanogpt-tiny", help="task name (default nanogpt-tiny)")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
+    parser.add_argument("--baseline", metavar="PROG", help="program the ratios are relative to")
+    parser.add_argument("--json", metavar="OUT", help="write everything as JSON here")
+    parser.add_argument("--plot", metavar="OUT.png", help="write validation-loss curves here")
+    parser.add_argument("--steps", type=int, help="override the task's number of steps")
+    parser.add_argument("--lr-mult", metavar="M,M,...",
+                        help="learning-rate multipliers to try, best kept (default: the task's)")
+    parser.add_argument("--time-limit", type=float, metavar="S",
+                        help="wall-clock limit per evaluation, seconds")
+
+
+def load_optimizer(spec: str):
+    """``make_tx`` for a ``.prog`` path (via the compiler) or ``optax:NAME``."""
+    if spec.startswith("optax:"):
+        import optax
+
+        fn = getattr(optax, spec[len("optax:"):], None)
+        if not callable(fn):
+            raise UserError(f"{spec}: no such optax optimizer")
+        return lambda lr: fn(lr)
+    path = Path(spec)
+    if not path.is_file():
+        raise UserError(f"{spec}: no such program file")
+    from symopt.compile import to_optax
+    from symopt.lang import parse_file
+
+    return functools.partial(to_optax, parse_file(str(path)))
+
+
+def _names(specs: list[str]) -> list[str]:
+    stems = [s if s.startswith("optax:") else Path(s).stem for s in specs]
+    return [stem if stems.count(stem) == 1 else spec for stem, spec in zip(stems, specs)]
+
+
+def _multipliers(text: str | None):
+    if text is None:
+        return None
+    try:
+        out = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--lr-mult: expected numbers separated by commas, got {text!r}") from None
+    if not out or any(not m > 0 for m in out):
+        raise UserError(f"--lr-mult: multipliers must be positive, got {text!r}")
+    return out
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from symopt.report.eval_report import comparison_table, plot_curves
+    from symopt.tasks import get_task
+    from symopt.tasks.compare import compare
+
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.steps is not None and args.steps < 1:
+        raise UserError(f"--steps must be at least 1, got {args.steps}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise UserError(f"--time-limit must be positive, got {args.time_limit}")
+    mults = _multipliers(args.lr_mult)
+    specs = list(dict.fromkeys(args.programs))
+    if args.baseline and args.baseline not in specs:
+        specs.append(args.baseline)
+    names = _names(specs)
+    overrides = {} if args.steps is None else {"steps": args.steps}
+    task = get_task(args.task, **overrides)
+    optimizers = {name: load_optimizer(spec) for name, spec in zip(names, specs)}
+    baseline = names[specs.index(args.baseline)] if args.baseline else None
+
+    console = Console(stderr=True)
+
+    def progress(name, r):
+        console.print(f"[dim]{name} seed {r.seed}: {r.status} val loss {r.final_loss:.4f} "
+                      f"(compile {r.compile_s:.1f}s, run {r.run_s:.1f}s)[/dim]")
+
+    comp = compare(optimizers, task, seeds=args.seeds, baseline=baseline, lr_multipliers=mults,
+                   time_limit_s=args.time_limit, progress=progress)
+    out_console = Console()
+    if not out_console.is_terminal:  # files and pipes get the whole table
+        out_console = Console(width=140)
+    out_console.print(comparison_table(comp))
+    if args.json:
+        out = comp.to_dict()
+        out["programs_files"] = dict(zip(names, specs))
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    if args.plot:
+        plot_curves(comp, args.plot)
+    return 0

@@ -1,0 +1,1 @@
+"""Notes, tables and plots of runs and evaluations."""

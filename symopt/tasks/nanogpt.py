@@ -1,0 +1,139 @@
+"""Character-level GPT tasks (flax.linen): ``nanogpt-tiny`` and ``nanogpt-small``.
+
+``nanogpt-tiny`` (2 layers, width 64, 4 heads, context 64, batch 32, 200 steps) is the
+search proxy; ``nanogpt-small`` (4 layers, width 96, 4 heads, context 64, batch 32, 500
+steps, about 10x the compute) is for meta-validation. The corpus is ``python-docs`` by
+default (offline) or ``shakespeare_char``; validation uses fixed, evenly spaced windows of
+the held-out last 10%.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from symopt.tasks.base import Task, cross_entropy
+from symopt.tasks.data import Corpus, load_corpus
+from symopt.tasks.registry import register_task
+
+_INIT = nn.initializers.normal(0.02)
+
+
+class _Block(nn.Module):
+    width: int
+    heads: int
+
+    @nn.compact
+    def __call__(self, x):
+        b, t, d = x.shape
+        hd = d // self.heads
+        h = nn.LayerNorm()(x)
+        qkv = nn.Dense(3 * d, use_bias=False, kernel_init=_INIT)(h)
+        q, k, v = jnp.split(qkv.reshape(b, t, 3 * self.heads, hd), 3, axis=2)
+        att = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(hd)
+        mask = jnp.tril(jnp.ones((t, t), bool))
+        att = jax.nn.softmax(jnp.where(mask, att, -1e9), axis=-1)
+        y = jnp.einsum("bhqk,bkhd->bqhd", att, v).reshape(b, t, d)
+        x = x + nn.Dense(d, kernel_init=_INIT)(y)
+        h = nn.LayerNorm()(x)
+        h = nn.gelu(nn.Dense(4 * d, kernel_init=_INIT)(h))
+        return x + nn.Dense(d, kernel_init=_INIT)(h)
+
+
+class GPT(nn.Module):
+    """A minimal GPT: token + learned position embeddings, pre-LN blocks, linear head."""
+
+    vocab: int
+    width: int
+    layers: int
+    heads: int
+    context: int
+
+    @nn.compact
+    def __call__(self, tokens):
+        t = tokens.shape[1]
+        x = nn.Embed(self.vocab, self.width, embedding_init=_INIT)(tokens)
+        pos = self.param("pos", _INIT, (self.context, self.width))
+        x = x + pos[:t]
+        for _ in range(self.layers):
+            x = _Block(self.width, self.heads)(x)
+        x = nn.LayerNorm()(x)
+        return nn.Dense(self.vocab, kernel_init=_INIT)(x)
+
+
+@dataclass(eq=False, kw_only=True)
+class NanoGPT(Task):
+    """Next-character prediction; loss and validation loss in nats per character.
+
+    >>> t = NanoGPT(steps=1)
+    >>> t.unigram_entropy > 2.0 and t.vocab_size > 60
+    True
+    """
+
+    name: str = "nanogpt"
+    corpus: str = "python-docs"
+    width: int = 64
+    layers: int = 2
+    heads: int = 4
+    context: int = 64
+    batch_size: int = 32
+    val_batches: int = 8
+    base_lr: float = 3e-3
+    steps: int = 200
+    warmup_steps: int = 20
+    n_evals: int = 4
+
+    @property
+    def text(self) -> Corpus:
+        """The encoded corpus."""
+        return load_corpus(self.corpus)
+
+    @property
+    def unigram_entropy(self) -> float:
+        """Entropy (nats) of the corpus's character frequencies: the loss to beat."""
+        return self.text.unigram_entropy
+
+    @property
+    def vocab_size(self) -> int:
+        return self.text.vocab_size
+
+    def _model(self) -> GPT:
+        return GPT(self.vocab_size, self.width, self.layers, self.heads, self.context)
+
+    def load_data(self):
+        train, val = self.text.split(0.1)
+        n_val = self.val_batches * self.batch_size
+        span = self.context + 1
+        starts = np.linspace(0, len(val) - span - 1, n_val).astype(np.int64)
+        windows = np.stack([val[s : s + span] for s in starts]).astype(np.int32)
+        return {"train": jnp.asarray(train.astype(np.int32)), "val": jnp.asarray(windows)}
+
+    def init_params(self, key):
+        return self._model().init(key, jnp.zeros((1, self.context), jnp.int32))
+
+    def train_batch(self, data, key):
+        tokens = data["train"]
+        span = self.context + 1
+        starts = jax.random.randint(key, (self.batch_size,), 0, tokens.shape[0] - span)
+        return jax.vmap(lambda s: jax.lax.dynamic_slice(tokens, (s,), (span,)))(starts)
+
+    def loss(self, params, batch):
+        logits = self._model().apply(params, batch[:, :-1])
+        return cross_entropy(logits, batch[:, 1:])
+
+    def val_loss(self, params, data):
+        windows = data["val"].reshape(self.val_batches, self.batch_size, -1)
+        return jnp.mean(jax.lax.map(lambda b: self.loss(params, b), windows))
+
+
+register_task("nanogpt-tiny", NanoGPT(name="nanogpt-tiny"))
+register_task(
+    "nanogpt-small",
+    NanoGPT(name="nanogpt-small", width=96, layers=4, heads=4, steps=500, warmup_steps=50,
+            base_lr=2e-3, n_evals=5),
+)

@@ -1,0 +1,67 @@
+"""`symopt eval`: table, JSON and PNG; user errors exit 2."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from symopt.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _has_compiler():
+    try:
+        from symopt.compile import to_optax  # noqa: F401
+        from symopt.lang import parse_file  # noqa: F401
+    except ImportError:
+        return False
+    return (ROOT / "programs" / "adamw.prog").exists()
+
+
+def test_eval_optax_specs_json_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "r.json", tmp_path / "c.png"
+    rc = main(["eval", "optax:adam", "optax:sgd", "--task", "quadratic", "--seeds", "2",
+               "--baseline", "optax:adam", "--json", str(out), "--plot", str(png)])
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert "optax:adam" in table and "1.000" in table
+    d = json.loads(out.read_text())
+    assert d["task"] == "quadratic" and d["seeds"] == [0, 1] and d["baseline"] == "optax:adam"
+    by = {p["name"]: p for p in d["programs"]}
+    assert by["optax:adam"]["ratio"] == 1.0 and by["optax:sgd"]["ratio"] > 1.0
+    seed0 = by["optax:sgd"]["seeds"][0]
+    for key in ("final_loss", "best_loss", "status", "compile_s", "run_s", "steps_per_s"):
+        assert key in seed0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["nope.prog", "--task", "quadratic"], "no such program file"),
+        (["optax:adam", "--task", "klingon"], "unknown task"),
+        (["optax:adam", "--task", "quadratic", "--lr-mult", "a,b"], "--lr-mult"),
+        (["optax:adam", "--task", "quadratic", "--seeds", "0"], "--seeds"),
+        (["optax:no_such_opt", "--task", "quadratic"], "no such optax optimizer"),
+    ],
+)
+def test_eval_user_errors_exit_2(argv, message, capsys):
+    assert main(["eval", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symopt: error:") and message in err
+
+
+@pytest.mark.skipif(not _has_compiler(), reason="symopt.compile.to_optax not available")
+def test_eval_programs(tmp_path, capsys):
+    """With real programs (programs/*.prog through symopt.compile.to_optax)."""
+    progs = [str(ROOT / "programs" / f"{n}.prog") for n in ("adamw", "lion", "sgd")]
+    out = tmp_path / "r.json"
+    rc = main(["eval", *progs, "--task", "logreg", "--baseline", progs[0], "--json", str(out),
+               "--lr-mult", "1,3"])
+    assert rc == 0
+    d = json.loads(out.read_text())
+    by = {p["name"]: p for p in d["programs"]}
+    assert set(by) == {"adamw", "lion", "sgd"} and by["adamw"]["ratio"] == 1.0
+    assert all(p["n_ok"] == 1 for p in by.values())
+    assert by["adamw"]["mean"] < 0.5  # starts at ln 2 = 0.693

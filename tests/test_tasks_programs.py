@@ -1,0 +1,49 @@
+"""Honest checks with real programs (programs/*.prog compiled by symopt.compile.to_optax)."""
+
+import functools
+import math
+from pathlib import Path
+
+import optax
+import pytest
+
+from symopt.tasks import evaluate, get_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+try:
+    from symopt.compile import to_optax
+    from symopt.lang import parse_file
+
+    HAVE = (ROOT / "programs" / "lion.prog").exists()
+except ImportError:  # the compiler is not there yet
+    HAVE = False
+
+pytestmark = pytest.mark.skipif(not HAVE, reason="symopt.compile.to_optax not available")
+
+
+def prog(name):
+    return functools.partial(to_optax, parse_file(str(ROOT / "programs" / f"{name}.prog")))
+
+
+def test_adamw_program_matches_optax_adamw_on_logreg():
+    task = get_task("logreg")
+    a = evaluate(prog("adamw"), task)
+    b = evaluate(lambda lr: optax.adamw(lr, weight_decay=0.01), task)
+    assert a.status == "ok" and a.fitness == pytest.approx(b.fitness, rel=1e-3)
+
+
+@pytest.mark.slow
+def test_programs_learn_nanogpt_tiny():
+    tiny = get_task("nanogpt-tiny")
+    h = tiny.unigram_entropy
+    adamw = evaluate(prog("adamw"), tiny)
+    # lion.prog runs at 0.1 x lr; at x3 that is 9e-4, about 1/3 of AdamW's
+    lion = evaluate(prog("lion"), tiny, lr_multipliers=(3.0,))
+    assert adamw.fitness < h - 0.5, (adamw.fitness, h)
+    assert lion.fitness < h - 0.25, (lion.fitness, h)
+
+
+def test_diverging_program_is_reported():
+    bad = evaluate(prog("sgd"), get_task("logreg"), lr_multipliers=(1e12,))
+    assert bad.status == "diverged" and bad.fitness == math.inf
