@@ -6,6 +6,7 @@
 1
 """
 
+from symopt.compile import to_optax
 from symopt.errors import ProgramError, SymoptError, UserError
 from symopt.lang import Program, Stmt, check, is_valid, parse, parse_file, to_text
 
@@ -13,5 +14,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Program", "ProgramError", "Stmt", "SymoptError", "UserError", "check", "is_valid", "parse",
-    "parse_file", "to_text",
+    "parse_file", "to_optax", "to_text",
 ]

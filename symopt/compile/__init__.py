@@ -1,0 +1,17 @@
+"""Programs run: compile to JAX and optax, and export as standalone code.
+
+>>> import symopt, optax
+>>> tx = symopt.to_optax(symopt.parse_file("programs/lion.prog"), 3e-4)
+>>> isinstance(tx, optax.GradientTransformation)
+True
+"""
+
+from symopt.compile.compiler import update_fn
+from symopt.compile.export import export_optax, export_python
+from symopt.compile.latex import export_latex
+from symopt.compile.transform import ProgramState, init_state, to_optax
+
+__all__ = [
+    "ProgramState", "export_latex", "export_optax", "export_python", "init_state", "to_optax",
+    "update_fn",
+]

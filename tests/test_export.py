@@ -1,0 +1,208 @@
+"""`symopt export`: standalone optax modules, plain Python functions, LaTeX."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from symopt.cli import main
+from symopt.compile import export_latex, export_optax, export_python, to_optax, update_fn
+from symopt.errors import UserError
+from symopt.lang import parse, parse_file
+
+NAMES = ["adamw", "adam", "lion", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "signum",
+         "paper_adamw"]
+
+
+def load(source: str, tmp_path, module: str):
+    path = tmp_path / f"{module}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(module, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def imported_modules(source: str) -> set[str]:
+    tree = ast.parse(source)
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module)
+    return names
+
+
+def train(tx, steps=30):
+    k = jax.random.split(jax.random.PRNGKey(0), 3)
+    x = jax.random.normal(k[0], (32, 4))
+    y = jnp.tanh(x @ jax.random.normal(k[1], (4, 1)))
+    params = {"w": 0.5 * jax.random.normal(k[2], (4, 1)), "b": [jnp.zeros(1)]}
+
+    def loss(p):
+        return jnp.mean((x @ p["w"] + p["b"][0] - y) ** 2)
+
+    @jax.jit
+    def run(p):
+        def body(_, carry):
+            p, s = carry
+            u, s = tx.update(jax.grad(loss)(p), s, p)
+            return optax.apply_updates(p, u), s
+
+        return jax.lax.fori_loop(0, steps, body, (p, tx.init(p)))[0]
+
+    return run(params)
+
+
+def rel_diff(a, b) -> float:
+    return max(float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30))
+               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b),
+                               strict=True))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exported_module_equals_compiler(name, tmp_path):
+    program = parse_file(f"programs/{name}.prog")
+    source = export_optax(program, name="opt")
+    assert imported_modules(source) <= {"jax", "jax.numpy", "optax"}
+    mod = load(source, tmp_path, f"exported_{name}")
+    ours = train(to_optax(program, 1e-2))
+    assert rel_diff(train(mod.opt(1e-2)), ours) <= 1e-7
+    # inject_hyperparams turns the constants into float32 arrays: equal up to rounding
+    injected = optax.inject_hyperparams(mod.opt)(learning_rate=1e-2)
+    assert rel_diff(train(injected), ours) <= 2e-3
+
+
+def test_inject_hyperparams_changes_a_constant(tmp_path):
+    mod = load(export_optax(parse_file("programs/momentum.prog"), name="mom"), tmp_path, "mom")
+    tx = optax.inject_hyperparams(mod.mom)(learning_rate=0.1, c1=0.5)
+    p = jnp.zeros(2)
+    state = tx.init(p)
+    for _ in range(2):
+        u, state = tx.update(jnp.ones(2), state, p)
+    assert u.tolist() == pytest.approx([-0.15, -0.15])  # m = 0.5 * 1 + 1
+    assert float(state.hyperparams["c1"]) == 0.5
+
+
+def test_hostile_variable_names_export_safe_code(tmp_path):
+    src = """
+def train(w, g, __class__, os, lr, step):
+    lambda_ = __class__ * 0.9 + g
+    jnp = sign(lambda_)
+    optax = jnp * lr
+    learning_rate = optax + w * 0.0
+    _div = step * 0.0
+    dt = learning_rate + _div
+    os = os + dt
+    return dt, lambda_, os
+"""
+    program = parse(src)
+    source = export_optax(program, name="hostile")
+    tree = ast.parse(source)
+    assigned = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                for t in n.targets if isinstance(t, ast.Name)}
+    assert not assigned & {"__class__", "os", "jnp", "optax", "learning_rate", "_div", "jax"}
+    mod = load(source, tmp_path, "hostile")
+    params = {"a": jnp.array([1.0, -2.0])}
+    grads = {"a": jnp.array([0.5, 0.5])}
+    tx, ref = mod.hostile(0.1), to_optax(program, 0.1)
+    s1, s2 = tx.init(params), ref.init(params)
+    for _ in range(3):
+        u1, s1 = tx.update(grads, s1, params)
+        u2, s2 = ref.update(grads, s2, params)
+    np.testing.assert_array_equal(u1["a"], u2["a"])
+    assert "import os" not in source
+
+
+def test_export_python_is_the_update_over_arrays(tmp_path):
+    program = parse_file("programs/adam.prog")
+    source = export_python(program, name="adam_step")
+    assert imported_modules(source) <= {"jax", "jax.numpy"}
+    mod = load(source, tmp_path, "adam_step")
+    w, g = jnp.array([1.0, 2.0, -3.0]), jnp.array([0.3, -0.2, 0.1])
+    m, v = 0.5 * g, g * g
+    got = mod.adam_step(w, g, m, v, 1e-3, 4.0)
+    want = update_fn(program)([w], [g], ([m], [v]), 1e-3, 4)
+    np.testing.assert_array_equal(got[0], want[0][0])
+    np.testing.assert_array_equal(got[1], want[1][0][0])
+    # and against the textbook formula
+    m2, v2 = 0.1 * g + 0.9 * m, 0.001 * g * g + 0.999 * v
+    upd = m2 / (1 - 0.9**4) / (np.sqrt(v2 / (1 - 0.999**4)) + 1e-8) * 1e-3
+    np.testing.assert_allclose(got[0], upd, rtol=1e-5)
+
+
+def test_export_latex_algorithm_block():
+    text = export_latex(parse_file("programs/adamw.prog"), name="AdamW")
+    assert text.startswith("\\begin{algorithm}") and text.endswith("\\end{algorithm}")
+    assert "\\caption{AdamW}" in text and "\\begin{algorithmic}[1]" in text
+    assert "\\State $m \\gets (1 - 0.9) g + 0.9 m$" in text
+    assert "\\sqrt{|" in text and "10^{-8}" in text and "\\State $w \\gets w -" in text
+
+
+def test_global_functions_not_exported_to_optax_yet():
+    program = parse("def train(w, g, lr):\n    return clip_by_global_norm(g, 1.0) * lr")
+    with pytest.raises(UserError, match="global"):
+        export_optax(program, name="clipped")
+
+
+def test_bad_name_is_a_user_error():
+    for bad in ("import", "jnp", "1x", "a-b", "_private"):
+        with pytest.raises(UserError, match="--name"):
+            export_optax(parse_file("programs/sgd.prog"), name=bad)
+
+
+def test_cli_export_errors_exit_2(tmp_path, capsys):
+    assert main(["export", "programs/sgd.prog", "--to", "optax", "--name", "import"]) == 2
+    bad = tmp_path / "bad.prog"
+    bad.write_text("def train(w, g, lr):\n    return foo(g)\n")
+    assert main(["export", str(bad), "--to", "optax"]) == 2
+    assert "bad.prog:2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_exported_lion_trains_flax_without_symopt(tmp_path):
+    out = tmp_path / "lion_opt.py"
+    assert main(["export", "programs/lion.prog", "--to", "optax", "-o", str(out)]) == 0
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["symopt"] = None  # symopt must not be importable
+        sys.path.insert(0, {str(tmp_path)!r})
+        try:
+            import symopt
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("symopt is importable")
+        import flax.linen as nn, jax, jax.numpy as jnp, optax
+        from lion_opt import lion
+        model = nn.Sequential([nn.Dense(16), nn.relu, nn.Dense(1)])
+        x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
+        y = jnp.sin(x.sum(axis=1, keepdims=True))
+        params = model.init(jax.random.PRNGKey(1), x)
+        tx = lion(3e-2)
+        loss = lambda p: jnp.mean((model.apply(p, x) - y) ** 2)
+        @jax.jit
+        def step(p, s):
+            u, s = tx.update(jax.grad(loss)(p), s, p)
+            return optax.apply_updates(p, u), s
+        state = tx.init(params)
+        first = float(loss(params))
+        for _ in range(100):
+            params, state = step(params, state)
+        print(first, float(loss(params)))
+    """)
+    result = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    first, last = map(float, result.stdout.split())
+    assert last < 0.5 * first
