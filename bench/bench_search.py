@@ -1,6 +1,6 @@
 """Evolution vs random search on quick.toml, same number of training runs, several seeds.
 
-    python bench/bench_search.py [--budget 30] [--seeds 3]
+    python bench/bench_search.py [--budget N] [--seeds 3] [--config search_configs/quick.toml]
 
 Evolution: `run_search` from programs/adamw.prog (seed evaluation counted in the budget).
 Random search (the baseline, measured in the same run): random valid programs with the
@@ -51,20 +51,21 @@ def random_search(cfg, seed_program, budget: int, seed: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--budget", type=int, default=30)
+    ap.add_argument("--budget", type=int, default=None, help="default: the config's budget")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--config", default="search_configs/quick.toml")
     args = ap.parse_args()
     cfg = load_config(args.config)
+    budget = args.budget or cfg.search.budget
     seed_program = parse_file("programs/adamw.prog")
     rows = []
     for s in range(args.seeds):
-        c = cfg.with_search(budget=args.budget, seed=s, workers=1)
+        c = cfg.with_search(budget=budget, seed=s, workers=1)
         t0 = time.perf_counter()
         res = run_search(c, Path(tempfile.mkdtemp()) / "run", seeds=["programs/adamw.prog"])
         t_evo = time.perf_counter() - t0
         t0 = time.perf_counter()
-        rnd = random_search(c, seed_program, args.budget, s)
+        rnd = random_search(c, seed_program, budget, s)
         t_rnd = time.perf_counter() - t0
         st = res.stats
         rows.append((s, st.seed_fitness, res.best.fitness, rnd))
@@ -76,7 +77,7 @@ def main() -> None:
               flush=True)
     wins = sum(e < r for _, _, e, r in rows)
     ratios = [e / r for _, _, e, r in rows if math.isfinite(r) and r > 0]
-    print(f"evolution beat random search on {wins}/{len(rows)} seeds with {args.budget} "
+    print(f"evolution beat random search on {wins}/{len(rows)} seeds with {budget} "
           f"training runs each; best-fitness ratio evolution/random: median "
           f"{statistics.median(ratios) if ratios else float('nan'):.3g} (lower is better)")
 

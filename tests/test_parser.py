@@ -52,7 +52,8 @@ def test_header_comment_is_kept_but_not_part_of_equality():
 
 BAD = [
     ("syntax error", "def f(w, g, lr):\n    x = (g +\n", 2, "syntax error"),
-    ("unknown function", "def f(w, g, lr):\n    x = foo(g)\n    return x\n", 2, "unknown function 'foo'"),
+    ("unknown function", "def f(w, g, lr):\n    x = foo(g)\n    return x\n", 2,
+     "unknown function 'foo'"),
     ("arity", "def f(w, g, lr):\n    x = sqrt(g, g)\n    return x\n", 2, "takes 1 argument"),
     ("for loop", "def f(w, g, lr):\n    for i in g:\n        pass\n    return g\n", 2, "loops"),
     ("while loop", "def f(w, g, lr):\n    while g:\n        pass\n    return g\n", 2, "loops"),

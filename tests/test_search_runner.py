@@ -142,3 +142,41 @@ def test_resume_after_sigkill_loses_nothing_and_completes(tmp_path):
     assert is_valid(best)
     best_fitness = min(f for _, _, f in after if f is not None)
     assert f"fitness {best_fitness:.6g}" in (run / "best.prog").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 6\nbudget = 200\nseed = 1\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
+    proc = subprocess.Popen(cmd + ["--seed", "programs/sgd.prog", "--config", str(cfg),
+                                   "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = run / "run.sqlite"
+
+    def count():
+        try:
+            con = sqlite3.connect(db)
+            n = con.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
+            con.close()
+            return n
+        except sqlite3.Error:
+            return 0
+
+    deadline = time.monotonic() + 120
+    while count() < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "seed fitness" in out + err and "best program" in out + err
+    stopped = count()
+    assert 3 <= stopped < 200
+    assert is_valid(parse_file(run / "best.prog"))
+    resumed = subprocess.run(cmd + ["--resume", str(run), "--budget", str(stopped + 3)],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert count() > stopped

@@ -32,22 +32,6 @@ from symopt.analysis.dead_code import live_mask
 from symopt.lang.model import Program
 
 
-def param_roles(program: Program) -> dict[str, str]:
-    """The role of every parameter: weight, gradient, state<i>, lr, step.
-
-    >>> from symopt.lang import parse_file
-    >>> param_roles(parse_file("programs/adam.prog"))
-    {'w': 'weight', 'g': 'gradient', 'm': 'state0', 'v': 'state1', 'lr': 'lr', 'step': 'step'}
-    """
-    roles = {program.params[0]: "weight", program.params[1]: "gradient"}
-    for i, name in enumerate(program.state_names):
-        roles[name] = f"state{i}"
-    roles[program.lr_name] = "lr"
-    if program.has_step:
-        roles["step"] = "step"
-    return roles
-
-
 def output_roles(program: Program) -> list[str]:
     """The role of each returned value: ``update``, then ``state0``, ``state1``, ..."""
     return ["update"] + [f"state{i}" for i in range(len(program.returns) - 1)]
@@ -57,7 +41,7 @@ def dataflow_graph(program: Program) -> nx.DiGraph:
     """The dataflow graph of `program` (see the module docstring for its shape)."""
     G = nx.DiGraph()
     producer: dict[str, tuple] = {}
-    for name, role in param_roles(program).items():
+    for name, role in program.param_roles().items():
         node = ("param", name)
         G.add_node(node, kind="param", name=name, role=role)
         producer[name] = node

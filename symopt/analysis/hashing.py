@@ -32,17 +32,6 @@ from symopt.lang.registry import FUNCTIONS
 _COMMUTATIVE = frozenset(f.name for f in FUNCTIONS.values() if f.commutative)
 
 
-def _param_keys(program: Program) -> dict[str, str]:
-    params = program.params
-    keys = {params[0]: "weight", params[1]: "gradient"}
-    for i, name in enumerate(program.state_names):
-        keys[name] = f"state{i}"
-    keys[program.lr_name] = "lr"
-    if program.has_step:
-        keys["step"] = "step"
-    return keys
-
-
 def value_keys(program: Program) -> dict[str, str]:
     """The canonical key of every variable's final value, over live statements only.
 
@@ -54,7 +43,7 @@ def value_keys(program: Program) -> dict[str, str]:
     >>> value_keys(p)["u"]
     'gradient'
     """
-    env = _param_keys(program)
+    env = program.param_roles()
     commutative = _COMMUTATIVE
     for s, live in zip(program.body, live_mask(program), strict=True):
         if not live:

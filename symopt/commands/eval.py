@@ -14,7 +14,8 @@ HELP = "train a task with each program as the optimizer and compare validation l
 
 def add_arguments(parser) -> None:
     parser.add_argument("programs", metavar="PROG", nargs="+",
-                        help="a .prog file, or optax:NAME for an optax optimizer (e.g. optax:adamw)")
+                        help="a .prog file, or optax:NAME for an optax optimizer "
+                             "(e.g. optax:adamw)")
     parser.add_argument("--task", default="nanogpt-tiny", help="task name (default nanogpt-tiny)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
     parser.add_argument("--baseline", metavar="PROG", help="program the ratios are relative to")

@@ -23,9 +23,8 @@ the header comment. Mutation builds new programs with `Program.replace`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Union
 
-Arg = Union[str, float]  # a variable name or a numeric constant
+Arg = str | float  # a variable name or a numeric constant
 
 
 @dataclass(frozen=True)
@@ -70,11 +69,26 @@ class Program:
     def n_state(self) -> int:
         return len(self.state_names)
 
+    def param_roles(self) -> dict[str, str]:
+        """The role of every parameter: weight, gradient, state<i>, lr, step.
+
+        >>> from symopt.lang import parse_file
+        >>> parse_file("programs/adam.prog").param_roles()
+        {'w': 'weight', 'g': 'gradient', 'm': 'state0', 'v': 'state1', 'lr': 'lr', 'step': 'step'}
+        """
+        roles = {self.params[0]: "weight", self.params[1]: "gradient"}
+        for i, name in enumerate(self.state_names):
+            roles[name] = f"state{i}"
+        roles[self.lr_name] = "lr"
+        if self.has_step:
+            roles["step"] = "step"
+        return roles
+
     def constants(self) -> list[float]:
         """The numeric constants in statement order: the program's hyperparameters."""
         return [a for s in self.body for a in s.args if not isinstance(a, str)]
 
-    def with_constants(self, values: list[float]) -> "Program":
+    def with_constants(self, values: list[float]) -> Program:
         """The same program with its constants replaced, in `constants()` order."""
         it = iter(values)
         body = tuple(
@@ -83,6 +97,6 @@ class Program:
         )
         return replace(self, body=body)
 
-    def replace(self, **changes) -> "Program":
+    def replace(self, **changes) -> Program:
         """A copy with some fields changed (see `dataclasses.replace`)."""
         return replace(self, **changes)

@@ -344,7 +344,8 @@ class _Parser:
             return None
         v = inner.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            what = "string literals" if isinstance(v, (str, bytes)) else f"{type(v).__name__} constants"
+            what = ("string literals" if isinstance(v, (str, bytes))
+                    else f"{type(v).__name__} constants")
             raise self.error(inner, f"{what} are not allowed")
         try:
             value = sign * float(v)

@@ -98,7 +98,7 @@ class Function:
 
     def signature(self) -> str:
         """A human-readable signature, e.g. ``norm(Tensor) -> LeafScalar``."""
-        args = ", ".join(chr(ord("x") + i) if self.arity <= 3 else f"a{i}" for i in range(self.arity))
+        args = ", ".join("xyz"[i] for i in range(self.arity))
         results = sorted({k.label for k in self._table.values() if k is not None})
         return f"{self.name}({args}) -> {'|'.join(results)}"
 

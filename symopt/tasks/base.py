@@ -111,7 +111,8 @@ class Task:
             ) if warmup > 0 else optax.cosine_decay_schedule(1.0, steps, self.end_lr_fraction)
         elif self.schedule == "constant":
             shape = (
-                optax.linear_schedule(0.0, 1.0, warmup) if warmup > 0 else optax.constant_schedule(1.0)
+                optax.linear_schedule(0.0, 1.0, warmup) if warmup > 0
+                else optax.constant_schedule(1.0)
             )
         else:
             raise ValueError(f"unknown schedule {self.schedule!r} (cosine or constant)")
