@@ -45,5 +45,5 @@ class ProgramError(SymoptError):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
     @classmethod
-    def at(cls, file: str, line: int, col: int, message: str) -> "ProgramError":
+    def at(cls, file: str, line: int, col: int, message: str) -> ProgramError:
         return cls([Diagnostic(file, line, col, message)])
