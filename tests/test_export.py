@@ -65,9 +65,9 @@ def train(tx, steps=30):
 
 
 def rel_diff(a, b) -> float:
-    return max(float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30))
-               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b),
-                               strict=True))
+    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return max((float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30))
+                for x, y in pairs), default=0.0)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -149,10 +149,104 @@ def test_export_latex_algorithm_block():
     assert "\\sqrt{|" in text and "10^{-8}" in text and "\\State $w \\gets w -" in text
 
 
-def test_global_functions_not_exported_to_optax_yet():
-    program = parse("def train(w, g, lr):\n    return clip_by_global_norm(g, 1.0) * lr")
-    with pytest.raises(UserError, match="global"):
-        export_optax(program, name="clipped")
+GLOBAL_PROGRAMS = {
+    "clip": "def train(w, g, lr):\n    return clip_by_global_norm(g, 1.0) * lr",
+    # a global norm of a per-leaf value feeds later per-leaf statements
+    "norm_of_state": """
+def train(w, g, m, lr):
+    m = interp(g, m, 0.9)
+    n = global_norm(m)
+    u = m / n * lr
+    return u, m
+""",
+    # LeafScalar values (norm) flow through per-leaf and global statements
+    "leaf_scalars": """
+def train(w, g, m, v, lr, step):
+    m = interp(g, m, 0.9)
+    r = norm(w) / (norm(m) + 1e-3)
+    t = global_norm(r) + 1.0
+    k = t * (lr * 0.5)
+    c = clip_by_global_norm(m * r, k)
+    v = interp(square(g), v, 0.99)
+    b = 1.0 - power(0.99, step)
+    u = c / sqrt(v / b + 1e-8) * lr + clip_by_global_norm(norm(g), 0.1) * w * 0.01
+    return u, m, v
+""",
+    # the last statement is global; a Scalar goes where a tree goes
+    "global_last": """
+def train(w, g, lr):
+    s = global_norm(lr * 2.0)
+    u = clip_by_global_norm(g * s, lr * 0.7)
+    return u
+""",
+}
+
+
+def random_tree(key):
+    k = jax.random.split(key, 4)
+    return {"dense": {"w": jax.random.normal(k[0], (3, 4)), "b": jax.random.normal(k[1], (4,))},
+            "scale": [jax.random.normal(k[2], ()), 0.1 * jax.random.normal(k[3], (2, 2, 2))]}
+
+
+def run_steps(tx, steps=5, jit=False):
+    params = random_tree(jax.random.PRNGKey(1))
+    state = tx.init(params)
+    update = jax.jit(tx.update) if jit else tx.update
+    for i in range(steps):
+        grads = random_tree(jax.random.PRNGKey(100 + i))
+        updates, state = update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+    return params, state
+
+
+@pytest.mark.parametrize("key", sorted(GLOBAL_PROGRAMS))
+def test_global_functions_export_to_optax(key, tmp_path):
+    program = parse(GLOBAL_PROGRAMS[key])
+    source = export_optax(program, name="opt")
+    assert imported_modules(source) <= {"jax", "jax.numpy", "optax"}
+    mod = load(source, tmp_path, f"global_{key}")
+    for jit in (False, True):
+        want_params, want_state = run_steps(to_optax(program, 1e-2), jit=jit)
+        got_params, got_state = run_steps(mod.opt(1e-2), jit=jit)
+        assert rel_diff(got_params, want_params) <= 1e-7
+        assert rel_diff(got_state[1], want_state.slots) <= 1e-7
+        assert int(got_state[0]) == int(want_state.count) == 5
+    injected = optax.inject_hyperparams(mod.opt)(learning_rate=1e-2)
+    got_params, _ = run_steps(injected, jit=True)
+    assert rel_diff(got_params, want_params) <= 2e-3
+    assert rel_diff(train(mod.opt(1e-2)), train(to_optax(program, 1e-2))) <= 1e-7
+
+
+def test_global_norm_runs_between_stages_over_the_whole_tree():
+    program = parse(GLOBAL_PROGRAMS["norm_of_state"])
+    source = export_optax(program, name="opt")
+    tree = ast.parse(source)
+    stages = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)
+              and n.name.startswith("_update_leaf")]
+    assert stages == ["_update_leaf_1", "_update_leaf_2"]
+    assert "n_ = _global_norm(m_2_)" in source  # over the list of all leaves
+    # a program without global functions stays one stage
+    single = export_optax(parse_file("programs/adam.prog"), name="adam")
+    assert "def _update_leaf(g_, m_, v_, lr_, step_, *" in single
+    assert "_update_leaf_1" not in single and "_global_norm" not in single
+
+
+def test_global_norm_equals_optax_clip_by_global_norm(tmp_path):
+    program = parse(GLOBAL_PROGRAMS["clip"])
+    mod = load(export_optax(program, name="clipped"), tmp_path, "clipped")
+    ref = optax.chain(optax.clip_by_global_norm(1.0), optax.scale(-0.1))
+    params = random_tree(jax.random.PRNGKey(1))
+    grads = jax.tree_util.tree_map(lambda x: 3.0 * x, random_tree(jax.random.PRNGKey(2)))
+    got, _ = mod.clipped(0.1).update(grads, mod.clipped(0.1).init(params), params)
+    want, _ = ref.update(grads, ref.init(params), params)
+    assert rel_diff(got, want) <= 1e-6
+    assert float(optax.global_norm(got)) == pytest.approx(0.1, rel=1e-6)
+
+
+def test_export_python_documents_its_global_limitation():
+    source = export_python(parse(GLOBAL_PROGRAMS["clip"]), name="clipped")
+    assert "reduce over the one array given" in source
+    assert "reduce over" not in export_python(parse_file("programs/sgd.prog"), name="sgd")
 
 
 def test_bad_name_is_a_user_error():

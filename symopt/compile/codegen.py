@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from symopt.analysis.dead_code import remove_dead
+from symopt.compile.compiler import tree_arg_positions
 from symopt.errors import ProgramError, UserError
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
@@ -52,6 +53,11 @@ def _clip_by_global_norm(tree, c):
     scale = jnp.minimum(1.0, _div(jnp.abs(c), _global_norm(tree)))
     return jax.tree_util.tree_map(lambda x: x * scale.astype(jnp.result_type(x)), tree)
 ''',
+    "_unzip": '''
+def _unzip(outs, n):
+    """Per-leaf results [(a, b, ...), ...] as `n` lists of leaves ([a, ...], [b, ...], ...)."""
+    return tuple(list(c) for c in zip(*outs)) if outs else tuple([] for _ in range(n))
+''',
     "_cast": '''
 def _cast(x, dtype):
     """A scalar made ready to combine with a tensor of `dtype` (Python numbers stay weak)."""
@@ -75,6 +81,26 @@ class LeafFunction:
     helpers: tuple[str, ...]  # helper names the source calls
     uses_weights: bool
     has_global: bool
+
+
+@dataclass(frozen=True)
+class StagedUpdate:
+    """The program's update over a whole parameter tree, as generated source.
+
+    `functions` defines the stages, functions over single arrays; `tree_lines`
+    are the statements of the optimizer's ``update_fn`` that bind the program's
+    parameters from ``updates``, ``slots``, ``params``, ``count`` and
+    ``learning_rate``, run the stages and the global statements, and leave
+    ``treedef`` and ``outs``: one list of leaves per returned value, cast to
+    the parameters' dtypes.
+    """
+
+    functions: str
+    tree_lines: tuple[str, ...]
+    hyperparameters: tuple[tuple[str, float], ...]  # (identifier, default value)
+    helpers: tuple[str, ...]  # helper names the generated code calls
+    uses_weights: bool
+    n_stages: int
 
 
 def check_name(name: str) -> str:
@@ -117,68 +143,269 @@ def _literal(value: float) -> str:
     return repr(float(value))
 
 
-def leaf_function(program: Program, name: str) -> LeafFunction:
-    """The program's live update as a function over single arrays (see module doc)."""
+@dataclass(frozen=True)
+class _Stmt:
+    """One live statement, with its identifiers resolved."""
+
+    index: int
+    target: str
+    kind: Kind
+    scope: str  # "scalar" (reads Scalars only), "leaf" (per leaf) or "global" (whole tree)
+    texts: tuple[str, ...]  # argument identifiers: variables, or c1 ... cN for constants
+    reads: tuple[str, ...]  # the variables among them
+    expr: str  # over single arrays
+    tree_expr: str  # over lists of leaves (global statements at tree level)
+
+
+@dataclass(frozen=True)
+class _Translation:
+    """A type-checked program's live statements, in generated identifiers."""
+
+    params: tuple[str, ...]
+    kinds: dict[str, Kind]  # of every parameter and target
+    order: dict[str, int]  # definition order of every parameter and target
+    stmts: tuple[_Stmt, ...]
+    hyper: tuple[tuple[str, float], ...]
+    returns: tuple[str, ...]
+    uses_weights: bool
+    has_step: bool
+    n_state: int
+
+    @property
+    def dtype_ref(self) -> str:
+        """The parameter whose leaves give the dtypes (as the compiler does)."""
+        return self.params[0] if self.uses_weights else self.params[1]
+
+
+def _translate(program: Program) -> _Translation:
     problems = check(program)
     if problems:
         raise ProgramError(problems)
     program = remove_dead(program)
     names = _Names()
     params = tuple(names.define(p) for p in program.params)
-    kinds = dict(param_kinds(program))
-    scalar_lines, tensor_lines, helpers = [], [], {"_cast"}
+    pkinds = param_kinds(program)
+    kinds = {names.current[p]: pkinds[p] for p in program.params}
+    order = {ident: i - len(params) for i, ident in enumerate(params)}
     hyper: list[tuple[str, float]] = []
-    has_global = False
-    cast_needed: list[str] = []
-    scalar_idents = {names.current[p] for p in program.params if kinds[p] == Kind.SCALAR}
-    for stmt in program.body:
+    stmts = []
+    for index, stmt in enumerate(program.body):
         fn = FUNCTIONS[stmt.fn]
-        texts, arg_kinds = [], []
+        texts, arg_kinds, reads = [], [], []
         for a in stmt.args:
             if isinstance(a, str):
-                texts.append(names.current[a])
-                arg_kinds.append(kinds[a])
+                ident = names.current[a]
+                reads.append(ident)
+                arg_kinds.append(kinds[ident])
             else:
                 ident = f"c{len(hyper) + 1}"
                 hyper.append((ident, float(a)))
-                scalar_idents.add(ident)
-                texts.append(ident)
                 arg_kinds.append(Kind.SCALAR)
+            texts.append(ident)
         out = fn.result_kind(tuple(arg_kinds))
         if fn.arity == 0:
-            expr = _literal(float(fn.impl()))
+            expr = tree_expr = _literal(float(fn.impl()))
         else:
-            expr = fn.py.format(*texts)
-        helpers.update(h for h in HELPERS if h + "(" in expr)
-        has_global = has_global or fn.scope == "global"
-        kinds[stmt.target] = out
+            expr = tree_expr = fn.py.format(*texts)
+        if fn.scope == "global":
+            # a Scalar where a tree goes is a one-leaf float32 tree, as in the compiler
+            tree_pos = tree_arg_positions(fn)
+            tree_expr = fn.py.format(*(
+                f"jnp.asarray({t}, jnp.float32)" if i in tree_pos and k == Kind.SCALAR else t
+                for i, (t, k) in enumerate(zip(texts, arg_kinds, strict=True))))
+        scope = ("global" if fn.scope == "global"
+                 else "scalar" if out == Kind.SCALAR else "leaf")
         target = names.define(stmt.target)
-        var_texts = [t for t, a in zip(texts, stmt.args, strict=True) if isinstance(a, str)]
-        if out == Kind.SCALAR and all(t in scalar_idents for t in var_texts):
-            # depends on lr, step and constants only: computed once, in float32
-            scalar_lines.append(f"{target} = {expr}")
-            scalar_idents.add(target)
-        else:
-            cast_needed.extend(t for t in texts if t in scalar_idents and t not in cast_needed)
-            tensor_lines.append(f"{target} = {expr}")
-    for h in list(helpers):
-        helpers.update(_HELPER_DEPS.get(h, ()))
+        kinds[target] = out
+        order[target] = index
+        stmts.append(_Stmt(index=index, target=target, kind=out, scope=scope,
+                           texts=tuple(texts), reads=tuple(reads), expr=expr,
+                           tree_expr=tree_expr))
     uses_weights = any(program.params[0] in s.uses() for s in program.body) or (
         program.params[0] in program.returns)
-    dtype_of = params[0] if uses_weights else params[1]
-    hp = "".join(f", {i}={v!r}" for i, v in hyper)
+    return _Translation(params=params, kinds=kinds, order=order, stmts=tuple(stmts),
+                        hyper=tuple(hyper),
+                        returns=tuple(names.current[r] for r in program.returns),
+                        uses_weights=uses_weights, has_step=program.has_step,
+                        n_state=program.n_state)
+
+
+def _helpers_of(exprs) -> set[str]:
+    helpers = {h for e in exprs for h in HELPERS if h + "(" in e}
+    for h in list(helpers):
+        helpers.update(_HELPER_DEPS.get(h, ()))
+    return helpers
+
+
+@dataclass(frozen=True)
+class _Function:
+    source: str
+    params: tuple[str, ...]
+    hyper: tuple[str, ...]
+    helpers: frozenset[str]
+
+
+def _function(name: str, tr: _Translation, stmts, outs, *, final: bool,
+              inputs=None) -> _Function:
+    """``def NAME(<tree inputs>, <scalar inputs>, *, <constants>)`` over single arrays.
+
+    It runs `stmts` (in order) and returns `outs`, cast to the parameters'
+    dtype if `final`. Its inputs are what the statements read and do not define
+    (or the given `inputs`): arrays first, then scalars. Statements that read
+    scalars only run first, uncast (Python numbers stay Python numbers); scalars
+    the array statements read are cast to the dtype.
+    """
+    defined = {s.target for s in stmts}
+    if inputs is None:
+        inputs = {r for s in stmts for r in s.reads if r not in defined}
+        inputs |= {o for o in outs if o not in defined}
+    hyper_names = {h for h, _ in tr.hyper}
+    scalar_idents = {i for i in inputs if tr.kinds[i] == Kind.SCALAR} | hyper_names
+    scalar_lines, tensor_lines, cast_needed = [], [], []
+    used_hyper = set()
+    for s in stmts:
+        used_hyper.update(t for t in s.texts if t in hyper_names)
+        if s.kind == Kind.SCALAR and all(r in scalar_idents for r in s.reads):
+            scalar_lines.append(f"{s.target} = {s.expr}")
+            scalar_idents.add(s.target)
+        else:
+            cast_needed.extend(t for t in s.texts if t in scalar_idents and t not in cast_needed)
+            tensor_lines.append(f"{s.target} = {s.expr}")
+    need_dt = final or bool(cast_needed)
+    if need_dt:
+        inputs = set(inputs) | {tr.dtype_ref}
+    params = tuple(sorted(inputs, key=lambda i: (tr.kinds[i] == Kind.SCALAR, tr.order[i])))
+    hyper = tuple(h for h, _ in tr.hyper if h in used_hyper)
+    defaults = dict(tr.hyper)
+    hp = "".join(f", {h}={defaults[h]!r}" for h in hyper)
     head = f"def {name}({', '.join(params)}{', *' + hp if hyper else ''}):"
     body = list(scalar_lines)
-    body.append(f"dt = {dtype_of}.dtype")
-    body.extend(f"{s} = _cast({s}, dt)" for s in cast_needed)
+    if need_dt:
+        body.append(f"dt = {tr.dtype_ref}.dtype")
+    body.extend(f"{c} = _cast({c}, dt)" for c in cast_needed)
     body.extend(tensor_lines)
-    outs = [names.current[r] for r in program.returns]
     trailing = "," if len(outs) == 1 else ""  # always return a tuple
-    body.append("return " + ", ".join(f"{o}.astype(dt)" for o in outs) + trailing)
+    body.append("return " + ", ".join(f"{o}.astype(dt)" if final else o for o in outs)
+                + trailing)
     source = "\n".join([head] + [f"    {line}" for line in body]) + "\n"
-    return LeafFunction(source=source, params=params, hyperparameters=tuple(hyper),
-                        helpers=tuple(sorted(helpers)), uses_weights=uses_weights,
-                        has_global=has_global)
+    helpers = _helpers_of(body)
+    return _Function(source=source, params=params, hyper=hyper, helpers=frozenset(helpers))
+
+
+def leaf_function(program: Program, name: str) -> LeafFunction:
+    """The program's live update as one function over single arrays (see module doc).
+
+    Global functions (`global_norm`, ...) see the one array they are given.
+    """
+    tr = _translate(program)
+    f = _function(name, tr, tr.stmts, tr.returns, final=True, inputs=set(tr.params))
+    return LeafFunction(source=f.source, params=f.params, hyperparameters=tr.hyper,
+                        helpers=tuple(sorted(f.helpers)), uses_weights=tr.uses_weights,
+                        has_global=any(s.scope == "global" for s in tr.stmts))
+
+
+def _scalar_closure(tr: _Translation, idents, have) -> list[_Stmt]:
+    """The scalar statements (in order) that compute `idents` from what is in `have`."""
+    by_target = {s.target: s for s in tr.stmts if s.scope == "scalar"}
+    need: set[str] = set()
+    todo = list(idents)
+    while todo:
+        i = todo.pop()
+        if i in by_target and i not in need and i not in have:
+            need.add(i)
+            todo.extend(by_target[i].reads)
+    return sorted((by_target[i] for i in need), key=lambda s: s.index)
+
+
+def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdate:
+    """The program's update over a parameter tree, in stages (see `StagedUpdate`).
+
+    A stage is a maximal run of consecutive per-leaf statements: one function
+    over single arrays, mapped over the leaves. Each global statement
+    (`global_norm`, `clip_by_global_norm`) runs between stages on lists of
+    leaves, i.e. over the whole tree at once. Statements that read scalars only
+    run where their value is read: in a stage, or at tree level before a global
+    statement. Values between stages are lists of leaves (`Tensor`,
+    `LeafScalar`) or scalars (`Scalar`). A program without global functions is
+    one stage, named `prefix`; otherwise stages are ``prefix_1``, ``prefix_2``, ...
+    The last stage returns the program's outputs, cast to the parameters' dtypes.
+
+    >>> from symopt.lang import parse
+    >>> st = staged_update(parse("def train(w, g, lr):\\n"
+    ...                          "    return g / global_norm(g) * lr"))
+    >>> print("\\n".join(st.tree_lines[2:]))
+    t1_ = _global_norm(g_)
+    outs = _unzip([
+        _update_leaf(*xs, lr_, t1_)
+        for xs in zip(g_)
+    ], 1)
+    """
+    tr = _translate(program)
+    segments: list[tuple[str, list[_Stmt]]] = []
+    run: list[_Stmt] = []
+    for s in tr.stmts:
+        if s.scope == "leaf":
+            run.append(s)
+        elif s.scope == "global":
+            if run:
+                segments.append(("stage", run))
+                run = []
+            segments.append(("global", [s]))
+    segments.append(("stage", run))  # the last stage returns the outputs, even if empty
+    n_stages = sum(kind == "stage" for kind, _ in segments)
+
+    w, g = tr.params[0], tr.params[1]
+    slots = tr.params[2:2 + tr.n_state]
+    lr = tr.params[2 + tr.n_state]
+    lines = [f"{lr} = learning_rate(count) if callable(learning_rate) else learning_rate"]
+    if tr.has_step:
+        lines.append(f"{tr.params[-1]} = (count + 1).astype(jnp.float32)")
+    lines.append(f"{g}, treedef = jax.tree_util.tree_flatten(updates)")
+    if tr.uses_weights:
+        lines.append(f"{w} = treedef.flatten_up_to(params)")
+    if slots:
+        lines.append(f"{', '.join(slots)}{',' if len(slots) == 1 else ''} = "
+                     "[treedef.flatten_up_to(s) for s in slots]")
+    sources, helpers, have = [], {"_unzip"}, set(tr.params)
+    k = 0
+    for kind, stmts in segments:
+        if kind == "global":
+            s = stmts[0]
+            for c in _scalar_closure(tr, s.reads, have):
+                lines.append(f"{c.target} = {c.expr}")
+                helpers |= _helpers_of([c.expr])
+                have.add(c.target)
+            lines.append(f"{s.target} = {s.tree_expr}")
+            helpers |= _helpers_of([s.tree_expr])
+            have.add(s.target)
+            continue
+        k += 1
+        final = k == n_stages
+        own = {s.target for s in stmts}
+        body = sorted(stmts + _scalar_closure(tr, {r for s in stmts for r in s.reads}, own),
+                      key=lambda s: s.index)
+        if final:
+            outs = tr.returns
+        else:
+            later = {r for s in tr.stmts if s.index > stmts[-1].index for r in s.reads}
+            outs = tuple(s.target for s in stmts if s.target in later | set(tr.returns))
+        name = prefix if n_stages == 1 else f"{prefix}_{k}"
+        f = _function(name, tr, body, outs, final=final)
+        sources.append(f.source)
+        helpers |= f.helpers
+        trees = [p for p in f.params if tr.kinds[p] != Kind.SCALAR]
+        scalars = "".join(f", {p}" for p in f.params if tr.kinds[p] == Kind.SCALAR)
+        hyper = "".join(f", {h}={h}" for h in f.hyper)
+        assigned = "outs" if final else ", ".join(outs) + ("," if len(outs) == 1 else "")
+        lines += [f"{assigned} = _unzip([",
+                  f"    {name}(*xs{scalars}{hyper})",
+                  f"    for xs in zip({', '.join(trees)})",
+                  f"], {len(outs)})"]
+        if not final:
+            have.update(outs)
+    return StagedUpdate(functions="\n\n".join(sources), tree_lines=tuple(lines),
+                        hyperparameters=tr.hyper, helpers=tuple(sorted(helpers)),
+                        uses_weights=tr.uses_weights, n_stages=n_stages)
 
 
 def helper_source(helpers) -> str:

@@ -65,7 +65,7 @@ def _cast(s, dtype):
     return s.astype(dtype)
 
 
-def _tree_arg_positions(fn) -> tuple[int, ...]:
+def tree_arg_positions(fn) -> tuple[int, ...]:
     """The argument positions of a global function that take a whole tree."""
     return tuple(
         i for i in range(fn.arity)
@@ -101,7 +101,7 @@ def _elementwise(fn, target, args, kinds, out_kind):
 
 def _global(fn, target, args, kinds, out_kind):
     impl = fn.impl
-    tree_pos = _tree_arg_positions(fn)
+    tree_pos = tree_arg_positions(fn)
 
     def op(env, dtypes):
         vals = []

@@ -12,8 +12,7 @@ True
 
 from __future__ import annotations
 
-from symopt.compile.codegen import check_name, helper_source, leaf_function
-from symopt.errors import UserError
+from symopt.compile.codegen import check_name, helper_source, leaf_function, staged_update
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 
@@ -23,18 +22,25 @@ def _program_block(program: Program) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def _hyper_doc(leaf) -> str:
-    if not leaf.hyperparameters:
+def _hyper_doc(code) -> str:
+    if not code.hyperparameters:
         return "The program has no constants."
-    pairs = ", ".join(f"{i}={v!r}" for i, v in leaf.hyperparameters)
+    pairs = ", ".join(f"{i}={v!r}" for i, v in code.hyperparameters)
     return f"Hyperparameters (the program's constants, in order): {pairs}."
+
+
+_GLOBAL_NOTE = ("Global functions (global_norm, clip_by_global_norm) reduce over the one "
+                "array given,\nnot over a whole parameter tree.\n")
 
 
 def export_python(program: Program, name: str = "update") -> str:
     """A module defining ``NAME(w, g, <state...>, lr[, step], *, c1=..., ...)`` over arrays.
 
     It returns ``(update, new_state...)``; the training loop applies ``w - update``.
-    Global functions (`global_norm`, ...) see the one array they are given.
+    Limitation: the function sees one array, so global functions (`global_norm`,
+    `clip_by_global_norm`) reduce over that array only; they equal the compiler's
+    (which reduces over the whole parameter tree) only for a one-array model. The
+    generated module says so; use ``export_optax`` for the tree-wide semantics.
 
     >>> from symopt.lang import parse_file
     >>> print(export_python(parse_file("programs/sgd.prog"), name="sgd").split("\\n\\n\\n")[-1])
@@ -49,7 +55,8 @@ def export_python(program: Program, name: str = "update") -> str:
     leaf = leaf_function(program, name)
     doc = (f'"""{name}: an update rule exported by symopt from the program:\n\n'
            f"{_program_block(program)}\n\n{_hyper_doc(leaf)}\n"
-           f'Parameters are renamed with a trailing underscore; ``w - update`` is the step.\n"""')
+           f"Parameters are renamed with a trailing underscore; ``w - update`` is the step.\n"
+           + (_GLOBAL_NOTE if leaf.has_global else "") + '"""')
     imports = "import jax\nimport jax.numpy as jnp\n"
     return f"{doc}\n\n{imports}\n{helper_source(leaf.helpers)}\n\n{leaf.source}"
 
@@ -59,63 +66,46 @@ def export_optax(program: Program, name: str = "optimizer") -> str:
 
     `learning_rate` is a float or an optax schedule; the constants are keyword
     hyperparameters, so the factory works with `optax.inject_hyperparams`.
-    Programs that use global functions (`global_norm`, `clip_by_global_norm`)
-    are not exported yet (`UserError`).
+    The update runs in stages (`symopt.compile.codegen.staged_update`):
+    per-leaf functions mapped over the leaves, and global functions
+    (`global_norm`, `clip_by_global_norm`) over the whole tree between them,
+    as `symopt.compile.to_optax` runs the program.
     """
     check_name(name)
-    leaf = leaf_function(program, "_update_leaf")
-    if leaf.has_global:
-        raise UserError("export --to optax does not support global functions "
-                        "(global_norm, clip_by_global_norm) yet")
-    n_state = program.n_state
-    has_step = program.has_step
-    hp_sig = "".join(f", {i}={v!r}" for i, v in leaf.hyperparameters)
-    hp_call = "".join(f", {i}={i}" for i, _ in leaf.hyperparameters)
-    scalars = "lr" + (", step" if has_step else "")
-    w_leaves = ("treedef.flatten_up_to(params)" if leaf.uses_weights else "g_leaves")
+    staged = staged_update(program)
+    hp_sig = "".join(f", {i}={v!r}" for i, v in staged.hyperparameters)
     lines = [
-        f"def {name}(learning_rate{', *' + hp_sig if leaf.hyperparameters else ''}):",
+        f"def {name}(learning_rate{', *' + hp_sig if staged.hyperparameters else ''}):",
         '    """The exported optimizer; `learning_rate` is a float or an optax schedule.',
         "",
-        f"    {_hyper_doc(leaf)}",
+        f"    {_hyper_doc(staged)}",
         "    State: (count, (one pytree per state slot)); update returns -update.",
         '    """',
         "",
         "    def init_fn(params):",
         "        slots = tuple(jax.tree_util.tree_map(jnp.zeros_like, params)"
-        f" for _ in range({n_state}))",
+        f" for _ in range({program.n_state}))",
         "        return jnp.zeros([], jnp.int32), slots",
         "",
         "    def update_fn(updates, state, params=None):",
         "        count, slots = state",
-        "        lr = learning_rate(count) if callable(learning_rate) else learning_rate",
     ]
-    if has_step:
-        lines.append("        step = (count + 1).astype(jnp.float32)")
-    if leaf.uses_weights:
+    if staged.uses_weights:
         lines += ["        if params is None:",
                   f"            raise ValueError('{name} reads the weights: pass params')"]
+    lines += [f"        {line}" for line in staged.tree_lines]
     lines += [
-        "        g_leaves, treedef = jax.tree_util.tree_flatten(updates)",
-        f"        w_leaves = {w_leaves}",
-        "        slot_leaves = [treedef.flatten_up_to(s) for s in slots]",
-        "        outs = [",
-        f"            _update_leaf(w, g, *s, {scalars}{hp_call})",
-        "            for w, g, *s in zip(w_leaves, g_leaves, *slot_leaves)",
-        "        ]",
-        "        cols = list(zip(*outs)) if outs"
-        f" else [()] * {1 + n_state}",
-        "        trees = [treedef.unflatten(list(c)) for c in cols]",
-        "        new_updates = jax.tree_util.tree_map(jnp.negative, trees[0])",
+        "        new_updates = jax.tree_util.tree_map(jnp.negative, treedef.unflatten(outs[0]))",
+        "        new_slots = tuple(treedef.unflatten(x) for x in outs[1:])",
         "        next_count = jnp.where(count < jnp.iinfo(jnp.int32).max, count + 1, count)",
-        "        return new_updates, (next_count, tuple(trees[1:]))",
+        "        return new_updates, (next_count, new_slots)",
         "",
         "    return optax.GradientTransformation(init_fn, update_fn)",
     ]
     doc = (f'"""{name}: an optax optimizer exported by symopt from the program:\n\n'
-           f"{_program_block(program)}\n\n{_hyper_doc(leaf)}\n"
+           f"{_program_block(program)}\n\n{_hyper_doc(staged)}\n"
            f"Use: ``tx = {name}(3e-4)`` or "
            f"``optax.inject_hyperparams({name})(learning_rate=3e-4)``.\n\"\"\"")
     imports = "import jax\nimport jax.numpy as jnp\nimport optax\n"
-    return (f"{doc}\n\n{imports}\n{helper_source(leaf.helpers)}\n\n{leaf.source}\n\n"
+    return (f"{doc}\n\n{imports}\n{helper_source(staged.helpers)}\n\n{staged.functions}\n\n"
             + "\n".join(lines) + "\n")
