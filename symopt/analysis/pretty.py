@@ -4,7 +4,9 @@ The program model stays flat (one operation per statement); this printer
 only writes it more readably. A statement is inlined into the one statement
 that reads it when its value is read exactly once, is not returned, does not
 assign a parameter's name (state updates stay visible), and none of the
-names it reads is reassigned before that read. Parsing the text flattens it
+names it reads is reassigned before that read, and its own text is at most
+`INLINE_WIDTH` characters (longer ones keep their names: lines stay readable).
+Parsing the text flattens it
 back into the same dataflow (the same canonical hash), with the parser's
 temporary names.
 
@@ -25,6 +27,8 @@ from symopt.lang.printer import format_constant
 from symopt.lang.registry import FUNCTIONS
 
 _ATOM, _UNARY, _PRODUCT, _SUM = 4, 3, 2, 1
+#: Longest expression text that is inlined into its reader.
+INLINE_WIDTH = 40
 
 
 def _render(fn: str, parts: list[tuple[str, int]]) -> tuple[str, int]:
@@ -97,7 +101,7 @@ def to_nested_text(program: Program, *, header: bool = True) -> str:
         text, prec = _render(s.fn, parts)
         current[s.target] = j
         single = len(readers[j]) == 1
-        if (single and j not in returned and s.target not in params
+        if (single and j not in returned and s.target not in params and len(text) <= INLINE_WIDTH
                 and not reassigned_between(free, j, readers[j][0])):
             inlined[j] = (text, prec, free)
         else:
