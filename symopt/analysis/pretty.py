@@ -6,9 +6,8 @@ that reads it when its value is read exactly once, is not returned, does not
 assign a parameter's name (state updates stay visible), and none of the
 names it reads is reassigned before that read, and its own text is at most
 `INLINE_WIDTH` characters (longer ones keep their names: lines stay readable).
-Parsing the text flattens it
-back into the same dataflow (the same canonical hash), with the parser's
-temporary names.
+Parsing the text flattens it back into the same dataflow (the same canonical
+hash), with the parser's temporary names.
 
 >>> from symopt.lang import parse_file
 >>> print(to_nested_text(parse_file("programs/lion.prog"), header=False), end="")
