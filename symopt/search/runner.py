@@ -32,8 +32,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from symopt.analysis.dead_code import redundant_fraction, remove_dead
-from symopt.errors import UserError
+from symopt.analysis import (
+    canonical_hash,
+    fingerprint,
+    redundant_fraction,
+    remove_dead,
+    simplify,
+    to_nested_text,
+)
+from symopt.errors import SymoptError, UserError
 from symopt.lang import Program, is_valid, parse, parse_file, to_text
 from symopt.search.cache import EquivalenceCache, task_namespace
 from symopt.search.config import SearchConfig
@@ -57,19 +64,6 @@ def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
     """A stand-in fitness for tests and docs: the number of live statements (no training)."""
     p = remove_dead(parse(program_text))
     return EvalOutcome(float(len(p.body)), "ok")
-
-
-def _analysis():
-    from symopt.analysis.hashing import canonical_hash
-    try:
-        from symopt.analysis import fingerprint
-    except ImportError:  # the numeric fingerprint is optional: hashing alone is still exact
-        fingerprint = None
-    try:
-        from symopt.analysis import simplify
-    except ImportError:
-        simplify = None
-    return canonical_hash, fingerprint, simplify
 
 
 def run_search(config: SearchConfig, run_dir: str | Path, *, seeds: list[str] | None = None,
@@ -130,7 +124,7 @@ class _Search:
         self.executor = executor or make_executor(cfg.search.workers,
                                                   evaluate_fn or evaluate_text)
         self._closers.append(lambda: self.executor.shutdown(cancel=True))
-        self.hash_fn, self.fingerprint_fn, self.simplify_fn = _analysis()
+        self.hash_fn, self.fingerprint_fn = canonical_hash, fingerprint
         if not cfg.cache.fingerprint:
             self.fingerprint_fn = None
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
@@ -325,12 +319,11 @@ class _Search:
 
     def _display(self, rec: CandidateRecord) -> str:
         program = remove_dead(parse(rec.program_text))
-        if self.simplify_fn is not None:
-            try:
-                program = self.simplify_fn(program)
-            except Exception:  # noqa: BLE001 - display only; the stored text is what counts
-                pass
-        return to_text(program, header=False)
+        try:
+            program = simplify(program)
+        except SymoptError:  # display only; the stored text is what counts
+            pass
+        return to_nested_text(program, header=False)
 
     def _restart(self) -> None:
         s = self.config.search
