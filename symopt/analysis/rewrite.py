@@ -11,10 +11,11 @@ float rounding; none changes the kind of a value — a rule whose result would
 have another kind, e.g. ``interp(lr, g, 0.0) -> lr``, is not applied):
 
 - copies vanish: ``x = y`` makes ``x`` another name for ``y``;
-- constant folding: an elementwise function of constants becomes a constant
-  (``+ - * /`` in double precision as the compiler does, the rest with the
-  registry's float32 implementation), kept only when finite, and written with
-  the fewest digits within rounding (`tidy`);
+- constant folding: an elementwise function of constants becomes a constant,
+  computed as the compiler computes it (``+ - *`` ``/`` and pure-Python
+  implementations in double precision, written with the fewest digits within
+  rounding, `tidy`; JAX implementations in float32, folded only when the exact
+  float32 value has a short decimal form, e.g. ``sqrt(4.0)``), kept only when finite;
 - ``x * 1``, ``x + 0``, ``x - 0``, ``x / 1`` -> ``x``; ``0 - x`` -> ``-x``;
   ``x * -1`` -> ``-x``; ``x * x`` -> ``square(x)``;
 - ``(x * c1) * c2`` -> ``x * (c1 * c2)``: chained constant factors merged;
@@ -95,18 +96,33 @@ def fold(fn: str, consts: list[float]) -> float | None:
 
     >>> fold("sub", [1.0, 0.1]), fold("sqrt", [-4.0]), fold("exp", [1000.0])
     (0.9, 2.0, None)
+    >>> fold("power", [0.999, 0.0051]) is None  # float32 0.99999487400054931640625: kept
+    True
     """
     f = FUNCTIONS[fn]
     if f.scope != "elementwise" or f.arity == 0 or fn == "copy":
         return None
     if fn in _DOUBLE_OPS:
-        value, rel = _DOUBLE_OPS[fn](*consts), 1e-12
-    else:
-        with np.errstate(all="ignore"):
-            value, rel = float(np.asarray(f.impl(*[np.float32(c) for c in consts]))), 5e-7
-    if not math.isfinite(value):
-        return None
-    return tidy(value, rel)
+        return _finite(tidy(_DOUBLE_OPS[fn](*consts), 1e-12))
+    # As the compiler runs it on Python floats: a pure-Python impl (`interp`, `cube`)
+    # stays in double; a JAX one gives a float32 value, which later Scalar arithmetic
+    # uses as float32. Replacing that by a nearby double (tidied, or its own decimal
+    # text) can move a later cancellation (``1 - power(0.999, 0.0051)``) by percents,
+    # so it is folded only when its exact value has a short decimal form.
+    value = f.impl(*[float(c) for c in consts])
+    if value.__class__ is float:
+        return _finite(tidy(value, 1e-12))
+    value = float(np.asarray(value))
+    short = float(f"{value:.{_SHORT_DIGITS}g}") if math.isfinite(value) else value
+    return _finite(value) if short == value else None
+
+
+#: A float32 value is folded only when it is exactly a number of this many digits.
+_SHORT_DIGITS = 8
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _is_const(v) -> bool:
