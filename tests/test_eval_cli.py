@@ -65,3 +65,25 @@ def test_eval_programs(tmp_path, capsys):
     assert set(by) == {"adamw", "lion", "sgd"} and by["adamw"]["ratio"] == 1.0
     assert all(p["n_ok"] == 1 for p in by.values())
     assert by["adamw"]["mean"] < 0.5  # starts at ln 2 = 0.693
+
+
+@pytest.mark.parametrize("flag, target, message", [
+    ("--json", "adir", "--json {p}: is a directory; give a file name"),
+    ("--plot", "adir", "--plot {p}: is a directory; give a file name"),
+    ("--plot", "curves.pdfx", "--plot {p}: unknown image format '.pdfx'"),
+    ("--json", "afile/r.json", "--json {p}: cannot create its folder"),
+])
+def test_eval_bad_output_fails_before_training(tmp_path, capsys, flag, target, message):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    path = tmp_path / target
+    assert main(["eval", "optax:sgd", "--task", "quadratic", flag, str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("symopt: error:") and message.format(p=path) in err
+    assert "Traceback" not in err and out == ""  # refused before anything was trained
+
+
+@pytest.mark.parametrize("mult", ["inf", "nan", ","])
+def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
+    assert main(["eval", "optax:sgd", "--task", "quadratic", "--lr-mult", mult]) == 2
+    assert "--lr-mult: multipliers must be positive finite numbers" in capsys.readouterr().err

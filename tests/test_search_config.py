@@ -45,3 +45,24 @@ def test_load_config_reports_bad_toml_and_missing_file(tmp_path):
         load_config(bad)
     with pytest.raises(UserError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"\xff\xfe[search]\n", "invalid TOML: not UTF-8 text"),
+    (b'[task]\nname = "nosuch"\n', "[task] name: unknown task 'nosuch'"),
+    (b'[task]\nname = "quadratic"\noverrides = { steps = "x" }\n',
+     "[task] overrides: bad override for task 'quadratic': steps: expected int, got 'x'"),
+    (b'[task]\nname = "quadratic"\noverrides = { steps = -5 }\n',
+     "[task] overrides: bad override for task 'quadratic': steps: must be at least 1"),
+    (b'[task]\nname = "quadratic"\noverrides = { nosuch = 1 }\n', "[task] overrides: bad override"),
+    (b"[task]\nlr_multipliers = [nan]\n", "[task] lr_multipliers: must be a non-empty list of "
+                                          "positive finite numbers"),
+    (b"[task]\nlr_multipliers = [inf]\n", "[task] lr_multipliers"),
+    (b"[task]\ntime_limit_s = nan\n", "[task] time_limit_s: must be positive"),
+])
+def test_load_config_names_the_offending_key(tmp_path, body, message):
+    path = tmp_path / "c.toml"
+    path.write_bytes(body)
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)

@@ -180,3 +180,46 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert count() > stopped
+
+
+@pytest.mark.parametrize("cache", ["adir", "afile/c.sqlite"])
+def test_bad_cache_path_fails_before_the_run_exists(tmp_path, capsys, cache):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[search]\npopulation = 2\nbudget = 2\n[cache]\npath = "{tmp_path / cache}"\n')
+    run = tmp_path / "run"
+    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg),
+                 "--out", str(run), "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert f"symopt: error: [cache] path {tmp_path / cache}: cannot use it as a cache" in err
+    assert not (run / "run.sqlite").exists()  # so the same --out works once the path is fixed
+
+
+def _foreign_store(run):
+    db = sqlite3.connect(run / "run.sqlite")
+    with db:
+        db.execute("CREATE TABLE x (a)")
+    db.close()
+
+
+def _no_seeds_store(run):
+    RunStore.create(run, {"search": {}}, []).close()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda run: (run / "run.sqlite").write_bytes(b""), "not a symopt run store (no table"),
+    (lambda run: (run / "run.sqlite").write_bytes(os.urandom(4096)), "not a usable run store"),
+    (_foreign_store, "not a symopt run store (no table"),
+    (_no_seeds_store, "the stored run has no seed programs"),
+])
+def test_resume_of_a_corrupt_or_foreign_store_is_a_clean_error(tmp_path, capsys, make, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    make(run)
+    before = (run / "run.sqlite").read_bytes()
+    assert main(["search", "--resume", str(run), "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symopt: error:") and message in err and "Traceback" not in err
+    if message.startswith("not a"):
+        assert (run / "run.sqlite").read_bytes() == before  # refused, not modified

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from pathlib import Path
 
 from symopt.errors import UserError
@@ -58,9 +59,29 @@ def _multipliers(text: str | None):
         out = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"--lr-mult: expected numbers separated by commas, got {text!r}") from None
-    if not out or any(not m > 0 for m in out):
-        raise UserError(f"--lr-mult: multipliers must be positive, got {text!r}")
+    if not out or any(not 0 < m < math.inf for m in out):
+        raise UserError(f"--lr-mult: multipliers must be positive finite numbers, got {text!r}")
     return out
+
+
+def _check_output(flag: str, path: str | None, plot: bool = False) -> None:
+    """Fail now, before any training, if `path` cannot take the result later."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {path}: is a directory; give a file name")
+    if plot and target.suffix:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        formats = FigureCanvasBase.get_supported_filetypes()
+        if target.suffix[1:].lower() not in formats:
+            raise UserError(f"{flag} {path}: unknown image format {target.suffix!r} "
+                            f"(use one of {', '.join('.' + f for f in sorted(formats))})")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"{flag} {path}: cannot create its folder: {err.strerror or err}") from None
 
 
 def run(args) -> int:
@@ -77,6 +98,8 @@ def run(args) -> int:
     if args.time_limit is not None and not args.time_limit > 0:
         raise UserError(f"--time-limit must be positive, got {args.time_limit}")
     mults = _multipliers(args.lr_mult)
+    _check_output("--json", args.json)
+    _check_output("--plot", args.plot, plot=True)
     specs = list(dict.fromkeys(args.programs))
     if args.baseline and args.baseline not in specs:
         specs.append(args.baseline)
@@ -101,8 +124,13 @@ def run(args) -> int:
     if args.json:
         out = comp.to_dict()
         out["programs_files"] = dict(zip(names, specs))
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        try:
+            Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+        except OSError as err:
+            raise UserError(f"--json {args.json}: cannot write: {err.strerror or err}") from None
     if args.plot:
-        plot_curves(comp, args.plot)
+        try:
+            plot_curves(comp, args.plot)
+        except OSError as err:
+            raise UserError(f"--plot {args.plot}: cannot write: {err.strerror or err}") from None
     return 0

@@ -161,8 +161,9 @@ class _Parser:
         defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
-                raise self.error(node, self._describe(node, "only one `def` is allowed at "
-                                                            "the top level"))
+                raise self.error(node, self._describe(
+                    node, "a program is one `def train(w, g, ..., lr):` and nothing else at "
+                          "the top level"))
         if not defs:
             raise ProgramError.at(self.file, 1, 1, "no `def` found: a program is one "
                                                    "`def train(w, g, ..., lr):`")

@@ -27,6 +27,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from symopt.errors import UserError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     namespace TEXT NOT NULL,
@@ -60,12 +62,18 @@ class EquivalenceCache:
     def __init__(self, path: str | Path, namespace: str):
         self.path = str(path)
         self.namespace = namespace
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        try:
+            if self.path != ":memory:":
+                if Path(self.path).is_dir():
+                    raise IsADirectoryError(21, "is a directory; give a file name")
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            why = getattr(err, "strerror", None) or err
+            raise UserError(f"[cache] path {self.path}: cannot use it as a cache: {why}") from None
 
     def get(self, kind: str, key: str | None) -> CacheEntry | None:
         """The stored entry for `key` of `kind` ("hash" or "fingerprint"), or None."""

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,10 +142,22 @@ class SearchConfig:
         if not t.seeds:
             raise bad("task", "seeds", "needs at least one seed")
         if t.lr_multipliers is not None and (
-                not t.lr_multipliers or any(m <= 0 for m in t.lr_multipliers)):
-            raise bad("task", "lr_multipliers", "must be a non-empty list of positive numbers")
-        if t.time_limit_s is not None and t.time_limit_s <= 0:
+                not t.lr_multipliers or any(not 0 < m < math.inf for m in t.lr_multipliers)):
+            raise bad("task", "lr_multipliers",
+                      "must be a non-empty list of positive finite numbers")
+        if t.time_limit_s is not None and not t.time_limit_s > 0:
             raise bad("task", "time_limit_s", "must be positive")
+
+    def check_task(self, source: str = "config") -> None:
+        """`UserError` naming `[task] name` or `[task] overrides` if the task cannot be built
+        (imports the tasks, hence JAX; `from_dict` stays light)."""
+        from symopt.tasks import get_task
+
+        try:
+            get_task(self.task.name, **self.task.overrides)
+        except UserError as err:
+            key = "name" if self.task.name not in _task_names() else "overrides"
+            raise UserError(f"{source}: [task] {key}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
@@ -184,7 +197,18 @@ def load_config(path: str | Path) -> SearchConfig:
         raise UserError(f"{path}: cannot read config: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path}: invalid TOML: {err}") from None
-    return SearchConfig.from_dict(data, source=str(path))
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: invalid TOML: not UTF-8 text (byte {err.object[err.start]:#04x} "
+                        f"at offset {err.start})") from None
+    config = SearchConfig.from_dict(data, source=str(path))
+    config.check_task(str(path))
+    return config
+
+
+def _task_names() -> list[str]:
+    from symopt.tasks import list_tasks
+
+    return list_tasks()
 
 
 def _hint(key: str, known) -> str:

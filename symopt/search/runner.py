@@ -94,6 +94,7 @@ class _Search:
         self.progress = progress
         self.stop_requested = stop_requested
         self._closers = []
+        self.cache: EquivalenceCache | None = None
         if resume:
             self.store = RunStore.open(run_dir)
             stored = SearchConfig.from_dict(self.store.config, source=f"{run_dir}/run.sqlite")
@@ -103,6 +104,8 @@ class _Search:
                                         workers=config.search.workers)
             self.store.set_meta("config", config.to_json())
             seed_items = self.store.seeds
+            if not seed_items:
+                raise UserError(f"{run_dir}/run.sqlite: the stored run has no seed programs")
         else:
             if not seeds:
                 raise UserError("a new search needs at least one --seed program")
@@ -110,6 +113,8 @@ class _Search:
             mutation_check = MutationConfig.from_dict(config.mutation)  # fail before creating
             del mutation_check
             get_task(config.task.name, **config.task.overrides)
+            if config.cache.path:  # a bad cache path must fail before the run exists
+                self._open_cache(config, run_dir)
             self.store = RunStore.create(run_dir, config.to_dict(), seed_items)
         self._closers.append(self.store.close)
         self.config = cfg = config
@@ -118,9 +123,8 @@ class _Search:
         self.task_spec = cfg.task.spec()
         if evaluate_fn is None:
             get_task(cfg.task.name, **cfg.task.overrides)  # unknown task/field → UserError now
-        cache_path = cfg.cache.path or str(run_dir / "cache.sqlite")
-        self.cache = EquivalenceCache(cache_path, task_namespace(self.task_spec))
-        self._closers.append(self.cache.close)
+        if self.cache is None:
+            self._open_cache(cfg, run_dir)
         self.executor = executor or make_executor(cfg.search.workers,
                                                   evaluate_fn or evaluate_text)
         self._closers.append(lambda: self.executor.shutdown(cancel=True))
@@ -137,6 +141,11 @@ class _Search:
         self.since_improvement = 0
         self.best: CandidateRecord | None = None
         self.seed_ids: list[int] = []
+
+    def _open_cache(self, cfg: SearchConfig, run_dir: Path) -> None:
+        cache_path = cfg.cache.path or str(run_dir / "cache.sqlite")
+        self.cache = EquivalenceCache(cache_path, task_namespace(cfg.task.spec()))
+        self._closers.append(self.cache.close)
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -132,9 +132,20 @@ class RunStore:
     def open(cls, run_dir: str | Path) -> RunStore:
         """The store of an existing run (`UserError` if there is none)."""
         run_dir = Path(run_dir)
-        if not (run_dir / STORE_NAME).is_file():
+        path = run_dir / STORE_NAME
+        if not path.is_file():
             raise UserError(f"{run_dir}: no run to resume here ({STORE_NAME} not found)")
-        return cls(run_dir, _connect(run_dir / STORE_NAME))
+        store = cls(run_dir, _connect(path, create=False))
+        try:
+            ok = (store.meta("version") is not None and isinstance(store.config, dict)
+                  and isinstance(store.seeds, list))
+        except (ValueError, TypeError, KeyError, sqlite3.DatabaseError):
+            ok = False
+        if not ok:
+            store.close()
+            raise UserError(f"{path}: not a symopt run store (its version, config or seed "
+                            f"programs are missing or unreadable)")
+        return store
 
     # -- meta ------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -233,9 +244,18 @@ class RunStore:
         self._db.close()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, create: bool = True) -> sqlite3.Connection:
+    """A connection to the store at `path`; without `create`, the file must already hold
+    the store's tables (a foreign or empty SQLite file is refused, not modified)."""
     try:
         db = sqlite3.connect(str(path), timeout=60.0)
+        if not create:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            missing = {"meta", "candidates", "snapshots"} - tables
+            if missing:
+                db.close()
+                raise UserError(f"{path}: not a symopt run store (no table "
+                                f"{', '.join(sorted(missing))})")
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
     except sqlite3.DatabaseError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -81,4 +82,35 @@ def get_task(name: str, **overrides: Any) -> Task:
         raise UserError(f"bad override for task {name!r}: {err}{fields}") from None
     if not isinstance(task, Task):
         raise UserError(f"the factory of task {name!r} returned {type(task).__name__}, not a Task")
+    _check_overrides(name, task, overrides)
     return task
+
+
+_KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+_AT_LEAST = {"steps": 1, "n_evals": 1, "warmup_steps": 0}
+
+
+def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
+    """Overridden fields of the simple kinds (int, float, str, bool) hold that kind, and the
+    common ones a usable value: a typo must not turn every evaluation into an error.
+
+    >>> get_task("quadratic", steps="50")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: bad override for task 'quadratic': steps: expected int, got '50'
+    """
+    types = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+             for f in dataclasses.fields(task)}
+
+    def bad(key: str, why: str) -> UserError:
+        return UserError(f"bad override for task {name!r}: {key}: {why}")
+
+    for key, value in overrides.items():
+        kinds = _KINDS.get(types.get(key, ""))
+        if kinds and (isinstance(value, bool) != (kinds == (bool,))
+                      or not isinstance(value, kinds)):
+            raise bad(key, f"expected {types[key]}, got {value!r}")
+        if key in _AT_LEAST and value < _AT_LEAST[key]:
+            raise bad(key, f"must be at least {_AT_LEAST[key]}, got {value!r}")
+        if key == "base_lr" and not 0 < value < math.inf:
+            raise bad(key, f"must be a positive finite number, got {value!r}")
