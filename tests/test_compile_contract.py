@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 import pytest
+from helpers import rel_diff, train_steps
 
 from symopt.compile import to_optax
 from symopt.lang import parse_file
@@ -73,22 +74,7 @@ PROBLEMS = {"mlp": mlp_problem, "nested": nested_problem}
 
 
 def train(tx, params, loss, steps=STEPS):
-    @jax.jit
-    def run(params):
-        def body(_, carry):
-            p, s = carry
-            u, s = tx.update(jax.grad(loss)(p), s, p)
-            return optax.apply_updates(p, u), s
-
-        return jax.lax.fori_loop(0, steps, body, (params, tx.init(params)))[0]
-
-    return run(params)
-
-
-def max_rel_diff(a, b) -> float:
-    diffs = jax.tree_util.tree_map(
-        lambda x, y: jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30), a, b)
-    return float(max(jax.tree_util.tree_leaves(diffs)))
+    return train_steps(tx, params, loss, steps)
 
 
 @pytest.mark.parametrize("problem", sorted(PROBLEMS))
@@ -99,7 +85,7 @@ def test_program_matches_optax(name, problem, record_property):
     ours = train(to_optax(parse_file(f"programs/{name}.prog"), lr), params, loss)
     theirs = train(reference(lr), params, loss)
     assert loss(theirs) < 0.9 * loss(params), "the reference did not train: a vacuous comparison"
-    diff = max_rel_diff(ours, theirs)
+    diff = rel_diff(ours, theirs)
     record_property("max_rel_diff", diff)
     print(f"{name:9s} {problem:7s} max relative difference {diff:.2e}")
     assert diff <= TOL
@@ -110,4 +96,4 @@ def test_schedule_matches_optax():
     params, loss = mlp_problem()
     ours = train(to_optax(parse_file("programs/adamw.prog"), sched), params, loss)
     theirs = train(CASES["adamw"][1](sched), params, loss)
-    assert max_rel_diff(ours, theirs) <= TOL
+    assert rel_diff(ours, theirs) <= TOL

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import glob
-import importlib.util
 import itertools
 import json
 import os
@@ -23,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import load_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -71,15 +71,6 @@ def every_function_program(all_kinds: bool = True) -> Program:
                       returns=("update", *slots))
     assert is_valid(program)
     return program
-
-
-def load_module(source: str, tmp_path, module: str):
-    path = tmp_path / f"{module}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(module, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def make_tree(rng: np.random.Generator, dtype=jnp.float32):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import load_module, rel_diff, train_steps
 
 from symopt.cli import main
 from symopt.compile import export_latex, export_optax, export_python, to_optax, update_fn
@@ -21,15 +21,6 @@ from symopt.lang import parse, parse_file
 
 NAMES = ["adamw", "adam", "lion", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "signum",
          "paper_adamw"]
-
-
-def load(source: str, tmp_path, module: str):
-    path = tmp_path / f"{module}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(module, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def imported_modules(source: str) -> set[str]:
@@ -52,22 +43,7 @@ def train(tx, steps=30):
     def loss(p):
         return jnp.mean((x @ p["w"] + p["b"][0] - y) ** 2)
 
-    @jax.jit
-    def run(p):
-        def body(_, carry):
-            p, s = carry
-            u, s = tx.update(jax.grad(loss)(p), s, p)
-            return optax.apply_updates(p, u), s
-
-        return jax.lax.fori_loop(0, steps, body, (p, tx.init(p)))[0]
-
-    return run(params)
-
-
-def rel_diff(a, b) -> float:
-    pairs = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
-    return max((float(jnp.max(jnp.abs(x - y)) / jnp.maximum(jnp.max(jnp.abs(y)), 1e-30))
-                for x, y in pairs), default=0.0)
+    return train_steps(tx, params, loss, steps)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -75,7 +51,7 @@ def test_exported_module_equals_compiler(name, tmp_path):
     program = parse_file(f"programs/{name}.prog")
     source = export_optax(program, name="opt")
     assert imported_modules(source) <= {"jax", "jax.numpy", "optax"}
-    mod = load(source, tmp_path, f"exported_{name}")
+    mod = load_module(source, tmp_path, f"exported_{name}")
     ours = train(to_optax(program, 1e-2))
     assert rel_diff(train(mod.opt(1e-2)), ours) <= 1e-7
     # inject_hyperparams turns the constants into float32 arrays: equal up to rounding
@@ -84,7 +60,8 @@ def test_exported_module_equals_compiler(name, tmp_path):
 
 
 def test_inject_hyperparams_changes_a_constant(tmp_path):
-    mod = load(export_optax(parse_file("programs/momentum.prog"), name="mom"), tmp_path, "mom")
+    source = export_optax(parse_file("programs/momentum.prog"), name="mom")
+    mod = load_module(source, tmp_path, "mom")
     tx = optax.inject_hyperparams(mod.mom)(learning_rate=0.1, c1=0.5)
     p = jnp.zeros(2)
     state = tx.init(p)
@@ -112,7 +89,7 @@ def train(w, g, __class__, os, lr, step):
     assigned = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
                 for t in n.targets if isinstance(t, ast.Name)}
     assert not assigned & {"__class__", "os", "jnp", "optax", "learning_rate", "_div", "jax"}
-    mod = load(source, tmp_path, "hostile")
+    mod = load_module(source, tmp_path, "hostile")
     params = {"a": jnp.array([1.0, -2.0])}
     grads = {"a": jnp.array([0.5, 0.5])}
     tx, ref = mod.hostile(0.1), to_optax(program, 0.1)
@@ -128,7 +105,7 @@ def test_export_python_is_the_update_over_arrays(tmp_path):
     program = parse_file("programs/adam.prog")
     source = export_python(program, name="adam_step")
     assert imported_modules(source) <= {"jax", "jax.numpy"}
-    mod = load(source, tmp_path, "adam_step")
+    mod = load_module(source, tmp_path, "adam_step")
     w, g = jnp.array([1.0, 2.0, -3.0]), jnp.array([0.3, -0.2, 0.1])
     m, v = 0.5 * g, g * g
     got = mod.adam_step(w, g, m, v, 1e-3, 4.0)
@@ -204,7 +181,7 @@ def test_global_functions_export_to_optax(key, tmp_path):
     program = parse(GLOBAL_PROGRAMS[key])
     source = export_optax(program, name="opt")
     assert imported_modules(source) <= {"jax", "jax.numpy", "optax"}
-    mod = load(source, tmp_path, f"global_{key}")
+    mod = load_module(source, tmp_path, f"global_{key}")
     for jit in (False, True):
         want_params, want_state = run_steps(to_optax(program, 1e-2), jit=jit)
         got_params, got_state = run_steps(mod.opt(1e-2), jit=jit)
@@ -233,7 +210,7 @@ def test_global_norm_runs_between_stages_over_the_whole_tree():
 
 def test_global_norm_equals_optax_clip_by_global_norm(tmp_path):
     program = parse(GLOBAL_PROGRAMS["clip"])
-    mod = load(export_optax(program, name="clipped"), tmp_path, "clipped")
+    mod = load_module(export_optax(program, name="clipped"), tmp_path, "clipped")
     ref = optax.chain(optax.clip_by_global_norm(1.0), optax.scale(-0.1))
     params = random_tree(jax.random.PRNGKey(1))
     grads = jax.tree_util.tree_map(lambda x: 3.0 * x, random_tree(jax.random.PRNGKey(2)))
