@@ -223,3 +223,15 @@ def test_resume_of_a_corrupt_or_foreign_store_is_a_clean_error(tmp_path, capsys,
     assert err.startswith("symopt: error:") and message in err and "Traceback" not in err
     if message.startswith("not a"):
         assert (run / "run.sqlite").read_bytes() == before  # refused, not modified
+
+
+def test_search_warns_when_nothing_trains(tmp_path, capsys):
+    seed = tmp_path / "boom.prog"
+    seed.write_text("def train(w, g, lr):\n    return g * 1e30\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 2\nbudget = 2\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    assert main(["search", "--seed", str(seed), "--config", str(cfg), "--out",
+                 str(tmp_path / "run"), "--progress", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no candidate trained successfully" in err and "'diverged'" in err

@@ -10,6 +10,7 @@ at once (in-flight work is lost; everything stored stays). A completed run exits
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 
@@ -76,4 +77,9 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, previous)
     print(result.stats.summary())
     print(f"run stored in {result.run_dir} (best.prog, hall_of_fame.csv, run.sqlite)")
+    best = result.best
+    if best is not None and not math.isfinite(best.fitness):
+        print(f"symopt: warning: no candidate trained successfully (the best is '{best.status}'"
+              f"{': ' + best.message if best.message else ''}); check the task and the seed "
+              f"with `symopt eval`", file=sys.stderr)
     return 130 if result.interrupted else 0
