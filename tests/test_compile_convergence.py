@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
+from helpers import train_steps
 
 from symopt.compile import to_optax
 from symopt.lang import parse_file
@@ -71,14 +70,5 @@ def test_converges(name, problem):
         program = with_weight_decay(program, WEIGHT_DECAY[name])
     lr = LEARNING_RATES[name]
     tx = to_optax(program, lr[problem] if isinstance(lr, dict) else lr)
-
-    @jax.jit
-    def solve(params):
-        def body(_, carry):
-            p, s = carry
-            u, s = tx.update(jax.grad(loss)(p), s, p)
-            return optax.apply_updates(p, u), s
-
-        return jax.lax.fori_loop(0, 10_000, body, (params, tx.init(params)))[0]
-
-    np.testing.assert_allclose(solve(start), minimum, rtol=1e-2, atol=1e-2)
+    solution = train_steps(tx, start, loss, 10_000)
+    np.testing.assert_allclose(solution, minimum, rtol=1e-2, atol=1e-2)
