@@ -235,3 +235,17 @@ def test_search_warns_when_nothing_trains(tmp_path, capsys):
                  str(tmp_path / "run"), "--progress", "none"]) == 0
     err = capsys.readouterr().err
     assert "warning: no candidate trained successfully" in err and "'diverged'" in err
+
+
+def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 2\nbudget = 4\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    run = tmp_path / "run"
+    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg), "--out",
+                 str(run), "--progress", "none"]) == 0
+    capsys.readouterr()
+    assert main(["search", "--resume", str(run), "--budget", "2"]) == 2
+    assert "--budget 2 is below the 4 training runs" in capsys.readouterr().err
+    store = RunStore.open(run)
+    assert store.config["search"]["budget"] == 4  # the stored run is unchanged

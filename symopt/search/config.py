@@ -141,6 +141,8 @@ class SearchConfig:
             raise bad("search", "restart_from", f"must be 'seed' or 'best', got {s.restart_from!r}")
         if not t.seeds:
             raise bad("task", "seeds", "needs at least one seed")
+        if any(seed < 0 for seed in t.seeds):
+            raise bad("task", "seeds", "seeds are non-negative integers")
         if t.lr_multipliers is not None and (
                 not t.lr_multipliers or any(not 0 < m < math.inf for m in t.lr_multipliers)):
             raise bad("task", "lr_multipliers",

@@ -102,6 +102,10 @@ class _Search:
             config = stored.with_search(budget=config.search.budget,
                                         max_candidates=config.search.max_candidates,
                                         workers=config.search.workers)
+            done = sum(1 for r in self.store.candidates() if not r.cache_hit)
+            if config.search.budget < done:
+                raise UserError(f"--budget {config.search.budget} is below the {done} training "
+                                f"runs {run_dir} has already done")
             self.store.set_meta("config", config.to_json())
             seed_items = self.store.seeds
             if not seed_items:
