@@ -102,35 +102,52 @@ def test_cli_errors_are_clean(tmp_path, capsys):
     assert "broken.prog:2:" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_resume_after_sigkill_loses_nothing_and_completes(tmp_path):
+SEARCH_CMD = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
+
+
+def start_search(tmp_path, *, budget: int, seed: int, output=subprocess.DEVNULL):
+    """A real `symopt search` process from sgd.prog on the quadratic task; (process, run dir)."""
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[search]\npopulation = 6\nbudget = 16\nseed = 3\n'
+    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = {seed}\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
-    proc = subprocess.Popen(cmd + ["--seed", "programs/sgd.prog", "--config", str(cfg),
-                                   "--out", str(run)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(SEARCH_CMD + ["--seed", "programs/sgd.prog", "--config", str(cfg),
+                                          "--out", str(run)],
+                            stdout=output, stderr=output, text=True)
+    return proc, run
+
+
+def stored_rows(run) -> list:
+    """(id, hash, fitness) of every stored candidate; [] while the store does not exist yet."""
+    try:
+        con = sqlite3.connect(run / "run.sqlite")
+        rows = con.execute("SELECT id, hash, fitness FROM candidates ORDER BY id").fetchall()
+        con.close()
+        return rows
+    except sqlite3.Error:
+        return []
+
+
+def wait_for_rows(proc, run, n: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(stored_rows(run)) < n and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_loses_nothing_and_completes(tmp_path):
+    proc, run = start_search(tmp_path, budget=16, seed=3)
     db = run / "run.sqlite"
 
     def stored():
-        try:
-            con = sqlite3.connect(db)
-            rows = con.execute("SELECT id, hash, fitness FROM candidates ORDER BY id").fetchall()
-            con.close()
-            return rows
-        except sqlite3.Error:
-            return []
+        return stored_rows(run)
 
-    deadline = time.monotonic() + 120
-    while len(stored()) < 4 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    wait_for_rows(proc, run, 4)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = stored()
     assert len(before) >= 4
-    out = subprocess.run(cmd + ["--resume", str(run)], capture_output=True, text=True,
+    out = subprocess.run(SEARCH_CMD + ["--resume", str(run)], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
     after = stored()
@@ -146,28 +163,12 @@ def test_resume_after_sigkill_loses_nothing_and_completes(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path):
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('[search]\npopulation = 6\nbudget = 200\nseed = 1\n'
-                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
-    run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
-    proc = subprocess.Popen(cmd + ["--seed", "programs/sgd.prog", "--config", str(cfg),
-                                   "--out", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    db = run / "run.sqlite"
+    proc, run = start_search(tmp_path, budget=200, seed=1, output=subprocess.PIPE)
 
     def count():
-        try:
-            con = sqlite3.connect(db)
-            n = con.execute("SELECT COUNT(*) FROM candidates").fetchone()[0]
-            con.close()
-            return n
-        except sqlite3.Error:
-            return 0
+        return len(stored_rows(run))
 
-    deadline = time.monotonic() + 120
-    while count() < 3 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    wait_for_rows(proc, run, 3)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -176,7 +177,7 @@ def test_ctrl_c_stops_cleanly_with_a_summary_and_the_run_resumes(tmp_path):
     stopped = count()
     assert 3 <= stopped < 200
     assert is_valid(parse_file(run / "best.prog"))
-    resumed = subprocess.run(cmd + ["--resume", str(run), "--budget", str(stopped + 3)],
+    resumed = subprocess.run(SEARCH_CMD + ["--resume", str(run), "--budget", str(stopped + 3)],
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert count() > stopped
