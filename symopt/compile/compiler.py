@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from dataclasses import replace
 
 import jax
 import jax.numpy as jnp
@@ -117,9 +118,10 @@ def _global(fn, target, args, kinds, out_kind):
     return op
 
 
-def _compile_ops(program: Program):
-    """One closure per live statement, in order."""
+def _compile_ops(program: Program, extra_kinds: dict[str, Kind] | None = None):
+    """One closure per live statement, in order (`extra_kinds`: names bound at run time)."""
     kinds = dict(param_kinds(program))
+    kinds.update(extra_kinds or {})
     ops = []
     for stmt, live in zip(program.body, live_mask(program), strict=True):
         fn = FUNCTIONS[stmt.fn]
@@ -139,12 +141,39 @@ def _compile_ops(program: Program):
     return ops
 
 
-def update_fn(program: Program) -> UpdateFn:
+def _constants_as_names(program: Program) -> tuple[Program, tuple[str, ...]]:
+    """`program` with its i-th constant replaced by the name ``#i`` (never a parsed name)."""
+    names: list[str] = []
+    body = []
+    for s in program.body:
+        args = []
+        for a in s.args:
+            if a.__class__ is str:
+                args.append(a)
+            else:
+                names.append(f"#{len(names)}")
+                args.append(names[-1])
+        body.append(replace(s, args=tuple(args)))
+    return program.replace(body=tuple(body)), tuple(names)
+
+
+def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
     """Compile `program` to ``run(params, grads, state, lr, step) -> (update, new_state)``.
 
     `state` is a tuple of pytrees shaped like `grads`, one per state slot; `lr`
     is a number or 0-d array; `step` the 1-based step count. Only statements the
     outputs depend on run. Raises `ProgramError` if the program does not type-check.
+
+    With ``traced_constants=True`` the program's constants are not baked in: ``run``
+    takes them as a sixth argument, a vector in ``program.constants()`` order, so one
+    compiled function serves every value of them (tuning, Population Based Training).
+
+    >>> import jax.numpy as jnp
+    >>> from symopt.lang import parse
+    >>> p = parse("def train(w, g, lr):\\n    return g * (lr * 0.5)")
+    >>> run = update_fn(p, traced_constants=True)
+    >>> run(None, [jnp.ones(1)], (), 1.0, 1, jnp.array([0.25]))[0][0].tolist()
+    [0.25]
 
     >>> import jax.numpy as jnp
     >>> from symopt.lang import parse_file
@@ -156,7 +185,12 @@ def update_fn(program: Program) -> UpdateFn:
     problems = check(program)
     if problems:
         raise ProgramError(problems)
-    ops = _compile_ops(program)
+    const_names: tuple[str, ...] = ()
+    if traced_constants:
+        named, const_names = _constants_as_names(program)
+        ops = _compile_ops(named, dict.fromkeys(const_names, _S))
+    else:
+        ops = _compile_ops(program)
     p = program.params
     w_name, g_name = p[0], p[1]
     state_names = program.state_names
@@ -168,7 +202,7 @@ def update_fn(program: Program) -> UpdateFn:
                   for a in s.uses()} | set(returns)
     needs_w = w_name in live_reads
 
-    def run(params, grads, state, lr, step):
+    def run(params, grads, state, lr, step, constants=None):
         g_leaves, treedef = jax.tree_util.tree_flatten(grads)
         if needs_w:
             if params is None:
@@ -188,6 +222,11 @@ def update_fn(program: Program) -> UpdateFn:
         if step_name is not None:
             env[step_name] = (float(step) if isinstance(step, int)
                               else jnp.asarray(step, jnp.float32))
+        if const_names:
+            if constants is None:
+                raise UserError("this update function takes the constants as an argument")
+            consts = jnp.asarray(constants, jnp.float32)
+            env.update((n, consts[i]) for i, n in enumerate(const_names))
         for op in ops:
             op(env, dtypes)
         outs = []

@@ -1,0 +1,63 @@
+"""`symopt tune PROG --task TASK --method ga|pbt|random --budget N --out DIR`.
+
+    symopt tune programs/lion.prog --task nanogpt-tiny --method ga --budget 20 --out runs/t
+    symopt tune programs/lion.prog --config tune.toml --out runs/t     # a [tune] table
+    symopt tune --resume runs/t                                        # after a kill
+
+Writes DIR/tuned.prog (best constants; lr and task settings in its header),
+DIR/trials.csv, DIR/fitness.png, and for PBT DIR/pbt_events.csv and DIR/schedules.png.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from symopt.errors import UserError
+from symopt.lang import parse_file
+
+NAME = "tune"
+HELP = "tune a program's constants, learning rate and task settings (GA, PBT, random)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("program", nargs="?", metavar="PROG", help="the program (.prog)")
+    parser.add_argument("--task", help="the task to tune on (e.g. nanogpt-tiny, quadratic)")
+    parser.add_argument("--method", choices=("ga", "pbt", "random"),
+                        help="ga (default), pbt (Ray Tune) or random search")
+    parser.add_argument("--budget", type=int, help="training runs (PBT: population size)")
+    parser.add_argument("--out", metavar="DIR", help="the tuning directory")
+    parser.add_argument("--config", metavar="TOML", help="a config with a [tune] table")
+    parser.add_argument("--resume", metavar="DIR", help="continue the tuning run in DIR")
+    parser.add_argument("--seed", type=int, help="the tuner's random seed")
+    parser.add_argument("--quiet", action="store_true", help="no line per trial")
+
+
+def run(args) -> int:
+    from symopt.tune import TuneConfig, load_config, run_tune
+
+    if args.resume:
+        if args.program or args.out or args.config or args.task or args.method or args.budget:
+            raise UserError("--resume DIR takes the program and settings stored in DIR; "
+                            "drop the other arguments")
+        result = run_tune(None, None, args.resume, resume=True, progress=_say(args))
+    else:
+        if not args.program or not args.out:
+            raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
+        program = parse_file(args.program)
+        cfg = load_config(args.config) if args.config else TuneConfig()
+        changes = {k: v for k, v in (("task", args.task), ("method", args.method),
+                                     ("budget", args.budget), ("seed", args.seed))
+                   if v is not None}
+        if changes:
+            cfg = cfg.replace(**changes)
+        result = run_tune(program, cfg, args.out, progress=_say(args))
+    print(result.summary())
+    print(f"tuned program: {result.run_dir / 'tuned.prog'} (trials.csv, fitness.png"
+          + (", pbt_events.csv, schedules.png" if result.method == "pbt" else "") + ")")
+    return 0
+
+
+def _say(args):
+    if args.quiet:
+        return None
+    return lambda line: print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,274 @@
+"""Population Based Training on Ray Tune (``ray.tune.schedulers.PopulationBasedTraining``).
+
+Each member is a Ray Tune function trainable that trains one run of the task chunk by
+chunk (``[tune.pbt] iterations`` reports) and reports the validation loss with a
+checkpoint of its parameters *and* optimizer state after every chunk. At every
+``perturbation_interval`` the scheduler lets a member of the bottom quantile copy the
+checkpoint and hyperparameters of one of the top quantile (exploit), then perturbs them
+×1.2 / ×0.8 or resamples them (explore); the member restarts from that checkpoint and
+keeps training. The program's constants, the lr multiplier and the warmup are traced
+values of one compiled chunk (:mod:`symopt.tune.trainer`), so they change without
+recompiling. Task fields (layers, heads, width) are drawn once per member and travel
+with the weights on exploit; they are never perturbed.
+
+Ray runs locally, started on free ports with its own temp dir (``address="local"``:
+never another user's cluster); Ray Tune's storage is ``DIR/pbt``, and ``--resume``
+continues with ``Tuner.restore``. Perturbed values live in the Ray config as
+*coordinates* (``1 − x`` for a β), so ×1.2 never pushes a β past 1.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from symopt.tune.config import TuneConfig
+from symopt.tune.space import Gene, Space, build_space
+
+EXPERIMENT = "pbt"
+_BAD = 1e30  # the loss reported for a diverged member (finite, so Ray can rank it)
+
+
+class _Resample:
+    """Ray's resample function of one gene: a fresh coordinate (uses ``random`` as Ray)."""
+
+    def __init__(self, gene: Gene):
+        self.gene = gene
+
+    def __call__(self) -> float:
+        rng = np.random.default_rng(random.getrandbits(32))
+        return self.gene.to_coord(self.gene.sample(rng))
+
+
+class _Explore:
+    """After Ray's perturbation: back into range (and integers rounded)."""
+
+    def __init__(self, space: Space):
+        self.space = space
+
+    def __call__(self, config: dict) -> dict:
+        config["hp"] = encode(self.space, decode(self.space, config["hp"]))
+        return config
+
+
+def encode(space: Space, values: Mapping[str, float]) -> dict[str, float]:
+    return {g.key: g.to_coord(values[g.key]) for g in space.genes}
+
+
+def decode(space: Space, coords: Mapping[str, float]) -> dict[str, float]:
+    return space.repair({g.key: g.from_coord(coords[g.key]) for g in space.genes})
+
+
+def _spec_space(spec: Mapping[str, Any]):
+    from symopt.lang import parse
+    from symopt.tasks import get_task
+
+    program = parse(spec["program"])
+    task = get_task(spec["task"], **spec["task_overrides"])
+    return program, task, build_space(program, task, spec["space"], tie_equal=spec["tie"])
+
+
+def pbt_trainable(config: dict, spec: dict) -> None:
+    """The Ray Tune function trainable of one PBT member (runs in a Ray worker)."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    from ray import tune
+
+    from symopt.tune.trainer import (
+        Hyper,
+        divergence,
+        state_from_arrays,
+        state_to_arrays,
+        trainer_for,
+    )
+
+    program, task, space = _spec_space(spec)
+    values = decode(space, config["hp"])
+    overrides = space.task_overrides(values)
+    task = task.replace(**overrides) if overrides else task
+    trainer = trainer_for(program, task, chunk_steps=spec["chunk_steps"])
+    hyper = Hyper.of(space.constants(values), values["lr_multiplier"], values["warmup_steps"])
+    me = tune.get_context().get_trial_id()
+    origin, restored_val, source_val = "", math.nan, math.nan
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            meta = json.loads((Path(d) / "meta.json").read_text())
+            with np.load(Path(d) / "state.npz", allow_pickle=False) as z:
+                state = state_from_arrays(trainer, dict(z))
+        origin, source_val, val0 = meta["trial_id"], meta["val_loss"], meta["val0"]
+        restored_val = trainer.val(state)
+    else:
+        state = trainer.init(spec["train_seed"])
+        val0 = trainer.val(state)
+    first = True
+    while first or int(state.step) < task.steps:  # report at least once after a restart
+        if int(state.step) < task.steps:
+            state, losses, finite = trainer.chunk(state, hyper)
+            finite = finite and bool(np.all(np.isfinite(losses)))
+        else:  # restored from a finished member: nothing left to train
+            finite = True
+        val = trainer.val(state)
+        why = divergence(task, val0, val, finite)
+        metrics = {
+            "val_loss": _BAD if why else val, "status": "diverged" if why else "ok",
+            "message": why, "step": int(state.step), "values": json.dumps(values),
+            "origin": origin if first else "", "restored_val": restored_val if first else math.nan,
+            "source_val": source_val if first else math.nan,
+        }
+        with tempfile.TemporaryDirectory(prefix="symopt-ckpt-") as d:
+            np.savez(Path(d) / "state.npz", **state_to_arrays(state))
+            (Path(d) / "meta.json").write_text(json.dumps(
+                {"trial_id": me, "val_loss": val, "val0": val0, "step": int(state.step)}))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+        first = False
+
+
+class RecordResults:
+    """A Ray Tune callback (in the driver) appending every report to a JSON-lines file."""
+
+    def __new__(cls, path: str):
+        from ray.tune import Callback
+
+        class _Recorder(Callback):
+            def __init__(self, path: str):
+                self.path = path
+
+            def on_trial_result(self, iteration, trials, trial, result, **info):
+                row = {k: result.get(k) for k in _FIELDS}
+                with open(self.path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+        return _Recorder(path)
+
+
+_FIELDS = ("trial_id", "training_iteration", "step", "val_loss", "status", "message", "values",
+           "origin", "restored_val", "source_val", "timestamp")
+RESULTS = "pbt_results.jsonl"
+
+
+def _init_ray(cfg: TuneConfig) -> bool:
+    """Start a private local Ray (free ports, own temp dir); False if one is running."""
+    import ray
+
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    if ray.is_initialized():
+        return False
+    gpus = cfg.pbt.resources_per_trial.get("gpu", 0)
+    ray.init(address="local", num_cpus=os.cpu_count() or 1,
+             num_gpus=None if gpus else 0, include_dashboard=False, log_to_driver=False,
+             _temp_dir=tempfile.mkdtemp(prefix="symopt-ray-", dir="/tmp"),
+             object_store_memory=100 * 1024**2, configure_logging=False)
+    return True
+
+
+def _tuner_pieces(spec: dict, space: Space, cfg: TuneConfig, population: int):
+    from ray import tune
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    mutations = {g.key: _Resample(g) for g in space.searched if g.group != "task"}
+    scheduler = PopulationBasedTraining(
+        time_attr="training_iteration", metric="val_loss", mode="min",
+        perturbation_interval=cfg.pbt.perturbation_interval,
+        hyperparam_mutations={"hp": mutations},
+        quantile_fraction=cfg.pbt.quantile_fraction,
+        resample_probability=cfg.pbt.resample_probability,
+        perturbation_factors=tuple(cfg.pbt.perturbation_factors),
+        custom_explore_fn=_Explore(space), log_config=True, synch=True,
+    )
+    resources = dict(cfg.pbt.resources_per_trial) or {
+        "cpu": min(1.0, (os.cpu_count() or 1) / population)}
+    trainable = tune.with_resources(tune.with_parameters(pbt_trainable, spec=spec), resources)
+    return scheduler, trainable
+
+
+def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
+            resume: bool = False) -> list[dict[str, Any]]:
+    """Run (or with `resume`, continue) PBT; returns one record per member per iteration."""
+    from ray import tune
+
+    population = cfg.n_trials()
+    started = _init_ray(cfg)
+    try:
+        scheduler, trainable = _tuner_pieces(spec, space, cfg, population)
+        path = str(run_dir.resolve() / EXPERIMENT)
+        if resume and tune.Tuner.can_restore(path):
+            tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
+                                       resume_errored=True)
+        else:
+            random.seed(cfg.seed)  # Ray's explore draws from `random`
+            rng = np.random.default_rng([cfg.seed, 12])
+            points = [space.defaults()] + [space.sample(rng) for _ in range(population - 1)]
+            tuner = tune.Tuner(
+                trainable,
+                param_space={"hp": tune.grid_search([encode(space, p) for p in points])},
+                tune_config=tune.TuneConfig(scheduler=scheduler, num_samples=1,
+                                            reuse_actors=True),
+                run_config=tune.RunConfig(
+                    name=EXPERIMENT, storage_path=str(run_dir.resolve()), verbose=0,
+                    # a finished member leaves before the scheduler sees its last report
+                    stop={"step": spec["steps"]},
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
+                    failure_config=tune.FailureConfig(max_failures=1),
+                    callbacks=[RecordResults(str(run_dir.resolve() / RESULTS))]),
+            )
+        tuner.fit()
+        return read_records(run_dir / RESULTS)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every report of every member, in order, from the callback's JSON-lines file."""
+    records, members = [], {}
+    lines = path.read_text().splitlines() if path.is_file() else []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by a kill
+            continue
+        if not row.get("values"):
+            continue
+        trial = row["trial_id"]
+        records.append({
+            "method": "pbt", "trial": trial, "member": members.setdefault(trial, len(members)),
+            "generation": row["training_iteration"], "step": row["step"],
+            "values": json.loads(row["values"]),
+            "fitness": math.inf if row["status"] != "ok" else row["val_loss"],
+            "status": row["status"], "message": row.get("message") or "",
+            "origin": row.get("origin") or "", "restored_val": row.get("restored_val"),
+            "source_val": row.get("source_val"), "time": row.get("timestamp"),
+        })
+    return records
+
+
+def exploit_events(records: list[dict[str, Any]], space: Space) -> list[dict[str, Any]]:
+    """The exploits: a member restarted from another member's checkpoint.
+
+    Each event: time, trial, the exploited trial, the iteration, and the hyperparameters
+    before (the member's previous report) and after (its first report from the copy).
+    """
+    events, last = [], {}
+    for r in records:
+        prev = last.get(r["trial"])
+        if r["origin"] and r["origin"] != r["trial"]:
+            old = prev["values"] if prev else {}
+            events.append({"time": r["time"], "trial": r["trial"], "exploited": r["origin"],
+                           "iteration": r["generation"], "old": old, "new": r["values"],
+                           "restored_val": r["restored_val"], "source_val": r["source_val"],
+                           "val_after": r["fitness"]})
+        last[r["trial"]] = r
+    return events

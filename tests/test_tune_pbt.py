@@ -1,0 +1,61 @@
+"""Population Based Training on Ray Tune (symopt.tune.pbt): a real local Ray, small."""
+
+import csv
+import math
+
+import pytest
+
+from symopt.lang import parse, parse_file
+from symopt.tune import TuneConfig, run_tune
+from symopt.tune.store import TuneStore
+
+SLOW_SGD = "def train(w, g, lr):\n    update = g * (lr * 0.01)\n    return update\n"
+
+
+@pytest.fixture(scope="module")
+def pbt_run(tmp_path_factory):
+    cfg = TuneConfig.from_dict({"tune": {
+        "task": "quadratic", "method": "pbt", "budget": 4, "seed": 0,
+        "overrides": {"steps": 60}, "space": {"c0": [0.001, 1.0]},
+        "pbt": {"iterations": 6, "perturbation_interval": 1}}})
+    out = tmp_path_factory.mktemp("pbt")
+    return run_tune(parse(SLOW_SGD), cfg, out), out
+
+
+@pytest.mark.slow
+def test_pbt_exploits_and_beats_the_untuned_program(pbt_run):
+    result, out = pbt_run
+    assert len(result.events) >= 1
+    assert result.fitness < 0.5 * result.untuned
+    assert result.tuned_fitness < result.untuned  # tuned.prog retrained from scratch
+    tuned = parse_file(out / "tuned.prog")
+    assert tuned.constants() == [pytest.approx(result.best["c0"])]
+    assert "# tune: lr_multiplier=" in tuned.header
+
+
+@pytest.mark.slow
+def test_exploited_member_continues_from_the_copied_weights(pbt_run):
+    result, out = pbt_run
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    first_loss = max(float(r["fitness"]) for r in rows if r["generation"] == "1")
+    for e in result.events:
+        # right after the copy (before any step) its loss is the source's checkpoint loss
+        assert e["restored_val"] == pytest.approx(e["source_val"], rel=1e-5)
+        # one chunk later it is still near the source, not back at a fresh start
+        assert abs(e["val_after"] - e["source_val"]) < 0.5 * abs(first_loss - e["source_val"])
+        assert e["trial"] != e["exploited"] and e["old"] != e["new"]
+
+
+@pytest.mark.slow
+def test_pbt_outputs(pbt_run):
+    result, out = pbt_run
+    events = list(csv.DictReader((out / "pbt_events.csv").open()))
+    assert len(events) == len(result.events)
+    assert {"time", "trial", "exploited_trial", "old_c0", "new_c0", "old_lr_multiplier",
+            "new_lr_multiplier"} <= set(events[0])
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert {r["method"] for r in rows} == {"pbt"} and len({r["trial"] for r in rows}) == 4
+    assert all(r["status"] == "ok" or math.isinf(float(r["fitness"])) for r in rows)
+    assert (out / "schedules.png").stat().st_size > 1000
+    assert (out / "fitness.png").stat().st_size > 1000
+    assert len(TuneStore.open(out).trials()) == 4  # each member's final state
