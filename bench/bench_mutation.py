@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from symopt.analysis.dead_code import remove_dead  # noqa: E402
 from symopt.lang import infer, parse_file, to_text  # noqa: E402
+from symopt.lang.dead_code import remove_dead  # noqa: E402
 from symopt.search.mutation import MutationConfig, Mutator  # noqa: E402
 
 TARGET = 5000.0

@@ -23,19 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from symopt.analysis.dead_code import remove_dead  # noqa: E402
 from symopt.analysis.hashing import canonical_hash  # noqa: E402
 from symopt.lang import parse_file, to_text  # noqa: E402
+from symopt.lang.dead_code import remove_dead  # noqa: E402
 from symopt.search.config import load_config  # noqa: E402
 from symopt.search.executor import evaluate_text  # noqa: E402
-from symopt.search.mutation import MutationConfig  # noqa: E402
 from symopt.search.random_programs import random_program  # noqa: E402
 from symopt.search.runner import run_search  # noqa: E402
 
 
 def random_search(cfg, seed_program, budget: int, seed: int) -> float:
     rng = random.Random(seed)
-    mcfg = MutationConfig.from_dict(cfg.mutation)
+    mcfg = cfg.mutation
     n = len(remove_dead(seed_program).body)
     seen, best, spec = set(), math.inf, cfg.task.spec()
     while len(seen) < budget:

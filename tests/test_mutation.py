@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from symopt.analysis.dead_code import live_mask
 from symopt.errors import UserError
 from symopt.lang import FUNCTIONS, check, infer, is_valid, parse, parse_file, to_text
+from symopt.lang.dead_code import live_mask
 from symopt.lang.model import Program, Stmt
 from symopt.search.mutation import (
     MAX_ABS_CONSTANT,

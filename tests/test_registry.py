@@ -27,30 +27,30 @@ def test_entry_is_complete_and_runs(name):
     x = jnp.array([[0.5, -1.5], [2.0, 0.25]], jnp.float32)
     if f.scope == "global":
         args = [[x, x[0]]] + [jnp.float32(1.0)] * (f.arity - 1)
-        out = f.impl(*args)
+        out = f.impl(jnp, *args)
         assert all(jnp.all(jnp.isfinite(o)) for o in (out if isinstance(out, list) else [out]))
     else:
-        out = f.impl(*([x] * f.arity))
+        out = f.impl(jnp, *([x] * f.arity))
         assert jnp.shape(out) == (() if f.scope == "leaf" or f.arity == 0 else x.shape)
 
 
 def test_protected_forms_stay_finite():
     z = jnp.zeros(3)
     neg = -jnp.ones(3)
-    assert np.array_equal(FUNCTIONS["div"].impl(jnp.ones(3), z), z)
-    assert np.array_equal(FUNCTIONS["reciprocal"].impl(z), z)
-    assert np.allclose(FUNCTIONS["sqrt"].impl(neg * 4), 2.0)
-    assert np.all(np.isfinite(FUNCTIONS["log"].impl(z)))
-    assert np.all(np.isfinite(FUNCTIONS["arcsin"].impl(neg * 3)))
+    assert np.array_equal(FUNCTIONS["div"].impl(jnp, jnp.ones(3), z), z)
+    assert np.array_equal(FUNCTIONS["reciprocal"].impl(jnp, z), z)
+    assert np.allclose(FUNCTIONS["sqrt"].impl(jnp, neg * 4), 2.0)
+    assert np.all(np.isfinite(FUNCTIONS["log"].impl(jnp, z)))
+    assert np.all(np.isfinite(FUNCTIONS["arcsin"].impl(jnp, neg * 3)))
 
 
 def test_reference_values():
     x = jnp.array([3.0, -4.0])
-    assert float(FUNCTIONS["norm"].impl(x)) == pytest.approx(5.0)
-    assert np.allclose(FUNCTIONS["interp"].impl(x, jnp.zeros(2), 0.25), 0.75 * x)
-    assert np.allclose(FUNCTIONS["clip"].impl(x, -3.5), [3.0, -3.5])
-    leaves = FUNCTIONS["clip_by_global_norm"].impl([x, jnp.zeros(1)], jnp.float32(1.0))
-    assert float(FUNCTIONS["global_norm"].impl(leaves)) == pytest.approx(1.0, rel=1e-6)
+    assert float(FUNCTIONS["norm"].impl(jnp, x)) == pytest.approx(5.0)
+    assert np.allclose(FUNCTIONS["interp"].impl(jnp, x, jnp.zeros(2), 0.25), 0.75 * x)
+    assert np.allclose(FUNCTIONS["clip"].impl(jnp, x, -3.5), [3.0, -3.5])
+    leaves = FUNCTIONS["clip_by_global_norm"].impl(jnp, [x, jnp.zeros(1)], jnp.float32(1.0))
+    assert float(FUNCTIONS["global_norm"].impl(jnp, leaves)) == pytest.approx(1.0, rel=1e-6)
 
 
 def test_kind_rules():

@@ -1,4 +1,5 @@
-"""Program analysis: dataflow graph, dead code, canonical hash, fingerprint, simplifier.
+"""Program analysis: dataflow graph, canonical hash, fingerprint, simplifier (dead code lives
+in `symopt.lang.dead_code`, re-exported here).
 
 >>> from symopt.lang import parse_file
 >>> raw, lion = parse_file("tests/programs/lion_raw.prog"), parse_file("programs/lion.prog")
@@ -7,12 +8,12 @@
 (True, True)
 """
 
-from symopt.analysis.dead_code import live_mask, redundant_fraction, remove_dead
 from symopt.analysis.fingerprinting import fingerprint
 from symopt.analysis.graph import dataflow_graph
 from symopt.analysis.hashing import canonical_hash
 from symopt.analysis.pretty import to_nested_text
 from symopt.analysis.simplifier import SimplifyError, simplify, summarize
+from symopt.lang.dead_code import live_mask, redundant_fraction, remove_dead
 
 __all__ = [
     "SimplifyError", "canonical_hash", "dataflow_graph", "fingerprint", "live_mask",

@@ -1,7 +1,8 @@
 """The numeric fingerprint: functional equivalence, as in AutoML-Zero.
 
-The compiled program runs eagerly (no jit: compiling would cost more than
-the whole run) for `STEPS` steps on fixed random inputs: a parameter tree of
+The program runs with NumPy, in float32, through the registry's implementations
+(`symopt.lang.semantics`, the same code the JAX compiler runs), for `STEPS` steps on
+fixed random inputs: a parameter tree of
 two leaves shaped (2, 3) and () — a scalar leaf, so per-leaf reductions
 (`norm`, `dot`) and global ones (`global_norm`) all differ —, a fresh
 gradient each step, state slots starting at zero, a learning rate that
@@ -11,9 +12,9 @@ magnitudes log-uniform in [0.2, 5] and both signs, so `abs`, `sign` and the
 protected operations are exercised away from their kinks (state slots start
 at exactly zero, which exercises ``x / 0 = 0``).
 
-Cost: eager JAX dispatch is about 10-20 µs per operation per leaf, so the
-size of the tree and the number of steps are kept small (2 leaves, 2 steps:
-a few ms for AdamW; see ``bench/bench_analysis.py``).
+Cost: a NumPy operation on these tiny arrays takes about a microsecond, so a
+fingerprint costs about 100 µs for AdamW (see ``bench/bench_analysis.py``); eager JAX,
+at 10-20 µs per operation, cost a few ms.
 
 Every returned value at every step is rounded, then all of it is hashed
 with blake2b:
@@ -51,10 +52,12 @@ from __future__ import annotations
 from functools import lru_cache
 from hashlib import blake2b
 
-import jax.numpy as jnp
 import numpy as np
 
+from symopt.errors import ProgramError
 from symopt.lang.model import Program
+from symopt.lang.semantics import statement_ops
+from symopt.lang.typecheck import check, infer
 
 #: Steps the program runs for.
 STEPS = 2
@@ -78,8 +81,8 @@ def _signed(rng: np.random.Generator, shape) -> np.ndarray:
 def fixed_inputs():
     """``(weights, [gradient per step])``: lists of leaves, the same in every process."""
     rng = np.random.default_rng(20230213)
-    weights = [jnp.asarray(_signed(rng, s)) for s in SHAPES]
-    grads = [[jnp.asarray(_signed(rng, s)) for s in SHAPES] for _ in range(STEPS)]
+    weights = [_signed(rng, s) for s in SHAPES]
+    grads = [[_signed(rng, s) for s in SHAPES] for _ in range(STEPS)]
     return weights, grads
 
 
@@ -93,21 +96,29 @@ def trace(program: Program) -> list[np.ndarray]:
     >>> [a.shape for a in trace(parse_file("programs/lion.prog"))]
     [(14,), (14,)]
     """
-    from symopt.compile import update_fn  # the compiler imports analysis: import late
-
-    run = update_fn(program)
+    if infer(program) is None:
+        raise ProgramError(check(program))
+    ops = statement_ops(program, np, lift=np.float32)
     weights, grads = fixed_inputs()
-    n_out = 1 + program.n_state
-    state = tuple([jnp.zeros(s, jnp.float32) for s in SHAPES] for _ in range(program.n_state))
+    params = program.params
+    dtypes = [np.dtype(np.float32)] * len(SHAPES)
+    state = [[np.zeros(s, np.float32) for s in SHAPES] for _ in range(program.n_state)]
     w = weights
-    per_output: list[list] = [[] for _ in range(n_out)]
-    for t in range(STEPS):
-        update, state = run(w, grads[t], state, LRS[t], t + 1)
-        for j, value in enumerate((update,) + tuple(state)):
-            per_output[j].extend(value)
-        w = [a - b for a, b in zip(w, update, strict=True)]
-    # Host copies of each leaf are cheaper than more eager JAX operations.
-    return [np.concatenate([np.asarray(x, dtype=np.float64).ravel() for x in leaves])
+    per_output: list[list] = [[] for _ in program.returns]
+    with np.errstate(all="ignore"):
+        for t in range(STEPS):
+            env = {params[0]: w, params[1]: grads[t], program.lr_name: LRS[t]}
+            env.update(zip(program.state_names, state, strict=True))
+            if program.has_step:
+                env["step"] = float(t + 1)
+            for op in ops:
+                op(env, dtypes)
+            outs = [[np.asarray(x, np.float32) for x in env[r]] for r in program.returns]
+            for j, value in enumerate(outs):
+                per_output[j].extend(value)
+            state = outs[1:]
+            w = [a - b for a, b in zip(w, outs[0], strict=True)]
+    return [np.concatenate([x.astype(np.float64).ravel() for x in leaves])
             for leaves in per_output]
 
 

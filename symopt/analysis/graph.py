@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from symopt.analysis.dead_code import live_mask
+from symopt.lang.dead_code import live_mask
 from symopt.lang.model import Program
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from hashlib import blake2b
 
-from symopt.analysis.dead_code import live_mask
+from symopt.lang.dead_code import live_mask
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS
 

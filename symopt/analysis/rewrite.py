@@ -49,11 +49,11 @@ have another kind, e.g. ``interp(lr, g, 0.0) -> lr``, is not applied):
 from __future__ import annotations
 
 import math
-import operator
 
+import jax.numpy as jnp
 import numpy as np
 
-from symopt.analysis.dead_code import live_mask
+from symopt.lang.dead_code import live_mask
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS
@@ -62,15 +62,6 @@ from symopt.lang.typecheck import param_kinds
 Value = "str | float | int"  # a parameter name, a constant, or a node id
 
 _S = Kind.SCALAR
-
-_DOUBLE_OPS = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "div": lambda x, y: 0.0 if y == 0 else x / y,
-    "negative": operator.neg,
-}
-
 
 def tidy(value: float, rel: float) -> float:
     """The number with the fewest significant digits within relative distance `rel`.
@@ -102,14 +93,14 @@ def fold(fn: str, consts: list[float]) -> float | None:
     f = FUNCTIONS[fn]
     if f.scope != "elementwise" or f.arity == 0 or fn == "copy":
         return None
-    if fn in _DOUBLE_OPS:
-        return _finite(tidy(_DOUBLE_OPS[fn](*consts), 1e-12))
+    if f.fold is not None:
+        return _finite(tidy(f.fold(*consts), 1e-12))
     # As the compiler runs it on Python floats: a pure-Python impl (`interp`, `cube`)
     # stays in double; a JAX one gives a float32 value, which later Scalar arithmetic
     # uses as float32. Replacing that by a nearby double (tidied, or its own decimal
     # text) can move a later cancellation (``1 - power(0.999, 0.0051)``) by percents,
     # so it is folded only when its exact value has a short decimal form.
-    value = f.impl(*[float(c) for c in consts])
+    value = f.impl(jnp, *[float(c) for c in consts])
     if value.__class__ is float:
         return _finite(tidy(value, 1e-12))
     value = float(np.asarray(value))

@@ -40,10 +40,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symopt.analysis.dead_code import redundant_fraction
 from symopt.analysis.fingerprinting import fingerprint, same_behaviour
 from symopt.analysis.rewrite import Dag, build_dag
 from symopt.errors import ProgramError, SymoptError
+from symopt.lang.dead_code import redundant_fraction
 from symopt.lang.model import Program, Stmt
 from symopt.lang.registry import FUNCTIONS
 from symopt.lang.typecheck import check, is_valid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from symopt import programs
 from symopt.errors import ProgramError
 from symopt.lang import parse_file
 
@@ -19,7 +20,7 @@ def run(args) -> int:
     status = 0
     for path in args.files:
         try:
-            p = parse_file(path)
+            p = parse_file(programs.resolve(path))
         except ProgramError as err:
             print(err, file=sys.stderr)
             status = 2

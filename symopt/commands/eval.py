@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+from symopt import programs
 from symopt.errors import UserError
 
 NAME = "eval"
@@ -15,8 +16,8 @@ HELP = "train a task with each program as the optimizer and compare validation l
 
 def add_arguments(parser) -> None:
     parser.add_argument("programs", metavar="PROG", nargs="+",
-                        help="a .prog file, or optax:NAME for an optax optimizer "
-                             "(e.g. optax:adamw)")
+                        help="a .prog file, a built-in program (e.g. lion), or optax:NAME "
+                             "for an optax optimizer (e.g. optax:adamw)")
     parser.add_argument("--task", default="nanogpt-tiny", help="task name (default nanogpt-tiny)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1 (default 1)")
     parser.add_argument("--baseline", metavar="PROG", help="program the ratios are relative to")
@@ -38,9 +39,10 @@ def load_optimizer(spec: str):
         if not callable(fn):
             raise UserError(f"{spec}: no such optax optimizer")
         return lambda lr: fn(lr)
-    path = Path(spec)
+    path = programs.resolve(spec)
     if not path.is_file():
-        raise UserError(f"{spec}: no such program file")
+        raise UserError(f"{spec}: no such program file or built-in program "
+                        f"(built-in: {', '.join(programs.names())})")
     from symopt.compile import to_optax
     from symopt.lang import parse_file
 

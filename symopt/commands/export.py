@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from symopt import programs
 from symopt.compile import export_latex, export_optax, export_python
 from symopt.errors import UserError
 from symopt.lang import parse_file
@@ -37,7 +38,7 @@ def default_name(path: str, target: str) -> str:
 
 
 def run(args) -> int:
-    program = parse_file(args.file)
+    program = parse_file(programs.resolve(args.file))
     name = args.name or default_name(args.file, args.to)
     text = _EXPORTERS[args.to](program, name=name)
     if args.output:

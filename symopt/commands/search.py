@@ -25,7 +25,8 @@ HELP = "evolve optimizer programs from seed programs (regularized evolution)"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--seed", action="append", default=[], metavar="PROG",
-                        help="seed program (.prog); repeat for several")
+                        help="seed program: a .prog file or a built-in name such as adamw; "
+                             "repeat for several")
     parser.add_argument("--config", metavar="TOML", help="search config (search_configs/*.toml)")
     parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")

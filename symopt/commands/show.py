@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from symopt import programs
 from symopt.lang import parse_file, to_text
 
 NAME = "show"
@@ -13,5 +14,5 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    print(to_text(parse_file(args.file)), end="")
+    print(to_text(parse_file(programs.resolve(args.file))), end="")
     return 0

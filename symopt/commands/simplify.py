@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from symopt import programs
 from symopt.analysis import simplify, summarize, to_nested_text
 from symopt.errors import UserError
 from symopt.lang import parse_file, to_text
@@ -23,7 +24,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    before = parse_file(args.file)
+    before = parse_file(programs.resolve(args.file))
     after = simplify(before)
     text = to_text(after) if args.flat else to_nested_text(after)
     if args.output:

@@ -18,9 +18,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from symopt.analysis.dead_code import remove_dead
 from symopt.compile.compiler import tree_arg_positions
 from symopt.errors import ProgramError, UserError
+from symopt.lang.dead_code import remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS
@@ -204,7 +204,7 @@ def _translate(program: Program) -> _Translation:
             texts.append(ident)
         out = fn.result_kind(tuple(arg_kinds))
         if fn.arity == 0:
-            expr = tree_expr = _literal(float(fn.impl()))
+            expr = tree_expr = _literal(fn.fold())
         else:
             expr = tree_expr = fn.py.format(*texts)
         if fn.scope == "global":

@@ -6,19 +6,9 @@ of every value) and returns a closure
 eagerly and under `jax.jit`. `state` is a tuple with one pytree per state
 slot; `step` is 1-based.
 
-Values during a run:
-
-- a `Scalar` is a Python float (constants, and `lr`/`step` when given as
-  Python numbers) or a 0-d float32 array;
-- a `LeafScalar` is a list of 0-d arrays, one per leaf;
-- a `Tensor` is a list of arrays, one per leaf.
-
-Python-float scalars stay Python floats through `+ - * /` and `interp`'s
-`1 - a`, so constants are combined in double precision and enter array
-arithmetic as weakly typed numbers, exactly as optax's own code does; this
-makes `adam.prog` and `optax.adam` agree to float32 rounding. Array scalars
-are cast to a leaf's dtype when combined with it (bfloat16 params give
-bfloat16 state and updates).
+The statements themselves run through `symopt.lang.semantics` (the registry's
+implementations with ``xp = jax.numpy``), which says how Scalars, LeafScalars and
+Tensors are represented and how Python-float constants combine.
 
 >>> import jax.numpy as jnp
 >>> from symopt.lang import parse
@@ -30,115 +20,23 @@ bfloat16 state and updates).
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import replace
 
 import jax
 import jax.numpy as jnp
 
-from symopt.analysis.dead_code import live_mask
 from symopt.errors import ProgramError, UserError
+from symopt.lang.dead_code import live_mask
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
-from symopt.lang.registry import FUNCTIONS
-from symopt.lang.typecheck import check, param_kinds
+from symopt.lang.semantics import statement_ops
+from symopt.lang.semantics import tree_arg_positions as tree_arg_positions
+from symopt.lang.typecheck import check
 
-_S, _L, _T = Kind.SCALAR, Kind.LEAF_SCALAR, Kind.TENSOR
-
-#: `+ - * /` and friends on two Python floats, in double precision (protected division).
-_PY_SCALAR_OPS: dict[str, Callable] = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "div": lambda x, y: 0.0 if y == 0 else x / y,
-    "negative": operator.neg,
-    "copy": lambda x: x,
-}
+_S = Kind.SCALAR
 
 UpdateFn = Callable[..., tuple]
-
-
-def _cast(s, dtype):
-    """A scalar made ready to combine with a leaf of `dtype` (Python floats stay weak)."""
-    if s.__class__ is float or s.dtype == dtype:
-        return s
-    return s.astype(dtype)
-
-
-def tree_arg_positions(fn) -> tuple[int, ...]:
-    """The argument positions of a global function that take a whole tree."""
-    return tuple(
-        i for i in range(fn.arity)
-        if any(k[i] != _S and r is not None for k, r in fn.kind_table.items())
-    )
-
-
-def _elementwise(fn, target, args, kinds, out_kind):
-    impl = fn.impl
-    py_op = _PY_SCALAR_OPS.get(fn.name)
-    if out_kind == _S:
-        def op(env, dtypes):
-            vals = [env[a] if k is not None else a for a, k in zip(args, kinds, strict=True)]
-            if py_op is not None and all(v.__class__ is float for v in vals):
-                env[target] = py_op(*vals)
-            else:
-                env[target] = impl(*vals)
-        return op
-
-    def op(env, dtypes):
-        cols = []
-        for a, k in zip(args, kinds, strict=True):
-            if k is None:
-                cols.append([a] * len(dtypes))
-            elif k == _S:
-                s = env[a]
-                cols.append([_cast(s, dt) for dt in dtypes])
-            else:
-                cols.append(env[a])
-        env[target] = [impl(*xs) for xs in zip(*cols, strict=True)]
-    return op
-
-
-def _global(fn, target, args, kinds, out_kind):
-    impl = fn.impl
-    tree_pos = tree_arg_positions(fn)
-
-    def op(env, dtypes):
-        vals = []
-        for i, (a, k) in enumerate(zip(args, kinds, strict=True)):
-            v = env[a] if k is not None else a
-            if i in tree_pos and (k is None or k == _S):
-                v = [jnp.asarray(v, jnp.float32)]
-            vals.append(v)
-        out = impl(*vals)
-        if out_kind == _S and isinstance(out, list):
-            out = out[0]
-        env[target] = out
-    return op
-
-
-def _compile_ops(program: Program, extra_kinds: dict[str, Kind] | None = None):
-    """One closure per live statement, in order (`extra_kinds`: names bound at run time)."""
-    kinds = dict(param_kinds(program))
-    kinds.update(extra_kinds or {})
-    ops = []
-    for stmt, live in zip(program.body, live_mask(program), strict=True):
-        fn = FUNCTIONS[stmt.fn]
-        arg_kinds = [kinds[a] if a.__class__ is str else None for a in stmt.args]
-        out_kind = fn.result_kind(tuple(_S if k is None else k for k in arg_kinds))
-        kinds[stmt.target] = out_kind
-        if not live:
-            continue
-        args = tuple(stmt.args)
-        if fn.arity == 0:
-            value = float(fn.impl())
-            ops.append(lambda env, dtypes, t=stmt.target, v=value: env.__setitem__(t, v))
-        elif fn.scope == "global":
-            ops.append(_global(fn, stmt.target, args, arg_kinds, out_kind))
-        else:
-            ops.append(_elementwise(fn, stmt.target, args, arg_kinds, out_kind))
-    return ops
 
 
 def _constants_as_names(program: Program) -> tuple[Program, tuple[str, ...]]:
@@ -188,9 +86,9 @@ def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
     const_names: tuple[str, ...] = ()
     if traced_constants:
         named, const_names = _constants_as_names(program)
-        ops = _compile_ops(named, dict.fromkeys(const_names, _S))
+        ops = statement_ops(named, jnp, extra_kinds=dict.fromkeys(const_names, _S))
     else:
-        ops = _compile_ops(program)
+        ops = statement_ops(program, jnp)
     p = program.params
     w_name, g_name = p[0], p[1]
     state_names = program.state_names

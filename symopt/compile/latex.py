@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from symopt.analysis.dead_code import remove_dead
+from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
 from symopt.lang.printer import format_constant
 from symopt.lang.registry import FUNCTIONS

@@ -1,5 +1,6 @@
-"""The optimizer-program language: model, parser, printer, registry, type checker."""
+"""The optimizer-program language: model, parser, printer, registry, type checker, dead code."""
 
+from symopt.lang.dead_code import live_mask, redundant_fraction, remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.parser import parse, parse_file
@@ -9,5 +10,6 @@ from symopt.lang.typecheck import check, infer, is_valid
 
 __all__ = [
     "FUNCTIONS", "Arg", "Function", "Kind", "Program", "Stmt", "check", "format_stmt", "infer",
-    "is_valid", "parse", "parse_file", "to_text",
+    "is_valid", "live_mask", "parse", "parse_file", "redundant_fraction", "remove_dead",
+    "to_text",
 ]

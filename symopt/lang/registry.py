@@ -1,14 +1,15 @@
 """The function library: one entry per function holds everything about it.
 
 An entry says how many arguments the function takes, which kinds it accepts
-and returns (for the type checker), how it runs in JAX (for the compiler),
-how it prints in `.prog` text, in exported Python and in LaTeX.
+and returns (for the type checker), how it computes (``impl(xp, *args)``, the same
+code for NumPy and JAX; ``fold`` on Python floats), how it prints in `.prog` text, in
+exported Python and in LaTeX.
 
 Functions come in three scopes:
 
-- ``elementwise``: ``impl(*arrays) -> array``, applied leaf by leaf, with
+- ``elementwise``: ``impl(xp, *arrays) -> array``, applied leaf by leaf, with
   `Scalar`/`LeafScalar` arguments broadcast.
-- ``leaf``: ``impl(*arrays) -> 0-d array``, a reduction over each leaf
+- ``leaf``: ``impl(xp, *arrays) -> 0-d array``, a reduction over each leaf
   (``norm``, ``dot``, ``cosine_sim``).
 - ``global``: a reduction over the whole parameter tree. ``impl`` takes each
   tree-valued argument as a list of arrays (one per leaf) and each `Scalar`
@@ -30,10 +31,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax.numpy as jnp
+import numpy as np
 
 from symopt.lang.kinds import Kind
 
@@ -66,14 +68,29 @@ def _tree_with_scalar_bound(x: Kind, c: Kind) -> Kind | None:
 class Function:
     """Everything about one library function.
 
+    `impl(xp, *args)` is the implementation, written once against the array API that
+    `numpy` and `jax.numpy` share (`xp` is either module): the compiler runs it with
+    `jax.numpy`, the fingerprint with `numpy`. `fold(*floats)`, where present, is the
+    function on Python floats in double precision: Scalar arithmetic on constants (`+ - * /`,
+    `negative`, `copy`, the nullary constants) runs through it, in the compiler and in the
+    simplifier's constant folding alike.
+
     `py` and `latex` are format templates over the argument texts `{0}`,
     `{1}`, ...; `py` is an expression over `jnp` arrays (elementwise and leaf
     scopes) or over pytrees (global scope, using the exporter's helpers).
+
+    >>> import numpy as np, jax.numpy as jnp
+    >>> div = FUNCTIONS["div"]
+    >>> div.impl(np, np.float32([1, 2]), np.float32([0, 4])).tolist(), div.fold(1.0, 0.0)
+    ([0.0, 0.5], 0.0)
+    >>> float(div.impl(jnp, jnp.float32(3), jnp.float32(4)))
+    0.75
     """
 
     name: str
     arity: int
     impl: Callable
+    fold: Callable[..., float] | None = None
     scope: str = "elementwise"
     kind_rule: Callable[..., Kind | None] = _broadcast
     infix: str | None = None
@@ -103,109 +120,129 @@ class Function:
         return f"{self.name}({args}) -> {'|'.join(results)}"
 
 
-def _safe_div(x, y):
+def _xp(name: str) -> Callable:
+    """``impl(xp, *args)`` calling the array-API function `name` of `xp` (numpy or jax.numpy)."""
+    def impl(xp, *args):
+        return getattr(xp, name)(*args)
+    impl.__name__ = impl.__qualname__ = name
+    return impl
+
+
+def _safe_div(xp, x, y):
     # Python-scalar fills (weakly typed: the dtype follows x and y) keep eager calls cheap.
     zero = y == 0
-    return jnp.where(zero, 0.0, x / jnp.where(zero, 1.0, y))
+    return xp.where(zero, 0.0, x / xp.where(zero, 1.0, y))
 
 
-def _norm(x):
-    return jnp.sqrt(jnp.sum(jnp.square(x)))
+def _norm(xp, x):
+    return xp.sqrt(xp.sum(xp.square(x)))
 
 
-def _cosine_sim(x, y):
-    return jnp.sum(x * y) / (_norm(x) * _norm(y) + EPS)
+def _cosine_sim(xp, x, y):
+    return xp.sum(x * y) / (_norm(xp, x) * _norm(xp, y) + EPS)
 
 
-def _global_norm(leaves):
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves))
+def _global_norm(xp, leaves):
+    return xp.sqrt(sum(xp.sum(xp.square(x)) for x in leaves))
 
 
-def _clip_by_global_norm(leaves, c):
-    scale = jnp.minimum(1.0, _safe_div(jnp.abs(c), _global_norm(leaves)))
+def _clip_by_global_norm(xp, leaves, c):
+    scale = xp.minimum(1.0, _safe_div(xp, xp.abs(c), _global_norm(xp, leaves)))
     return [x * scale.astype(x.dtype) for x in leaves]
+
+
+def _py_div(x: float, y: float) -> float:
+    return 0.0 if y == 0 else x / y
 
 
 def _f(name, arity, impl, py, latex, doc, **kw) -> Function:
     return Function(name=name, arity=arity, impl=impl, py=py, latex=latex, doc=doc, **kw)
 
 
-def _unary(name, impl, py, latex, doc) -> Function:
-    return _f(name, 1, impl, py, latex, doc)
+def _unary(name, impl, py, latex, doc, **kw) -> Function:
+    return _f(name, 1, impl, py, latex, doc, **kw)
+
+
+def _constant(name, value, latex, doc) -> Function:
+    # The value as a float32 would hold it: what the compiler and the exporter use.
+    f32 = float(np.float32(value))
+    return _f(name, 0, lambda xp: xp.float32(value), repr(value), latex, doc, fold=lambda: f32)
 
 
 _ENTRIES = [
     # binary arithmetic
-    _f("add", 2, jnp.add, "{0} + {1}", "{0} + {1}", "x + y", infix="+", commutative=True),
-    _f("sub", 2, jnp.subtract, "{0} - {1}", "{0} - {1}", "x - y", infix="-"),
-    _f("mul", 2, jnp.multiply, "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*",
-       commutative=True),
+    _f("add", 2, _xp("add"), "{0} + {1}", "{0} + {1}", "x + y", infix="+", commutative=True,
+       fold=operator.add),
+    _f("sub", 2, _xp("subtract"), "{0} - {1}", "{0} - {1}", "x - y", infix="-",
+       fold=operator.sub),
+    _f("mul", 2, _xp("multiply"), "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*",
+       commutative=True, fold=operator.mul),
     _f("div", 2, _safe_div, "_div({0}, {1})", "\\frac{{{0}}}{{{1}}}",
-       "x / y, with x / 0 = 0 (protected)", infix="/"),
-    _f("maximum", 2, jnp.maximum, "jnp.maximum({0}, {1})", "\\max({0}, {1})",
+       "x / y, with x / 0 = 0 (protected)", infix="/", fold=_py_div),
+    _f("maximum", 2, _xp("maximum"), "jnp.maximum({0}, {1})", "\\max({0}, {1})",
        "elementwise maximum", commutative=True),
-    _f("minimum", 2, jnp.minimum, "jnp.minimum({0}, {1})", "\\min({0}, {1})",
+    _f("minimum", 2, _xp("minimum"), "jnp.minimum({0}, {1})", "\\min({0}, {1})",
        "elementwise minimum", commutative=True),
-    _f("power", 2, jnp.power, "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y"),
+    _f("power", 2, _xp("power"), "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y"),
     # unary
-    _unary("abs", jnp.abs, "jnp.abs({0})", "|{0}|", "absolute value"),
-    _unary("cos", jnp.cos, "jnp.cos({0})", "\\cos({0})", "cosine"),
-    _unary("sin", jnp.sin, "jnp.sin({0})", "\\sin({0})", "sine"),
-    _unary("tan", jnp.tan, "jnp.tan({0})", "\\tan({0})", "tangent"),
-    _unary("arcsin", lambda x: jnp.arcsin(jnp.clip(x, -1.0, 1.0)),
+    _unary("abs", _xp("abs"), "jnp.abs({0})", "|{0}|", "absolute value"),
+    _unary("cos", _xp("cos"), "jnp.cos({0})", "\\cos({0})", "cosine"),
+    _unary("sin", _xp("sin"), "jnp.sin({0})", "\\sin({0})", "sine"),
+    _unary("tan", _xp("tan"), "jnp.tan({0})", "\\tan({0})", "tangent"),
+    _unary("arcsin", lambda xp, x: xp.arcsin(xp.clip(x, -1.0, 1.0)),
            "jnp.arcsin(jnp.clip({0}, -1.0, 1.0))", "\\arcsin({0})",
            "arcsine, argument clipped to [-1, 1]"),
-    _unary("arccos", lambda x: jnp.arccos(jnp.clip(x, -1.0, 1.0)),
+    _unary("arccos", lambda xp, x: xp.arccos(xp.clip(x, -1.0, 1.0)),
            "jnp.arccos(jnp.clip({0}, -1.0, 1.0))", "\\arccos({0})",
            "arccosine, argument clipped to [-1, 1]"),
-    _unary("arctan", jnp.arctan, "jnp.arctan({0})", "\\arctan({0})", "arctangent"),
-    _unary("sinh", jnp.sinh, "jnp.sinh({0})", "\\sinh({0})", "hyperbolic sine"),
-    _unary("cosh", jnp.cosh, "jnp.cosh({0})", "\\cosh({0})", "hyperbolic cosine"),
-    _unary("tanh", jnp.tanh, "jnp.tanh({0})", "\\tanh({0})", "hyperbolic tangent"),
-    _unary("arcsinh", jnp.arcsinh, "jnp.arcsinh({0})", "\\operatorname{{arsinh}}({0})",
+    _unary("arctan", _xp("arctan"), "jnp.arctan({0})", "\\arctan({0})", "arctangent"),
+    _unary("sinh", _xp("sinh"), "jnp.sinh({0})", "\\sinh({0})", "hyperbolic sine"),
+    _unary("cosh", _xp("cosh"), "jnp.cosh({0})", "\\cosh({0})", "hyperbolic cosine"),
+    _unary("tanh", _xp("tanh"), "jnp.tanh({0})", "\\tanh({0})", "hyperbolic tangent"),
+    _unary("arcsinh", _xp("arcsinh"), "jnp.arcsinh({0})", "\\operatorname{{arsinh}}({0})",
            "inverse hyperbolic sine"),
-    _unary("arccosh", lambda x: jnp.arccosh(jnp.maximum(x, 1.0)),
+    _unary("arccosh", lambda xp, x: xp.arccosh(xp.maximum(x, 1.0)),
            "jnp.arccosh(jnp.maximum({0}, 1.0))", "\\operatorname{{arcosh}}({0})",
            "inverse hyperbolic cosine, argument raised to at least 1"),
-    _unary("arctanh", lambda x: jnp.arctanh(jnp.clip(x, -_UNIT_OPEN, _UNIT_OPEN)),
+    _unary("arctanh", lambda xp, x: xp.arctanh(xp.clip(x, -_UNIT_OPEN, _UNIT_OPEN)),
            f"jnp.arctanh(jnp.clip({{0}}, {-_UNIT_OPEN!r}, {_UNIT_OPEN!r}))",
            "\\operatorname{{artanh}}({0})", "inverse hyperbolic tangent, argument clipped"),
-    _unary("exp", jnp.exp, "jnp.exp({0})", "e^{{{0}}}", "e ** x"),
-    _unary("exp2", jnp.exp2, "jnp.exp2({0})", "2^{{{0}}}", "2 ** x"),
-    _unary("exp10", lambda x: jnp.power(10.0, x), "jnp.power(10.0, {0})", "10^{{{0}}}",
+    _unary("exp", _xp("exp"), "jnp.exp({0})", "e^{{{0}}}", "e ** x"),
+    _unary("exp2", _xp("exp2"), "jnp.exp2({0})", "2^{{{0}}}", "2 ** x"),
+    _unary("exp10", lambda xp, x: xp.power(10.0, x), "jnp.power(10.0, {0})", "10^{{{0}}}",
            "10 ** x"),
-    _unary("expm1", jnp.expm1, "jnp.expm1({0})", "(e^{{{0}}} - 1)", "e ** x - 1"),
-    _unary("log", lambda x: jnp.log(jnp.abs(x) + _LOG_TINY),
+    _unary("expm1", _xp("expm1"), "jnp.expm1({0})", "(e^{{{0}}} - 1)", "e ** x - 1"),
+    _unary("log", lambda xp, x: xp.log(xp.abs(x) + _LOG_TINY),
            f"jnp.log(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log|{0}|",
            "natural log of |x| (protected)"),
-    _unary("log10", lambda x: jnp.log10(jnp.abs(x) + _LOG_TINY),
+    _unary("log10", lambda xp, x: xp.log10(xp.abs(x) + _LOG_TINY),
            f"jnp.log10(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log_{{10}}|{0}|",
            "log base 10 of |x| (protected)"),
-    _unary("log2", lambda x: jnp.log2(jnp.abs(x) + _LOG_TINY),
+    _unary("log2", lambda xp, x: xp.log2(xp.abs(x) + _LOG_TINY),
            f"jnp.log2(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log_2|{0}|",
            "log base 2 of |x| (protected)"),
-    _unary("log1p", jnp.log1p, "jnp.log1p({0})", "\\log(1 + {0})", "log(1 + x)"),
-    _unary("square", jnp.square, "jnp.square({0})", "{{{0}}}^2", "x ** 2"),
-    _unary("sqrt", lambda x: jnp.sqrt(jnp.abs(x)), "jnp.sqrt(jnp.abs({0}))",
+    _unary("log1p", _xp("log1p"), "jnp.log1p({0})", "\\log(1 + {0})", "log(1 + x)"),
+    _unary("square", _xp("square"), "jnp.square({0})", "{{{0}}}^2", "x ** 2"),
+    _unary("sqrt", lambda xp, x: xp.sqrt(xp.abs(x)), "jnp.sqrt(jnp.abs({0}))",
            "\\sqrt{{|{0}|}}", "square root of |x| (protected)"),
-    _unary("cube", lambda x: x * x * x, "{0} * {0} * {0}", "{{{0}}}^3", "x ** 3"),
-    _unary("cbrt", jnp.cbrt, "jnp.cbrt({0})", "\\sqrt[3]{{{0}}}", "cube root"),
-    _unary("sign", jnp.sign, "jnp.sign({0})", "\\operatorname{{sign}}({0})",
+    _unary("cube", lambda xp, x: x * x * x, "{0} * {0} * {0}", "{{{0}}}^3", "x ** 3"),
+    _unary("cbrt", _xp("cbrt"), "jnp.cbrt({0})", "\\sqrt[3]{{{0}}}", "cube root"),
+    _unary("sign", _xp("sign"), "jnp.sign({0})", "\\operatorname{{sign}}({0})",
            "-1, 0 or 1"),
-    _unary("reciprocal", lambda x: _safe_div(jnp.ones_like(x), x), "_div(1.0, {0})",
+    _unary("reciprocal", lambda xp, x: _safe_div(xp, xp.ones_like(x), x), "_div(1.0, {0})",
            "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)"),
-    _unary("negative", jnp.negative, "-{0}", "-{0}", "-x"),
+    _unary("negative", _xp("negative"), "-{0}", "-{0}", "-x", fold=operator.neg),
     _f("norm", 1, _norm, "jnp.sqrt(jnp.sum(jnp.square({0})))", "\\lVert {0} \\rVert",
        "L2 norm of each parameter tensor", scope="leaf", kind_rule=_reduce_leaf),
     # n-ary
-    _f("interp", 3, lambda x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
+    _f("interp", 3, lambda xp, x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
        "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y"),
-    _f("clip", 2, lambda x, c: jnp.clip(x, -jnp.abs(c), jnp.abs(c)),
+    _f("clip", 2, lambda xp, x, c: xp.clip(x, -xp.abs(c), xp.abs(c)),
        "jnp.clip({0}, -jnp.abs({1}), jnp.abs({1}))", "\\operatorname{{clip}}({0}, {1})",
        "x clipped to [-|c|, |c|]"),
-    _f("dot", 2, lambda x, y: jnp.sum(x * y), "jnp.sum({0} * {1})", "\\langle {0}, {1} \\rangle",
-       "inner product within each parameter tensor", scope="leaf", kind_rule=_reduce_leaf,
-       commutative=True),
+    _f("dot", 2, lambda xp, x, y: xp.sum(x * y), "jnp.sum({0} * {1})",
+       "\\langle {0}, {1} \\rangle", "inner product within each parameter tensor",
+       scope="leaf", kind_rule=_reduce_leaf, commutative=True),
     _f("cosine_sim", 2, _cosine_sim, "_cosine_sim({0}, {1})",
        "\\cos\\angle({0}, {1})", "cosine similarity within each parameter tensor",
        scope="leaf", kind_rule=_reduce_leaf, commutative=True),
@@ -216,11 +253,12 @@ _ENTRIES = [
        "x scaled so that its global norm is at most |c| (c a Scalar)", scope="global",
        kind_rule=_tree_with_scalar_bound),
     # assignment of a name or a constant (`x = y`, `x = 0.5`)
-    _f("copy", 1, lambda x: x, "{0}", "{0}", "the value itself: `x = y` or `x = 0.5`"),
+    _f("copy", 1, lambda xp, x: x, "{0}", "{0}", "the value itself: `x = y` or `x = 0.5`",
+       fold=lambda x: x),
     # nullary
-    _f("get_pi", 0, lambda: jnp.float32(math.pi), repr(math.pi), "\\pi", "pi"),
-    _f("get_e", 0, lambda: jnp.float32(math.e), repr(math.e), "e", "Euler's number"),
-    _f("get_eps", 0, lambda: jnp.float32(EPS), repr(EPS), "\\epsilon", f"{EPS!r}"),
+    _constant("get_pi", math.pi, "\\pi", "pi"),
+    _constant("get_e", math.e, "e", "Euler's number"),
+    _constant("get_eps", EPS, "\\epsilon", f"{EPS!r}"),
 ]
 
 #: Every library function by name.

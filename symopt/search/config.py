@@ -14,7 +14,8 @@ file, the section and the key (with a "did you mean" hint for near misses).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`).
-- `[mutation]`: passed to `symopt.search.mutation.MutationConfig.from_dict`.
+- `[mutation]`: the keys of `symopt.search.mutation.MutationConfig` (operator weights,
+  bounds, functions); `SearchConfig.mutation` holds it typed, built once here.
 - `[cache]`: `path` (an SQLite file shared between runs; relative to the current
   directory; default: `cache.sqlite` in the run directory), `fingerprint` (also match
   programs by numeric fingerprint; default true).
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.search.mutation import MutationConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,7 +95,7 @@ class CacheSection:
 class SearchConfig:
     search: SearchSection = field(default_factory=SearchSection)
     task: TaskSection = field(default_factory=TaskSection)
-    mutation: dict[str, Any] = field(default_factory=dict)
+    mutation: MutationConfig = field(default_factory=MutationConfig)
     cache: CacheSection = field(default_factory=CacheSection)
 
     @classmethod
@@ -111,13 +113,11 @@ class SearchConfig:
         mutation = data.get("mutation", {})
         if not isinstance(mutation, dict):
             raise UserError(f"{source}: [mutation] must be a table")
-        from symopt.search.mutation import MutationConfig
-
         try:
-            MutationConfig.from_dict(mutation)
+            mutation_config = MutationConfig.from_dict(mutation)
         except UserError as err:
             raise UserError(f"{source}: [mutation] {err}") from None
-        cfg = cls(search=search, task=task, mutation=dict(mutation), cache=cache)
+        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache)
         cfg._check_values(source)
         return cfg
 
@@ -164,7 +164,7 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
         out = {"search": dataclasses.asdict(self.search), "task": self.task.spec(),
-               "mutation": dict(self.mutation), "cache": dataclasses.asdict(self.cache)}
+               "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache)}
         if out["task"]["lr_multipliers"] is None:
             del out["task"]["lr_multipliers"]
         if out["task"]["time_limit_s"] is None:

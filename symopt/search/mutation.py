@@ -125,6 +125,16 @@ fresh_target_prob, functions, constant_min, constant_max)
                 raise UserError(f"mutation.{key}: unknown key (known: {', '.join(known)})")
         return cls(**data)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every key as plain data (the inverse of `from_dict`).
+
+        >>> MutationConfig.from_dict(MutationConfig(insert=2.0).to_dict()).insert
+        2.0
+        """
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["functions"] = list(self.functions)
+        return out
+
     def weights(self) -> dict[str, float]:
         """The operator weights by name.
 

@@ -19,9 +19,7 @@ import numpy as np
 
 from symopt.tasks.base import Task, cross_entropy
 from symopt.tasks.data import Corpus, load_corpus
-from symopt.tasks.registry import register_task
-
-_INIT = nn.initializers.normal(0.02)
+from symopt.tasks.layers import INIT
 
 
 class _Block(nn.Module):
@@ -33,16 +31,16 @@ class _Block(nn.Module):
         b, t, d = x.shape
         hd = d // self.heads
         h = nn.LayerNorm()(x)
-        qkv = nn.Dense(3 * d, use_bias=False, kernel_init=_INIT)(h)
+        qkv = nn.Dense(3 * d, use_bias=False, kernel_init=INIT)(h)
         q, k, v = jnp.split(qkv.reshape(b, t, 3 * self.heads, hd), 3, axis=2)
         att = jnp.einsum("bqhd,bkhd->bhqk", q, k) / math.sqrt(hd)
         mask = jnp.tril(jnp.ones((t, t), bool))
         att = jax.nn.softmax(jnp.where(mask, att, -1e9), axis=-1)
         y = jnp.einsum("bhqk,bkhd->bqhd", att, v).reshape(b, t, d)
-        x = x + nn.Dense(d, kernel_init=_INIT)(y)
+        x = x + nn.Dense(d, kernel_init=INIT)(y)
         h = nn.LayerNorm()(x)
-        h = nn.gelu(nn.Dense(4 * d, kernel_init=_INIT)(h))
-        return x + nn.Dense(d, kernel_init=_INIT)(h)
+        h = nn.gelu(nn.Dense(4 * d, kernel_init=INIT)(h))
+        return x + nn.Dense(d, kernel_init=INIT)(h)
 
 
 class GPT(nn.Module):
@@ -57,13 +55,13 @@ class GPT(nn.Module):
     @nn.compact
     def __call__(self, tokens):
         t = tokens.shape[1]
-        x = nn.Embed(self.vocab, self.width, embedding_init=_INIT)(tokens)
-        pos = self.param("pos", _INIT, (self.context, self.width))
+        x = nn.Embed(self.vocab, self.width, embedding_init=INIT)(tokens)
+        pos = self.param("pos", INIT, (self.context, self.width))
         x = x + pos[:t]
         for _ in range(self.layers):
             x = _Block(self.width, self.heads)(x)
         x = nn.LayerNorm()(x)
-        return nn.Dense(self.vocab, kernel_init=_INIT)(x)
+        return nn.Dense(self.vocab, kernel_init=INIT)(x)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -130,10 +128,3 @@ class NanoGPT(Task):
         windows = data["val"].reshape(self.val_batches, self.batch_size, -1)
         return jnp.mean(jax.lax.map(lambda b: self.loss(params, b), windows))
 
-
-register_task("nanogpt-tiny", NanoGPT(name="nanogpt-tiny"))
-register_task(
-    "nanogpt-small",
-    NanoGPT(name="nanogpt-small", width=96, layers=4, heads=4, steps=500, warmup_steps=50,
-            base_lr=2e-3, n_evals=5),
-)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import threading
 from collections.abc import Callable
@@ -11,6 +12,20 @@ from typing import Any
 from symopt.errors import UserError
 from symopt.tasks.base import Task
 
+#: The built-in tasks: name -> (module under `symopt.tasks`, class, fields). The task modules
+#: are imported on first use (they pull in flax); they do not import this registry.
+BUILTIN_TASKS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "quadratic": ("synthetic", "Quadratic", {}),
+    "rosenbrock": ("synthetic", "Rosenbrock", {}),
+    "logreg": ("synthetic", "LogisticRegression", {}),
+    "mlp": ("synthetic", "MLPRegression", {}),
+    "nanogpt-tiny": ("nanogpt", "NanoGPT", {"name": "nanogpt-tiny"}),
+    "nanogpt-small": ("nanogpt", "NanoGPT", {
+        "name": "nanogpt-small", "width": 96, "layers": 4, "heads": 4, "steps": 500,
+        "warmup_steps": 50, "base_lr": 2e-3, "n_evals": 5}),
+    "vit-tiny": ("vit", "DigitsViT", {}),
+}
+
 _REGISTRY: dict[str, Task | Callable[..., Task]] = {}
 _LOCK = threading.Lock()
 _BUILTINS_LOADED = False
@@ -18,9 +33,13 @@ _BUILTINS_LOADED = False
 
 def _load_builtins() -> None:
     global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
+    with _LOCK:
+        if _BUILTINS_LOADED:
+            return
+        for name, (module, cls, fields) in BUILTIN_TASKS.items():
+            task_cls = getattr(importlib.import_module(f"symopt.tasks.{module}"), cls)
+            _REGISTRY.setdefault(name, task_cls(**fields))
         _BUILTINS_LOADED = True
-        from symopt.tasks import nanogpt, synthetic, vit  # noqa: F401  (they register)
 
 
 def register_task(name: str, task_or_factory: Task | Callable[..., Task], *,

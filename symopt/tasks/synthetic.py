@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from symopt.tasks.base import Task, cross_entropy
-from symopt.tasks.registry import register_task
 
 
 @dataclass(eq=False, kw_only=True)
@@ -201,8 +200,3 @@ class MLPRegression(Task):
     def val_loss(self, params, data):
         return self.loss(params, (data["x_val"], data["y_val"]))
 
-
-register_task("quadratic", Quadratic())
-register_task("rosenbrock", Rosenbrock())
-register_task("logreg", LogisticRegression())
-register_task("mlp", MLPRegression())

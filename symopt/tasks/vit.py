@@ -15,8 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symopt.tasks.base import Task, cross_entropy
-from symopt.tasks.nanogpt import _INIT
-from symopt.tasks.registry import register_task
+from symopt.tasks.layers import INIT
 
 
 class _EncoderBlock(nn.Module):
@@ -26,10 +25,10 @@ class _EncoderBlock(nn.Module):
     @nn.compact
     def __call__(self, x):
         h = nn.LayerNorm()(x)
-        x = x + nn.MultiHeadDotProductAttention(num_heads=self.heads, kernel_init=_INIT)(h, h)
+        x = x + nn.MultiHeadDotProductAttention(num_heads=self.heads, kernel_init=INIT)(h, h)
         h = nn.LayerNorm()(x)
-        h = nn.gelu(nn.Dense(2 * self.width, kernel_init=_INIT)(h))
-        return x + nn.Dense(self.width, kernel_init=_INIT)(h)
+        h = nn.gelu(nn.Dense(2 * self.width, kernel_init=INIT)(h))
+        return x + nn.Dense(self.width, kernel_init=INIT)(h)
 
 
 class ViT(nn.Module):
@@ -47,12 +46,12 @@ class ViT(nn.Module):
         p = self.patch
         x = images.reshape(b, hh // p, p, ww // p, p).transpose(0, 1, 3, 2, 4)
         x = x.reshape(b, (hh // p) * (ww // p), p * p)
-        x = nn.Dense(self.width, kernel_init=_INIT)(x)
-        x = x + self.param("pos", _INIT, (x.shape[1], self.width))
+        x = nn.Dense(self.width, kernel_init=INIT)(x)
+        x = x + self.param("pos", INIT, (x.shape[1], self.width))
         for _ in range(self.layers):
             x = _EncoderBlock(self.width, self.heads)(x)
         x = nn.LayerNorm()(x).mean(axis=1)
-        return nn.Dense(self.classes, kernel_init=_INIT)(x)
+        return nn.Dense(self.classes, kernel_init=INIT)(x)
 
 
 @dataclass(eq=False, kw_only=True)
@@ -109,5 +108,3 @@ class DigitsViT(Task):
         logits = self._model().apply(params, self.data["x_val"])
         return float(jnp.mean(jnp.argmax(logits, -1) == self.data["y_val"]))
 
-
-register_task("vit-tiny", DigitsViT())

@@ -1,0 +1,148 @@
+"""What a program computes: its live statements as operations over lists of leaves.
+
+`statement_ops(program, xp)` turns each live statement into a closure
+``op(env, dtypes)`` that reads and writes `env` (variable name -> value), for any array
+namespace `xp` following the array API that `numpy` and `jax.numpy` share: the compiler
+runs programs with `jax.numpy` (`symopt.compile.compiler`), the fingerprint with `numpy`
+(`symopt.analysis.fingerprinting`). Both therefore run the registry's one implementation
+of every function (`Function.impl`).
+
+Values during a run:
+
+- a `Scalar` is a Python float (constants, and `lr`/`step` when given as
+  Python numbers) or a 0-d float32 array;
+- a `LeafScalar` is a list of 0-d arrays, one per leaf;
+- a `Tensor` is a list of arrays, one per leaf.
+
+Python-float scalars stay Python floats through the functions that have a `fold` (`+ - * /`,
+`negative`, `copy`, the constants), so constants are combined in double precision and enter
+array arithmetic as weakly typed numbers, exactly as optax's own code does. Other functions
+on Python floats get them through `lift` (JAX: as they are, weakly typed; NumPy:
+`numpy.float32`, so both compute in float32). Array scalars are cast to a leaf's dtype when
+combined with it (bfloat16 params give bfloat16 state and updates).
+
+>>> import numpy as np
+>>> from symopt.lang import parse
+>>> p = parse("def train(w, g, m, lr):\\n    m = m * 0.9 + g\\n    return m * lr, m")
+>>> env = {"g": [np.ones(2, np.float32)], "m": [np.ones(2, np.float32)], "lr": 0.5}
+>>> for op in statement_ops(p, np, lift=np.float32):
+...     op(env, [np.float32])
+>>> env["m"][0].tolist()
+[1.899999976158142, 1.899999976158142]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from symopt.lang.dead_code import live_mask
+from symopt.lang.kinds import Kind
+from symopt.lang.model import Program
+from symopt.lang.registry import FUNCTIONS, Function
+from symopt.lang.typecheck import param_kinds
+
+_S = Kind.SCALAR
+
+#: ``op(env, dtypes)``: one live statement; `dtypes` holds each leaf's dtype.
+Op = Callable[[dict[str, Any], list[Any]], None]
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+def _cast(s: Any, dtype: Any) -> Any:
+    """A scalar made ready to combine with a leaf of `dtype` (Python floats stay weak)."""
+    if s.__class__ is float or s.dtype == dtype:
+        return s
+    return s.astype(dtype)
+
+
+def tree_arg_positions(fn: Function) -> tuple[int, ...]:
+    """The argument positions of a global function that take a whole tree.
+
+    >>> tree_arg_positions(FUNCTIONS["clip_by_global_norm"])
+    (0,)
+    """
+    return tuple(
+        i for i in range(fn.arity)
+        if any(k[i] != _S and r is not None for k, r in fn.kind_table.items())
+    )
+
+
+def _elementwise(fn: Function, xp: Any, lift: Callable, target: str, args: tuple,
+                 kinds: list, out_kind: Kind) -> Op:
+    impl, fold = fn.impl, fn.fold
+    if out_kind == _S:
+        def scalar_op(env, dtypes):
+            vals = [env[a] if k is not None else a for a, k in zip(args, kinds, strict=True)]
+            if all(v.__class__ is float for v in vals):
+                if fold is not None:
+                    env[target] = fold(*vals)
+                else:
+                    env[target] = impl(xp, *[lift(v) for v in vals])
+            else:
+                env[target] = impl(xp, *vals)
+        return scalar_op
+
+    def op(env, dtypes):
+        cols = []
+        for a, k in zip(args, kinds, strict=True):
+            if k is None:
+                cols.append([a] * len(dtypes))
+            elif k == _S:
+                s = env[a]
+                cols.append([_cast(s, dt) for dt in dtypes])
+            else:
+                cols.append(env[a])
+        env[target] = [impl(xp, *xs) for xs in zip(*cols, strict=True)]
+    return op
+
+
+def _global(fn: Function, xp: Any, lift: Callable, target: str, args: tuple, kinds: list,
+            out_kind: Kind) -> Op:
+    impl = fn.impl
+    tree_pos = tree_arg_positions(fn)
+
+    def op(env, dtypes):
+        vals = []
+        for i, (a, k) in enumerate(zip(args, kinds, strict=True)):
+            v = env[a] if k is not None else a
+            if i in tree_pos and (k is None or k == _S):
+                v = [xp.asarray(v, xp.float32)]
+            elif v.__class__ is float:
+                v = lift(v)
+            vals.append(v)
+        out = impl(xp, *vals)
+        if out_kind == _S and isinstance(out, list):
+            out = out[0]
+        env[target] = out
+    return op
+
+
+def statement_ops(program: Program, xp: Any, lift: Callable[[float], Any] = _same,
+                  extra_kinds: dict[str, Kind] | None = None) -> list[Op]:
+    """One closure per live statement of a type-checked `program`, in order
+    (`extra_kinds`: names bound at run time besides the parameters)."""
+    kinds = dict(param_kinds(program))
+    kinds.update(extra_kinds or {})
+    ops: list[Op] = []
+    for stmt, live in zip(program.body, live_mask(program), strict=True):
+        fn = FUNCTIONS[stmt.fn]
+        arg_kinds = [kinds[a] if a.__class__ is str else None for a in stmt.args]
+        out_kind = fn.result_kind(tuple(_S if k is None else k for k in arg_kinds))
+        assert out_kind is not None, "statement_ops needs a type-checked program"
+        kinds[stmt.target] = out_kind
+        if not live:
+            continue
+        args = tuple(stmt.args)
+        if fn.arity == 0:
+            assert fn.fold is not None
+            value = fn.fold()
+            ops.append(lambda env, dtypes, t=stmt.target, v=value: env.__setitem__(t, v))
+        elif fn.scope == "global":
+            ops.append(_global(fn, xp, lift, stmt.target, args, arg_kinds, out_kind))
+        else:
+            ops.append(_elementwise(fn, xp, lift, stmt.target, args, arg_kinds, out_kind))
+    return ops

@@ -1,0 +1,68 @@
+"""The classic optimizers as programs, shipped with the package (`programs/` in a checkout).
+
+A built-in program is named by its file stem: ``adamw``, ``lion``, ``sgd``, ... Commands
+and `symopt.search` accept a name wherever they take a `.prog` path (`resolve`), so
+``symopt search --seed adamw`` works from any directory.
+
+>>> from symopt import programs
+>>> programs.load("lion").n_state
+1
+>>> "adamw" in programs.names()
+True
+>>> programs.resolve("sgd").name
+'sgd.prog'
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from symopt.errors import UserError
+from symopt.lang.model import Program
+from symopt.lang.parser import parse_file
+
+_SUFFIX = ".prog"
+
+
+def _folder() -> Path:
+    return Path(str(resources.files(__name__)))
+
+
+def names() -> list[str]:
+    """The names of the built-in programs, sorted."""
+    return sorted(p.stem for p in _folder().glob("*" + _SUFFIX))
+
+
+def path(name: str) -> Path:
+    """The file of built-in program `name` (``"lion"`` or ``"lion.prog"``).
+
+    >>> path("nope")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: no built-in program 'nope' (built-in: adagrad, adam, adamw, \
+lion, momentum, nesterov, paper_adamw, rmsprop, sgd, signum)
+    """
+    stem = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
+    file = _folder() / (stem + _SUFFIX)
+    if os.sep in stem or "/" in stem or not file.is_file():
+        raise UserError(f"no built-in program {name!r} (built-in: {', '.join(names())})")
+    return file
+
+
+def load(name: str) -> Program:
+    """The built-in program `name`, parsed and type-checked."""
+    return parse_file(path(name))
+
+
+def resolve(spec: str | os.PathLike) -> Path:
+    """Where a program named on a command line lives: an existing file wins, then a built-in
+    name; anything else is returned as given (reading it then reports the missing file)."""
+    given = Path(spec)
+    if given.is_file():
+        return given
+    try:
+        return path(os.fspath(spec))
+    except UserError:
+        return given

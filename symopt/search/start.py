@@ -1,0 +1,108 @@
+"""Starting a search: a new run directory, or a stored run resumed.
+
+`open_run` checks everything a user can get wrong before a new run directory is created
+(seed programs, task, cache path), so a bad input leaves nothing behind. On resume the
+stored config is the run's identity: only how long and how wide (`budget`,
+`max_candidates`, `workers`) may change.
+
+>>> import tempfile
+>>> from symopt.search.config import SearchConfig
+>>> run = open_run(SearchConfig(), tempfile.mkdtemp() + "/r", seeds=["sgd"], resume=False)
+>>> [len(p.body) for p in run.seed_programs], run.store.seeds[0][0]
+([1], 'sgd')
+>>> run.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from symopt import programs
+from symopt.errors import UserError
+from symopt.lang import Program, parse, parse_file, to_text
+from symopt.search.cache import EquivalenceCache, task_namespace
+from symopt.search.config import SearchConfig
+from symopt.search.store import RunStore
+
+
+@dataclass
+class OpenedRun:
+    """A run ready to go: its store, its (effective) config, its cache and seed programs."""
+
+    store: RunStore
+    config: SearchConfig
+    cache: EquivalenceCache
+    seed_programs: list[Program]
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+def open_run(config: SearchConfig, run_dir: str | Path, *, seeds: list | None, resume: bool,
+             check_task: bool = True) -> OpenedRun:
+    """Create the run in `run_dir` from `seeds` (paths or built-in names), or reopen it.
+
+    `check_task=False` skips building the task on resume (a stand-in fitness needs none).
+    """
+    run_dir = Path(run_dir)
+    closers: list[Callable[[], None]] = []
+    try:
+        cache = None
+        if resume:
+            store = RunStore.open(run_dir)
+            closers.append(store.close)
+            config = _resumed_config(store, config, run_dir)
+            seed_items = store.seeds
+            if not seed_items:
+                raise UserError(f"{run_dir}/run.sqlite: the stored run has no seed programs")
+            if check_task:
+                _build_task(config)
+        else:
+            if not seeds:
+                raise UserError("a new search needs at least one --seed program")
+            seed_items = [(str(p), to_text(parse_file(programs.resolve(p)))) for p in seeds]
+            _build_task(config)
+            if config.cache.path:  # a bad cache path must fail before the run exists
+                cache = _open_cache(config, run_dir, closers)
+            store = RunStore.create(run_dir, config.to_dict(), seed_items)
+            closers.append(store.close)
+        if cache is None:
+            cache = _open_cache(config, run_dir, closers)
+        seed_programs = [parse(text, path) for path, text in seed_items]
+    except BaseException:
+        for close in reversed(closers):
+            close()
+        raise
+    return OpenedRun(store, config, cache, seed_programs, closers)
+
+
+def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> SearchConfig:
+    stored = SearchConfig.from_dict(store.config, source=f"{run_dir}/run.sqlite")
+    # Only how long and how wide may change on resume; the rest is the run's identity.
+    config = stored.with_search(budget=config.search.budget,
+                                max_candidates=config.search.max_candidates,
+                                workers=config.search.workers)
+    done = sum(1 for r in store.candidates() if not r.cache_hit)
+    if config.search.budget < done:
+        raise UserError(f"--budget {config.search.budget} is below the {done} training "
+                        f"runs {run_dir} has already done")
+    store.set_meta("config", config.to_json())
+    return config
+
+
+def _build_task(config: SearchConfig) -> None:
+    from symopt.tasks import get_task  # JAX: only when a task is really needed
+
+    get_task(config.task.name, **config.task.overrides)  # unknown task/field → UserError now
+
+
+def _open_cache(config: SearchConfig, run_dir: Path,
+                closers: list[Callable[[], None]]) -> EquivalenceCache:
+    cache_path = config.cache.path or str(run_dir / "cache.sqlite")
+    cache = EquivalenceCache(cache_path, task_namespace(config.task.spec()))
+    closers.append(cache.close)
+    return cache
