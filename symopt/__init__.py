@@ -1,7 +1,8 @@
 """symopt: discover optimization algorithms by evolving small symbolic programs.
 
 >>> import symopt
->>> p = symopt.parse_file("programs/lion.prog")
+>>> from symopt import programs
+>>> p = programs.load("lion")
 >>> p.n_state, len(p.constants())
 (1, 4)
 >>> symopt.fingerprint(symopt.simplify(p)) == symopt.fingerprint(p)

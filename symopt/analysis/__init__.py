@@ -1,8 +1,24 @@
 """Program analysis: dataflow graph, canonical hash, fingerprint, simplifier (dead code lives
 in `symopt.lang.dead_code`, re-exported here).
 
->>> from symopt.lang import parse_file
->>> raw, lion = parse_file("tests/programs/lion_raw.prog"), parse_file("programs/lion.prog")
+>>> from symopt import programs
+>>> from symopt.lang import parse
+>>> raw = parse('''
+... def train(w, g, m, lr):
+...     k = 1.0 - 0.1
+...     c = interp(g, m, k)
+...     unused = exp(m)
+...     c2 = c * c
+...     u = c / sqrt(c2)
+...     wd = w * 0.05
+...     wd = wd * 2.0
+...     update = u + wd
+...     s = lr * 0.01
+...     update = update * (s * 10.0)
+...     m = interp(g, m, 0.99)
+...     return update, m
+... ''')
+>>> lion = programs.load("lion")
 >>> simple = simplify(raw)
 >>> fingerprint(simple) == fingerprint(lion), canonical_hash(simple) == canonical_hash(lion)
 (True, True)

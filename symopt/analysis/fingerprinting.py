@@ -92,8 +92,8 @@ def trace(program: Program) -> list[np.ndarray]:
     Output j holds, for every step, the returned value number j (update, then
     state slots) over all leaves, flattened.
 
-    >>> from symopt.lang import parse_file
-    >>> [a.shape for a in trace(parse_file("programs/lion.prog"))]
+    >>> from symopt import programs
+    >>> [a.shape for a in trace(programs.load("lion"))]
     [(14,), (14,)]
     """
     if infer(program) is None:
@@ -146,8 +146,8 @@ def fingerprint(program: Program) -> str:
 
     Raises `ProgramError` if the program does not type-check.
 
-    >>> from symopt.lang import parse_file
-    >>> fingerprint(parse_file("programs/sgd.prog")) == fingerprint(parse_file("programs/sgd.prog"))
+    >>> from symopt import programs
+    >>> fingerprint(programs.load("sgd")) == fingerprint(programs.load("sgd"))
     True
     """
     outputs = [round_output(x) for x in trace(program)]

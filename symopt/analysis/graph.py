@@ -16,8 +16,8 @@ statements are in the graph (``live=False``): no path leads from them to an
 output. The canonical hash does not use this graph (it is too slow for the
 hot path); see `symopt.analysis.hashing`.
 
->>> from symopt.lang import parse_file
->>> G = dataflow_graph(parse_file("programs/lion.prog"))
+>>> from symopt import programs
+>>> G = dataflow_graph(programs.load("lion"))
 >>> G.nodes[("stmt", 0)]["fn"], G.nodes[("param", "m")]["role"]
 ('interp', 'state0')
 >>> sorted(G.predecessors(("out", 1)))

@@ -62,8 +62,8 @@ def value_keys(program: Program) -> dict[str, str]:
 def canonical_hash(program: Program) -> str:
     """The canonical hash of `program`'s dataflow: 32 hex digits (see module docstring).
 
-    >>> from symopt.lang import parse_file
-    >>> canonical_hash(parse_file("programs/sgd.prog"))[:8]
+    >>> from symopt import programs
+    >>> canonical_hash(programs.load("sgd"))[:8]
     '08bb28e4'
     """
     env = value_keys(program)

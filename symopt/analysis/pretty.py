@@ -9,8 +9,8 @@ names it reads is reassigned before that read, and its own text is at most
 Parsing the text flattens it back into the same dataflow (the same canonical
 hash), with the parser's temporary names.
 
->>> from symopt.lang import parse_file
->>> print(to_nested_text(parse_file("programs/lion.prog"), header=False), end="")
+>>> from symopt import programs
+>>> print(to_nested_text(programs.load("lion"), header=False), end="")
 def train(w, g, m, lr):
     update = (sign(interp(g, m, 0.9)) + w * 0.1) * (lr * 0.1)
     m = interp(g, m, 0.99)

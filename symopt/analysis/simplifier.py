@@ -75,8 +75,8 @@ class Summary:
 def summarize(before: Program, after: Program) -> Summary:
     """The before/after summary that `symopt simplify` prints.
 
-    >>> from symopt.lang import parse_file
-    >>> p = parse_file("programs/lion.prog")
+    >>> from symopt import programs
+    >>> p = programs.load("lion")
     >>> print(summarize(p, p))
     statements: 7 -> 7; redundant fraction: 0% -> 0%
     """

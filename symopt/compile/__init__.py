@@ -1,7 +1,8 @@
 """Programs run: compile to JAX and optax, and export as standalone code.
 
 >>> import symopt, optax
->>> tx = symopt.to_optax(symopt.parse_file("programs/lion.prog"), 3e-4)
+>>> from symopt import programs
+>>> tx = symopt.to_optax(programs.load("lion"), 3e-4)
 >>> isinstance(tx, optax.GradientTransformation)
 True
 """

@@ -74,8 +74,8 @@ def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
     [0.25]
 
     >>> import jax.numpy as jnp
-    >>> from symopt.lang import parse_file
-    >>> run = update_fn(parse_file("programs/sgd.prog"))
+    >>> from symopt import programs
+    >>> run = update_fn(programs.load("sgd"))
     >>> upd, state = run([jnp.zeros(2)], [jnp.array([1.0, -2.0])], (), 0.1, 1)
     >>> upd[0].tolist(), state
     ([0.10000000149011612, -0.20000000298023224], ())

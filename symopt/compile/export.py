@@ -4,8 +4,8 @@ The generated modules import only `jax`, `jax.numpy` and `optax`. Code is
 built from the program model by `symopt.compile.codegen`; the program's text
 appears only in the docstring, as `symopt.lang.to_text` prints it (escaped).
 
->>> from symopt.lang import parse_file
->>> src = export_optax(parse_file("programs/lion.prog"), name="lion")
+>>> from symopt import programs
+>>> src = export_optax(programs.load("lion"), name="lion")
 >>> "def lion(learning_rate, *, c1=0.9, c2=0.1, c3=0.1, c4=0.99):" in src
 True
 """
@@ -42,8 +42,8 @@ def export_python(program: Program, name: str = "update") -> str:
     (which reduces over the whole parameter tree) only for a one-array model. The
     generated module says so; use ``export_optax`` for the tree-wide semantics.
 
-    >>> from symopt.lang import parse_file
-    >>> print(export_python(parse_file("programs/sgd.prog"), name="sgd").split("\\n\\n\\n")[-1])
+    >>> from symopt import programs
+    >>> print(export_python(programs.load("sgd"), name="sgd").split("\\n\\n\\n")[-1])
     def sgd(w_, g_, lr_):
         dt = g_.dtype
         lr_ = _cast(lr_, dt)

@@ -1,7 +1,7 @@
 """A program as a LaTeX `algorithm` block (algorithm + algpseudocode packages).
 
->>> from symopt.lang import parse_file
->>> print(export_latex(parse_file("programs/sgd.prog"), name="SGD"))
+>>> from symopt import programs
+>>> print(export_latex(programs.load("sgd"), name="SGD"))
 \\begin{algorithm}
 \\caption{SGD}
 \\begin{algorithmic}[1]

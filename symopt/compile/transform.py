@@ -5,8 +5,8 @@ step counter; `update(grads, state, params)` returns ``-update`` so that
 `optax.apply_updates` computes ``w - update``, as the program means.
 
 >>> import jax.numpy as jnp, optax
->>> from symopt.lang import parse_file
->>> tx = to_optax(parse_file("programs/momentum.prog"), 0.1)
+>>> from symopt import programs
+>>> tx = to_optax(programs.load("momentum"), 0.1)
 >>> params = {"w": jnp.array([1.0, 2.0])}
 >>> state = tx.init(params)
 >>> updates, state = tx.update({"w": jnp.array([1.0, 1.0])}, state, params)
@@ -38,8 +38,8 @@ def init_state(program: Program, params) -> ProgramState:
     """The initial state for `program`: count 0 and zero state slots shaped like `params`.
 
     >>> import jax.numpy as jnp
-    >>> from symopt.lang import parse_file
-    >>> s = init_state(parse_file("programs/adam.prog"), {"a": jnp.ones(3, jnp.bfloat16)})
+    >>> from symopt import programs
+    >>> s = init_state(programs.load("adam"), {"a": jnp.ones(3, jnp.bfloat16)})
     >>> len(s.slots), s.slots[0]["a"].dtype, int(s.count)
     (2, dtype(bfloat16), 0)
     """
@@ -64,8 +64,8 @@ def to_optax(program: Program, learning_rate) -> optax.GradientTransformation:
     the program's `step` is that count plus one.
 
     >>> import jax.numpy as jnp, optax
-    >>> from symopt.lang import parse_file
-    >>> tx = to_optax(parse_file("programs/sgd.prog"), optax.linear_schedule(1.0, 0.0, 10))
+    >>> from symopt import programs
+    >>> tx = to_optax(programs.load("sgd"), optax.linear_schedule(1.0, 0.0, 10))
     >>> p = jnp.array([1.0])
     >>> u, s = tx.update(jnp.array([1.0]), tx.init(p), p)
     >>> u.tolist()

@@ -72,8 +72,8 @@ class Program:
     def param_roles(self) -> dict[str, str]:
         """The role of every parameter: weight, gradient, state<i>, lr, step.
 
-        >>> from symopt.lang import parse_file
-        >>> parse_file("programs/adam.prog").param_roles()
+        >>> from symopt import programs
+        >>> programs.load("adam").param_roles()
         {'w': 'weight', 'g': 'gradient', 'm': 'state0', 'v': 'state1', 'lr': 'lr', 'step': 'step'}
         """
         roles = {self.params[0]: "weight", self.params[1]: "gradient"}

@@ -73,7 +73,8 @@ _FORBIDDEN = {
 def parse_file(path: str | os.PathLike, *, check: bool = True) -> Program:
     """Read and parse a `.prog` file (see `parse`); errors name the file.
 
-    >>> parse_file("programs/sgd.prog").n_state
+    >>> from symopt import programs
+    >>> programs.load("sgd").n_state
     0
     """
     path = os.fspath(path)

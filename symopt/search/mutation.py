@@ -31,7 +31,8 @@ Children have at most ``max_statements`` statements (``insert`` is not chosen
 at the bound; a parent already over it only shrinks or stays the same size).
 
 >>> from symopt.lang import is_valid, parse_file
->>> parent = parse_file("programs/lion.prog")
+>>> from symopt import programs
+>>> parent = programs.load("lion")
 >>> mutator = Mutator(MutationConfig(), rng=0)
 >>> children = [mutator.mutate(parent) for _ in range(20)]
 >>> all(is_valid(c.program) and c.program != parent for c in children)
@@ -371,10 +372,10 @@ class Mutator:
     `rng` is a `random.Random` (used as is), a numpy Generator or an int seed
     (see `as_random`).
 
-    >>> from symopt.lang import parse_file
     >>> m = Mutator(MutationConfig(insert=0, modify_arg=0, perturb_constant=0,
     ...                            replace_function=0), rng=1)
-    >>> child = m.mutate(parse_file("programs/momentum.prog"))
+    >>> from symopt import programs
+    >>> child = m.mutate(programs.load("momentum"))
     >>> child.operator, len(child.program.body)
     ('delete', 2)
     """

@@ -10,7 +10,8 @@ defined (``update`` in particular), so the result always type-checks.
 
 >>> import random
 >>> from symopt.lang import is_valid, parse_file
->>> adamw = parse_file("programs/adamw.prog")
+>>> from symopt import programs
+>>> adamw = programs.load("adamw")
 >>> p = random_program(random.Random(0), adamw, 12)
 >>> p.params == adamw.params and p.returns == adamw.returns, len(p.body), is_valid(p)
 (True, 12, True)
@@ -42,8 +43,8 @@ def random_program(rng: random.Random | np.random.Generator | int, template: Pro
     `config` (default `MutationConfig()`); `n_statements` may not exceed its
     ``max_statements``.
 
-    >>> from symopt.lang import parse_file
-    >>> sgd = parse_file("programs/sgd.prog")
+    >>> from symopt import programs
+    >>> sgd = programs.load("sgd")
     >>> len(random_program(1, sgd, 1).body)
     1
     """
