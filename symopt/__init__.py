@@ -15,6 +15,7 @@ Searching lives in `symopt.search` (`run_search`), proxy tasks in `symopt.tasks`
 (`evaluate`, `get_task`); the `symopt` command covers both.
 """
 
+from symopt import programs
 from symopt.analysis import canonical_hash, fingerprint, simplify
 from symopt.compile import export_optax, to_optax
 from symopt.errors import ProgramError, SymoptError, UserError
@@ -24,6 +25,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Program", "ProgramError", "Stmt", "SymoptError", "UserError", "canonical_hash", "check",
-    "export_optax", "fingerprint", "is_valid", "parse", "parse_file", "simplify", "to_optax",
-    "to_text",
+    "export_optax", "fingerprint", "is_valid", "parse", "parse_file", "programs", "simplify",
+    "to_optax", "to_text",
 ]
