@@ -100,3 +100,9 @@ class Program:
     def replace(self, **changes) -> Program:
         """A copy with some fields changed (see `dataclasses.replace`)."""
         return replace(self, **changes)
+
+    def __str__(self) -> str:
+        """The program's `.prog` text (`print(program)` shows what it computes)."""
+        from symopt.lang.printer import to_text  # the printer imports this module
+
+        return to_text(self)
