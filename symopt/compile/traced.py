@@ -7,8 +7,8 @@ tuning changes them between runs and Population Based Training changes them duri
 run, without recompiling. The state is the same ``ProgramState`` as ``to_optax``'s.
 
 >>> import jax.numpy as jnp, optax
->>> from symopt.lang import parse_file
->>> p = parse_file("programs/momentum.prog")
+>>> from symopt import programs
+>>> p = programs.load("momentum")
 >>> p.constants()
 [0.9]
 >>> params = {"w": jnp.array([1.0, 2.0])}

@@ -37,10 +37,10 @@ def tuned_program(program: Program, space: Space, values: Mapping[str, float], t
                   *, method: str, fitness: float, untuned: float) -> Program:
     """`program` with the constants of `values` and a header describing the tuning.
 
-    >>> from symopt.lang import parse_file
     >>> from symopt.tasks import get_task
     >>> from symopt.tune.space import build_space
-    >>> p, t = parse_file("programs/lion.prog"), get_task("quadratic")
+    >>> from symopt import programs
+    >>> p, t = programs.load("lion"), get_task("quadratic")
     >>> s = build_space(p, t)
     >>> v = {**s.defaults(), "c1": 0.2, "lr_multiplier": 0.5}
     >>> q = tuned_program(p, s, v, t, method="ga", fitness=0.1, untuned=0.3)

@@ -13,12 +13,12 @@ them a range. ``[tune.space]`` maps a key to a number (fix it), ``[low, high]`` 
 the scale is the gene's default one when it fits, else log for same-signed bounds, else
 linear), a list of 3+ numbers or ``{choices = [...]}``, or ``{low, high, scale}``.
 
->>> from symopt.lang import parse_file
 >>> from symopt.tasks import get_task
->>> space = build_space(parse_file("programs/lion.prog"), get_task("quadratic"))
+>>> from symopt import programs
+>>> space = build_space(programs.load("lion"), get_task("quadratic"))
 >>> [(g.key, g.scale, round(g.low, 4), round(g.high, 4)) for g in space.searched][:3]
 [('c0', 'log1m', 0.6, 0.975), ('c1', 'log', 0.025, 0.4), ('c3', 'log1m', 0.96, 0.9975)]
->>> build_space(parse_file("programs/lion.prog"), get_task("quadratic"), {"c9": 1.0})
+>>> build_space(programs.load("lion"), get_task("quadratic"), {"c9": 1.0})
 ... # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -141,8 +141,8 @@ class Space:
         """Clip into range; make ``heads`` divide ``width`` (largest allowed divisor).
 
         >>> from symopt.tasks import get_task
-        >>> from symopt.lang import parse_file
-        >>> s = build_space(parse_file("programs/sgd.prog"), get_task("nanogpt-tiny"),
+        >>> from symopt import programs
+        >>> s = build_space(programs.load("sgd"), get_task("nanogpt-tiny"),
         ...                 {"width": [24, 40]})
         >>> v = s.repair({**s.defaults(), "heads": 8, "width": 36})
         >>> v["heads"], v["width"]

@@ -9,9 +9,9 @@ key) that :func:`state_to_arrays` / :func:`state_from_arrays` turn into plain ar
 checkpoint. The task is used through its ``init_params``, ``train_batch``, ``loss`` and
 ``val_loss`` only.
 
->>> from symopt.lang import parse_file
 >>> from symopt.tasks import get_task
->>> adam = parse_file("programs/adam.prog")
+>>> from symopt import programs
+>>> adam = programs.load("adam")
 >>> tr = trainer_for(adam, get_task("quadratic", steps=40))
 >>> r = tr.run(Hyper.of(adam.constants(), 1.0, 5))
 >>> r.status, r.fitness < 0.5 * r.curve[0]
