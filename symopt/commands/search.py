@@ -1,7 +1,11 @@
 """`symopt search`: evolve optimizer programs from seed programs (see symopt.search.runner).
 
+    symopt search --seed programs/adamw.prog        # the default: nanogpt-tiny, ~15 min
     symopt search --seed programs/adamw.prog --config search_configs/quick.toml --out runs/q
     symopt search --resume runs/q [--budget 400]
+
+Without --config, `search_configs/default.toml` (the nanogpt-tiny proxy and a funnel on
+nanogpt-small and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`.
 
 Ctrl-C once: stop generating, finish the training runs in flight, store them, write
 best.prog and hall_of_fame.csv, print the summary and exit 130. Ctrl-C twice: stop
@@ -13,9 +17,11 @@ from __future__ import annotations
 import math
 import signal
 import sys
+import time
+from pathlib import Path
 
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig, load_config
+from symopt.search.config import SearchConfig, default_config_path, load_config
 from symopt.search.progress import make_progress
 from symopt.search.runner import run_search
 
@@ -27,12 +33,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", action="append", default=[], metavar="PROG",
                         help="seed program: a .prog file or a built-in name such as adamw; "
                              "repeat for several")
-    parser.add_argument("--config", metavar="TOML", help="search config (search_configs/*.toml)")
-    parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run)")
+    parser.add_argument("--config", metavar="TOML", help="search config (search_configs/*.toml;"
+                        " default: search_configs/default.toml)")
+    parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run; "
+                        "default: runs/<seed name>-<YYYYmmdd-HHMMSS>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")
     parser.add_argument("--budget", type=int, help="override [search] budget (training runs)")
     parser.add_argument("--workers", type=int, help="override [search] workers")
     parser.add_argument("--random-seed", type=int, help="override [search] seed (new runs)")
+    parser.add_argument("--no-funnel", action="store_true",
+                        help="skip the [[funnel]] stages (run them later: symopt funnel DIR)")
     parser.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
                         help="live display (auto: rich on a terminal, else plain lines)")
 
@@ -48,10 +58,10 @@ def run(args) -> int:
         store.close()
         run_dir = args.resume
     else:
-        if not args.seed or not args.out:
-            raise UserError("a new search needs --seed PROG and --out DIR (or --resume DIR)")
-        config = load_config(args.config) if args.config else SearchConfig()
-        run_dir = args.out
+        if not args.seed:
+            raise UserError("a new search needs --seed PROG (or --resume DIR)")
+        config = load_config(args.config or default_config_path())
+        run_dir = args.out or default_run_dir(args.seed[0])
     overrides = {k: v for k, v in (("budget", args.budget), ("workers", args.workers))
                  if v is not None}
     if args.random_seed is not None:
@@ -70,17 +80,36 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    print(f"symopt search: run directory {run_dir} (task {config.task.name}, budget "
+          f"{config.search.budget} training runs, method {config.search.method})", flush=True)
     try:
         result = run_search(config, run_dir, seeds=args.seed, resume=bool(args.resume),
                             progress=make_progress(args.progress),
-                            stop_requested=lambda: stop["requested"])
+                            stop_requested=lambda: stop["requested"],
+                            run_funnel_after=not args.no_funnel,
+                            funnel_log=lambda line: print(line, file=sys.stderr, flush=True))
     finally:
         signal.signal(signal.SIGINT, previous)
     print(result.stats.summary())
-    print(f"run stored in {result.run_dir} (best.prog, hall_of_fame.csv, run.sqlite)")
+    if result.funnel is not None:
+        print(result.funnel.summary())
+    elif config.funnel and not result.interrupted:
+        print(f"funnel skipped (--no-funnel): run it with `symopt funnel {result.run_dir}`")
+    outputs = "best.prog, hall_of_fame.csv, " + ("funnel.csv, " if result.funnel else "")
+    print(f"run stored in {result.run_dir} ({outputs}run.sqlite)")
     best = result.best
     if best is not None and not math.isfinite(best.fitness):
         print(f"symopt: warning: no candidate trained successfully (the best is '{best.status}'"
               f"{': ' + best.message if best.message else ''}); check the task and the seed "
               f"with `symopt eval`", file=sys.stderr)
     return 130 if result.interrupted else 0
+
+
+def default_run_dir(seed_path: str, now: float | None = None) -> str:
+    """`runs/<seed name>-<YYYYmmdd-HHMMSS>` (local time), e.g. for a new search without --out.
+
+    >>> default_run_dir("programs/adamw.prog", now=0.0).startswith("runs/adamw-19")
+    True
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() if now is None else now))
+    return str(Path("runs") / f"{Path(seed_path).stem}-{stamp}")

@@ -10,12 +10,19 @@ file, the section and the key (with a "did you mean" hint for near misses).
   reproducible candidate for candidate), `restart_after` (restart when the best has not
   improved for this many candidates; 0 = never), `restart_from` (`"seed"` or `"best"`),
   `hall_of_fame` (rows in `hall_of_fame.csv`), `snapshot_every` (candidates between
-  population snapshots).
+  population snapshots), `method` (`"evolution"`: mutate tournament winners;
+  `"constants"`: the same, but only constant perturbations, so every candidate has the
+  seed's structure (the hyperparameter-tuning baseline); `"random"`: random programs of
+  similar length to the seed, never derived from it (the random-search baseline)).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`).
 - `[mutation]`: the keys of `symopt.search.mutation.MutationConfig` (operator weights,
   bounds, functions); `SearchConfig.mutation` holds it typed, built once here.
+- `[[funnel]]` (any number of stages, in order; see `symopt.search.funnel`): `task`,
+  `overrides`, `top_k` (distinct candidates taken into the stage), `seeds`,
+  `lr_multipliers` (the grid under which candidates *and* the seed are trained),
+  `time_limit_s`.
 - `[cache]`: `path` (an SQLite file shared between runs; relative to the current
   directory; default: `cache.sqlite` in the run directory), `fingerprint` (also match
   programs by numeric fingerprint; default true).
@@ -50,6 +57,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+#: `[search] method`: how candidates are proposed (see the module docstring).
+METHODS = ("evolution", "constants", "random")
+
+
 @dataclass(frozen=True)
 class SearchSection:
     population: int = 100
@@ -62,6 +73,7 @@ class SearchSection:
     restart_from: str = "best"
     hall_of_fame: int = 20
     snapshot_every: int = 100
+    method: str = "evolution"
 
     @property
     def candidate_limit(self) -> int:
@@ -86,6 +98,32 @@ class TaskSection:
 
 
 @dataclass(frozen=True)
+class FunnelStage:
+    """One `[[funnel]]` stage: re-evaluate the best `top_k` candidates and the seed on
+    `task`, each trained under every multiplier of `lr_multipliers` (best kept)."""
+
+    task: str = "nanogpt-small"
+    top_k: int = 5
+    seeds: tuple[int, ...] = (0,)
+    lr_multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)
+    time_limit_s: float | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        """The task spec of this stage (same shape as `TaskSection.spec`)."""
+        return {"name": self.task, "seeds": list(self.seeds),
+                "lr_multipliers": list(self.lr_multipliers), "time_limit_s": self.time_limit_s,
+                "overrides": dict(sorted(self.overrides.items()))}
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["seeds"], out["lr_multipliers"] = list(self.seeds), list(self.lr_multipliers)
+        if self.time_limit_s is None:
+            del out["time_limit_s"]
+        return out
+
+
+@dataclass(frozen=True)
 class CacheSection:
     path: str = ""
     fingerprint: bool = True
@@ -97,13 +135,14 @@ class SearchConfig:
     task: TaskSection = field(default_factory=TaskSection)
     mutation: MutationConfig = field(default_factory=MutationConfig)
     cache: CacheSection = field(default_factory=CacheSection)
+    funnel: tuple[FunnelStage, ...] = ()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> SearchConfig:
         """Validate a parsed TOML document (see the module docstring for the keys)."""
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a table of sections")
-        sections = {"search", "task", "mutation", "cache"}
+        sections = {"search", "task", "mutation", "cache", "funnel"}
         for key in data:
             if key not in sections:
                 raise UserError(f"{source}: [{key}]: unknown section{_hint(key, sections)}")
@@ -117,7 +156,8 @@ class SearchConfig:
             mutation_config = MutationConfig.from_dict(mutation)
         except UserError as err:
             raise UserError(f"{source}: [mutation] {err}") from None
-        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache)
+        funnel = _funnel_stages(data.get("funnel", []), source)
+        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache, funnel=funnel)
         cfg._check_values(source)
         return cfg
 
@@ -149,6 +189,20 @@ class SearchConfig:
                       "must be a non-empty list of positive finite numbers")
         if t.time_limit_s is not None and not t.time_limit_s > 0:
             raise bad("task", "time_limit_s", "must be positive")
+        if s.method not in METHODS:
+            raise bad("search", "method", f"must be one of {', '.join(METHODS)}, got {s.method!r}")
+        for i, stage in enumerate(self.funnel, 1):
+            where = f"funnel {i}"
+            if stage.top_k < 1:
+                raise bad(where, "top_k", "must be at least 1")
+            if not stage.seeds or any(seed < 0 for seed in stage.seeds):
+                raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
+            if not stage.lr_multipliers or any(not 0 < m < math.inf
+                                               for m in stage.lr_multipliers):
+                raise bad(where, "lr_multipliers",
+                          "must be a non-empty list of positive finite numbers")
+            if stage.time_limit_s is not None and not stage.time_limit_s > 0:
+                raise bad(where, "time_limit_s", "must be positive")
 
     def check_task(self, source: str = "config") -> None:
         """`UserError` naming `[task] name` or `[task] overrides` if the task cannot be built
@@ -160,6 +214,12 @@ class SearchConfig:
         except UserError as err:
             key = "name" if self.task.name not in _task_names() else "overrides"
             raise UserError(f"{source}: [task] {key}: {err}") from None
+        for i, stage in enumerate(self.funnel, 1):
+            try:
+                get_task(stage.task, **stage.overrides)
+            except UserError as err:
+                key = "task" if stage.task not in _task_names() else "overrides"
+                raise UserError(f"{source}: [funnel {i}] {key}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
@@ -169,6 +229,8 @@ class SearchConfig:
             del out["task"]["lr_multipliers"]
         if out["task"]["time_limit_s"] is None:
             del out["task"]["time_limit_s"]
+        if self.funnel:  # absent when empty: stores written before funnels read the same
+            out["funnel"] = [stage.to_dict() for stage in self.funnel]
         return out
 
     def to_json(self) -> str:
@@ -185,6 +247,19 @@ class SearchConfig:
         cfg = dataclasses.replace(self, search=search)
         cfg._check_values("command line")
         return cfg
+
+
+def default_config_path() -> Path:
+    """`search_configs/default.toml` of this checkout: the config of `symopt search` without
+    --config (the nanogpt-tiny proxy, about 15 minutes on a 2-core CPU, and its funnel).
+
+    >>> default_config_path().name
+    'default.toml'
+    """
+    path = Path(__file__).resolve().parents[2] / "search_configs" / "default.toml"
+    if not path.is_file():
+        raise UserError(f"{path}: the default search config is missing; pass --config TOML")
+    return path
 
 
 def load_config(path: str | Path) -> SearchConfig:
@@ -205,6 +280,12 @@ def load_config(path: str | Path) -> SearchConfig:
     config = SearchConfig.from_dict(data, source=str(path))
     config.check_task(str(path))
     return config
+
+
+def _funnel_stages(data: Any, source: str) -> tuple[FunnelStage, ...]:
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise UserError(f"{source}: [funnel] must be an array of tables ([[funnel]] stages)")
+    return tuple(_section(FunnelStage, d, source, f"funnel {i}") for i, d in enumerate(data, 1))
 
 
 def _task_names() -> list[str]:

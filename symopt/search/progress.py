@@ -8,8 +8,10 @@ line every `interval` seconds. Both read the same `SearchStats`.
 >>> s.record(cache_hit=True, tries=1, redundant=0.0)
 >>> s.evaluations, s.cache_hits, round(s.cache_hit_pct), round(s.invalid_pct)
 (1, 1, 50, 50)
->>> "evals 1/10" in s.line()
+>>> "evals 1/10" in s.line() and "ETA" in s.line()
 True
+>>> format_duration(3725), format_duration(59.6), format_duration(math.inf)
+('1h02m', '1m00s', '?')
 """
 
 from __future__ import annotations
@@ -76,6 +78,14 @@ class SearchStats:
         return self.session_candidates / self.prepare_seconds if self.prepare_seconds else 0.0
 
     @property
+    def eta_seconds(self) -> float:
+        """Seconds until the budget is spent at this session's rate (inf before a rate)."""
+        if not self.session_evaluations:
+            return math.inf
+        left = max(self.budget - self.evaluations, 0)
+        return left * self.elapsed / self.session_evaluations
+
+    @property
     def cache_hit_pct(self) -> float:
         return 100.0 * self.cache_hits / self.candidates if self.candidates else 0.0
 
@@ -89,7 +99,8 @@ class SearchStats:
 
     def line(self) -> str:
         """One plain status line."""
-        return (f"evals {self.evaluations}/{self.budget}  candidates {self.candidates}  "
+        return (f"evals {self.evaluations}/{self.budget}  ETA {format_duration(self.eta_seconds)}"
+                f"  candidates {self.candidates}  "
                 f"{self.evals_per_min:.1f} evals/min  cache hits {self.cache_hit_pct:.1f}%  "
                 f"invalid children {self.invalid_pct:.1f}%  redundant "
                 f"{self.redundant_pct:.1f}%  best {self.best_fitness:.6g}")
@@ -104,6 +115,18 @@ class SearchStats:
             "best program (simplified):",
             self.best_text.rstrip(),
         ])
+
+
+def format_duration(seconds: float) -> str:
+    """`42s`, `7m05s`, `1h02m`, or `?` when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 class PlainProgress:
@@ -152,6 +175,8 @@ class RichProgress:
         bar = "█" * int(30 * min(done, 1.0))
         t.add_row("evaluations", f"{stats.evaluations}/{stats.budget} {bar:<30} "
                   f"{100 * done:.0f}%")
+        t.add_row("ETA", f"{format_duration(stats.eta_seconds)} "
+                  f"(elapsed {format_duration(stats.elapsed)})")
         t.add_row("candidates", f"{stats.candidates} ({stats.restarts} restarts)")
         t.add_row("evals/min", f"{stats.evals_per_min:.1f}")
         t.add_row("cache hits", f"{stats.cache_hit_pct:.1f}%")

@@ -42,9 +42,10 @@ from symopt.search.config import SearchConfig
 from symopt.search.dispatch import Dispatcher, Finished
 from symopt.search.evolution import AgingPopulation, Member, child_rng
 from symopt.search.executor import EvalOutcome, Executor, evaluate_text, make_executor
-from symopt.search.mutation import Mutator
+from symopt.search.funnel import FunnelResult, run_funnel
 from symopt.search.outputs import one_line, remove_dead_text, write_outputs
 from symopt.search.progress import NoProgress, SearchStats
+from symopt.search.proposals import Proposer
 from symopt.search.start import open_run
 from symopt.search.store import CandidateRecord
 
@@ -60,6 +61,7 @@ class SearchResult:
     best: CandidateRecord
     stats: SearchStats
     interrupted: bool
+    funnel: FunnelResult | None = None
 
 
 def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
@@ -71,13 +73,16 @@ def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
 def run_search(config: SearchConfig, run_dir: str | Path, *, seeds: list[str] | None = None,
                resume: bool = False, executor: Executor | None = None,
                evaluate_fn: Callable[[str, dict], EvalOutcome] | None = None,
-               progress=None, stop_requested: Callable[[], bool] = lambda: False
+               progress=None, stop_requested: Callable[[], bool] = lambda: False,
+               run_funnel_after: bool = True, funnel_log: Callable[[str], None] = lambda s: None
                ) -> SearchResult:
     """Run (or, with `resume=True`, continue) a search in `run_dir`; see the module doc.
 
     `seeds` are `.prog` paths or built-in program names (new runs only).
     `evaluate_fn(program_text, task_spec)` replaces training (tests); `executor` replaces
-    the default (`make_executor`).
+    the default (`make_executor`). When the config has `[[funnel]]` stages and the search
+    was not interrupted, the funnel runs next (`symopt.search.funnel`; skip it with
+    `run_funnel_after=False`), its result in `SearchResult.funnel` and `best.prog`.
     """
     opened = open_run(config, run_dir, seeds=seeds, resume=resume,
                       check_task=evaluate_fn is None)
@@ -87,7 +92,12 @@ def run_search(config: SearchConfig, run_dir: str | Path, *, seeds: list[str] | 
         opened.closers.append(lambda: executor.shutdown(cancel=True))
         search = _Search(opened, Path(run_dir), Dispatcher(executor, cfg.task.spec()),
                          progress or NoProgress(), stop_requested)
-        return search.run()
+        result = search.run()
+        if cfg.funnel and run_funnel_after and not result.interrupted:
+            result.funnel = run_funnel(run_dir, executor=executor, log=funnel_log,
+                                       stop_requested=stop_requested)
+            result.interrupted = result.funnel.interrupted
+        return result
     finally:
         opened.close()
 
@@ -104,7 +114,7 @@ class _Search:
         self.progress = progress
         self.stop_requested = stop_requested
         cfg = self.config
-        self.mutator = Mutator(cfg.mutation)
+        self.propose = Proposer(cfg.search.method, cfg.mutation, self.seed_programs[0])
         self.fingerprint_fn = fingerprint if cfg.cache.fingerprint else None
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
         self.stats = SearchStats(budget=cfg.search.budget)
@@ -141,15 +151,14 @@ class _Search:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
         start = time.perf_counter()
         rng = child_rng(self.config.search.seed, index)
-        parent = self.population.select(rng)                         # tournament
-        self.mutator.rng = rng
-        mutation = self.mutator.mutate(parent.payload)              # mutate
+        parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
             return
         rec = self._prepare(mutation.program, gen_index=index,      # prepare + cache lookup
                             operator=mutation.operator, description=mutation.description,
-                            parent_id=parent.id, tries=mutation.tries, start=start)
+                            parent_id=None if parent is None else parent.id,
+                            tries=mutation.tries, start=start)
         if rec.cache_hit:
             self._store(rec, mutation.program)                      # cached: store now
         else:

@@ -2,7 +2,8 @@
 
 `run.sqlite` holds the config and seed programs (`meta`), every candidate with its
 program text, parent, mutation, hash, fingerprint, fitness, status and timings
-(`candidates`), and population snapshots (`snapshots`). The population of aging
+(`candidates`), population snapshots (`snapshots`) and funnel evaluations (`funnel`,
+added to older stores when they are opened). The population of aging
 evolution is recoverable from it at any time: the latest snapshot, followed by every
 candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
 rewritten atomically (temp file + `os.replace`) so they are always complete.
@@ -69,6 +70,22 @@ CREATE TABLE IF NOT EXISTS snapshots (
     members TEXT NOT NULL,
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS funnel (
+    id INTEGER PRIMARY KEY,
+    stage INTEGER NOT NULL,
+    task TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    program_hash TEXT NOT NULL,
+    candidate_id INTEGER,
+    is_seed INTEGER NOT NULL,
+    fitness REAL,
+    status TEXT NOT NULL,
+    message TEXT NOT NULL,
+    seed_fitness REAL,
+    passed INTEGER,
+    seconds REAL NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
@@ -98,6 +115,33 @@ class CandidateRecord:
 
 
 _COLUMNS = [f.name for f in dataclasses.fields(CandidateRecord) if f.name != "id"]
+
+
+@dataclass
+class FunnelRecord:
+    """One funnel evaluation: a program (candidate or seed) trained at one stage.
+
+    `spec` is the stage's task spec as JSON (what the result depends on); `passed` is
+    whether the candidate beat the seed's `seed_fitness` at this stage (None for the seed).
+    """
+
+    stage: int
+    task: str
+    spec: str
+    program_hash: str
+    candidate_id: int | None
+    is_seed: bool
+    fitness: float = math.inf
+    status: str = "ok"
+    message: str = ""
+    seed_fitness: float | None = None
+    passed: bool | None = None
+    seconds: float = 0.0
+    created: float = 0.0
+    id: int | None = None
+
+
+_FUNNEL_COLUMNS = [f.name for f in dataclasses.fields(FunnelRecord) if f.name != "id"]
 
 
 class RunStore:
@@ -213,6 +257,35 @@ class RunStore:
             rec = CandidateRecord(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0])
             rec.fitness = math.inf if rec.fitness is None else rec.fitness
             rec.cache_hit = bool(rec.cache_hit)
+            out.append(rec)
+        return out
+
+    # -- funnel ----------------------------------------------------------------------
+    def add_funnel(self, record: FunnelRecord) -> int:
+        """Store a funnel evaluation durably; returns its id."""
+        if not record.created:
+            record.created = time.time()
+        values = [getattr(record, c) for c in _FUNNEL_COLUMNS]
+        for name in ("fitness", "seed_fitness"):
+            value = getattr(record, name)
+            if value is not None and not math.isfinite(value):
+                values[_FUNNEL_COLUMNS.index(name)] = None
+        with self._db:
+            cur = self._db.execute(
+                f"INSERT INTO funnel ({', '.join(_FUNNEL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_FUNNEL_COLUMNS))})", values)
+        record.id = cur.lastrowid
+        return record.id
+
+    def funnel_records(self) -> list[FunnelRecord]:
+        """Every stored funnel evaluation, in storage order (a finite fitness or inf)."""
+        cur = self._db.execute(f"SELECT id, {', '.join(_FUNNEL_COLUMNS)} FROM funnel ORDER BY id")
+        out = []
+        for row in cur:
+            rec = FunnelRecord(**dict(zip(_FUNNEL_COLUMNS, row[1:], strict=True)), id=row[0])
+            rec.fitness = math.inf if rec.fitness is None else rec.fitness
+            rec.is_seed = bool(rec.is_seed)
+            rec.passed = None if rec.passed is None else bool(rec.passed)
             out.append(rec)
         return out
 
