@@ -189,7 +189,7 @@ class _Funnel:
         jobs = [(self.seed, True)] + [(c, False) for c in taken]
         records: dict[int, FunnelRecord] = {}  # position in jobs → record
         todo = []
-        for pos, (cand, is_seed) in enumerate(jobs):
+        for pos, (cand, _) in enumerate(jobs):
             hit = self.done.get((number, spec_json, cand.hash))
             if hit is not None:
                 records[pos] = hit

@@ -1,0 +1,200 @@
+"""The paper's Figure 2 on our proxy: evolution vs constants-only vs random search at an
+equal number of training runs, against the seed with its learning rate tuned.
+
+    python bench/bench_quality.py [--budget 150] [--searches 3] [--workers 2]
+        [--steps N] [--transfer-steps N] [--transfer-lr 0.5,1,2] [--no-transfer]
+        [--plot bench/quality.png] [--out DIR]
+
+For each method (`[search] method` = evolution, constants, random) and search seed
+0..searches-1, a search of `--budget` training runs (the seed's evaluation included; cache
+hits are free) from programs/adamw.prog on the default config's proxy task
+(search_configs/default.toml: nanogpt-tiny; `--steps` shortens its runs). The baseline,
+measured in the same run: the seed program with its learning rate tuned over
+x0.5, x1, x2, x4 (4 training runs; fitness = the best). Then each method's winner (its
+best program over its searches) and the seed are trained on nanogpt-small and vit-tiny
+under the same learning-rate grid (`--transfer-lr`), the transfer check.
+
+Prints a table (mean ± std of the best fitness per method, how many searches beat the
+LR-tuned seed, each winner's transfer results), writes a plot of the best fitness
+against training runs (mean over searches, min-max band) and ends with the line
+`evolution vs constants-only: mean best X vs Y (N/S searches better)` (N: searches of
+evolution whose best beats the constants-only search of the same search seed).
+Lower fitness (validation loss) is better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from symopt.lang import parse, parse_file, to_text  # noqa: E402
+from symopt.search.config import default_config_path, load_config  # noqa: E402
+from symopt.search.executor import evaluate_text  # noqa: E402
+from symopt.search.runner import remove_dead_text, run_search  # noqa: E402
+from symopt.search.store import RunStore  # noqa: E402
+
+METHODS = ("evolution", "constants", "random")
+LABELS = {"evolution": "evolution", "constants": "constants-only", "random": "random"}
+SEED_LR_GRID = [0.5, 1.0, 2.0, 4.0]
+
+
+def curve(run_dir: Path) -> list[float]:
+    """Best fitness so far after each training run (cache hits cost nothing)."""
+    store = RunStore.open(run_dir)
+    try:
+        best, out = math.inf, []
+        for rec in store.candidates():
+            best = min(best, rec.fitness)
+            if not rec.cache_hit:
+                out.append(best)
+        return out
+    finally:
+        store.close()
+
+
+def best_program(run_dir: Path) -> tuple[float, str]:
+    store = RunStore.open(run_dir)
+    try:
+        rec = store.best(1)[0]
+        return rec.fitness, rec.program_text
+    finally:
+        store.close()
+
+
+def fmt(xs: list[float]) -> str:
+    finite = [x for x in xs if math.isfinite(x)]
+    if not finite:
+        return "inf"
+    sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return f"{statistics.mean(finite):.4f} ± {sd:.4f}" + (
+        f" ({len(xs) - len(finite)} inf)" if len(finite) < len(xs) else "")
+
+
+def plot(curves: dict[str, list[list[float]]], seed_tuned: float, path: Path,
+         title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, runs in curves.items():
+        n = min(len(c) for c in runs)
+        xs = list(range(1, n + 1))
+        cols = [[c[i] for c in runs] for i in range(n)]
+        mean = [statistics.mean(v) if all(map(math.isfinite, v)) else math.nan for v in cols]
+        ax.plot(xs, mean, label=LABELS[method])
+        ax.fill_between(xs, [min(v) for v in cols], [max(v) for v in cols], alpha=0.2)
+    ax.axhline(seed_tuned, color="k", ls="--", lw=1, label="AdamW, LR tuned")
+    ax.set_xlabel("training runs")
+    ax.set_ylabel("best validation loss so far")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=int, default=150, help="training runs per search")
+    ap.add_argument("--searches", type=int, default=3, help="search seeds per method")
+    ap.add_argument("--workers", type=int, default=None, help="default: the config's")
+    ap.add_argument("--config", default=str(default_config_path()))
+    ap.add_argument("--seed-program", default="programs/adamw.prog")
+    ap.add_argument("--steps", type=int, default=None, help="override the proxy's steps")
+    ap.add_argument("--transfer-steps", type=int, default=None,
+                    help="override the steps of the transfer tasks (default: theirs)")
+    ap.add_argument("--transfer-lr", default="0.5,1,2", help="lr multipliers of transfer runs")
+    ap.add_argument("--no-transfer", action="store_true")
+    ap.add_argument("--plot", default="bench/quality.png")
+    ap.add_argument("--out", default=None, help="keep the run directories here")
+    args = ap.parse_args()
+
+    start = time.perf_counter()
+    cfg = load_config(args.config)
+    overrides = dict(cfg.task.overrides)
+    if args.steps:
+        overrides["steps"] = args.steps
+    cfg = dataclasses.replace(cfg, funnel=(), task=dataclasses.replace(cfg.task,
+                                                                        overrides=overrides))
+    cfg = cfg.with_search(budget=args.budget,
+                          **({"workers": args.workers} if args.workers else {}))
+    seed_text = to_text(parse_file(args.seed_program), header=False)
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench-quality-"))
+    print(f"proxy {cfg.task.name} {overrides or ''}, budget {args.budget} training runs per "
+          f"search, {args.searches} searches per method, workers {cfg.search.workers}; "
+          f"runs in {out}", flush=True)
+
+    spec = {**cfg.task.spec(), "lr_multipliers": SEED_LR_GRID}
+    seed_tuned = evaluate_text(seed_text, spec).fitness
+    print(f"seed ({args.seed_program}) with lr tuned over x{SEED_LR_GRID}: {seed_tuned:.4f}",
+          flush=True)
+
+    best: dict[str, list[float]] = {m: [] for m in METHODS}
+    curves: dict[str, list[list[float]]] = {m: [] for m in METHODS}
+    winners: dict[str, tuple[float, str]] = {}
+    for method in METHODS:
+        for s in range(args.searches):
+            t0 = time.perf_counter()
+            run_dir = out / f"{method}-{s}"
+            mcfg = cfg.with_search(method=method, seed=s)
+            run_search(mcfg, run_dir, seeds=[args.seed_program])
+            fit, text = best_program(run_dir)
+            best[method].append(fit)
+            curves[method].append(curve(run_dir))
+            if method not in winners or fit < winners[method][0]:
+                winners[method] = (fit, text)
+            print(f"{LABELS[method]} search {s}: best {fit:.4f} "
+                  f"({time.perf_counter() - t0:.0f}s)", flush=True)
+
+    transfer: dict[str, dict[str, float]] = {}
+    tasks = [] if args.no_transfer else ["nanogpt-small", "vit-tiny"]
+    grid = [float(x) for x in args.transfer_lr.split(",")]
+    for task in tasks:
+        tspec = {"name": task, "seeds": [0], "lr_multipliers": grid, "time_limit_s": None,
+                 "overrides": {"steps": args.transfer_steps} if args.transfer_steps else {}}
+        programs = {"seed": seed_text} | {m: remove_dead_text(parse(t))
+                                          for m, (_, t) in winners.items()}
+        for name, text in programs.items():
+            transfer.setdefault(name, {})[task] = evaluate_text(text, tspec).fitness
+            print(f"transfer {task}: {name} {transfer[name][task]:.4f}", flush=True)
+
+    print()
+    print(f"| method | best fitness (mean ± std, {args.searches} searches) | "
+          f"beat LR-tuned seed | winner nanogpt-small | winner vit-tiny |")
+    print("| --- | --- | --- | --- | --- |")
+
+    def tcell(name: str, task: str) -> str:
+        v = transfer.get(name, {}).get(task)
+        return "—" if v is None else f"{v:.4f}"
+
+    print(f"| AdamW, LR tuned (x0.5..x4) | {seed_tuned:.4f} | — | {tcell('seed', 'nanogpt-small')}"
+          f" | {tcell('seed', 'vit-tiny')} |")
+    for m in METHODS:
+        beat = sum(1 for f in best[m] if f < seed_tuned)
+        print(f"| {LABELS[m]} | {fmt(best[m])} | {beat}/{args.searches} | "
+              f"{tcell(m, 'nanogpt-small')} | {tcell(m, 'vit-tiny')} |")
+    plot(curves, seed_tuned, Path(args.plot),
+         f"{cfg.task.name}, {args.searches} searches x {args.budget} runs")
+    print(f"plot: {args.plot}; wall time {time.perf_counter() - start:.0f}s")
+    evo, con = best["evolution"], best["constants"]
+    better = sum(1 for e, c in zip(evo, con) if e < c)
+    print(f"evolution vs constants-only: mean best {_mean(evo):.4f} vs {_mean(con):.4f} "
+          f"({better}/{args.searches} searches better)")
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.mean(xs) if xs else math.nan
+
+
+if __name__ == "__main__":
+    main()
