@@ -37,13 +37,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symopt.lang import parse, parse_file, to_text  # noqa: E402
 from symopt.search.config import default_config_path, load_config  # noqa: E402
-from symopt.search.executor import evaluate_text  # noqa: E402
+from symopt.search.executor import EvalJob, make_executor  # noqa: E402
 from symopt.search.runner import remove_dead_text, run_search  # noqa: E402
 from symopt.search.store import RunStore  # noqa: E402
 
 METHODS = ("evolution", "constants", "random")
 LABELS = {"evolution": "evolution", "constants": "constants-only", "random": "random"}
 SEED_LR_GRID = [0.5, 1.0, 2.0, 4.0]
+
+
+def evaluate_all(jobs: list[tuple[str, dict]], workers: int) -> list[float]:
+    """Fitness of each (program text, task spec), `workers` training runs at a time."""
+    executor = make_executor(workers)
+    try:
+        futures = [executor.submit(EvalJob(text, spec)) for text, spec in jobs]
+        return [executor.outcome(f).fitness for f in futures]
+    finally:
+        executor.shutdown()
 
 
 def curve(run_dir: Path) -> list[float]:
@@ -134,8 +144,9 @@ def main() -> None:
           f"search, {args.searches} searches per method, workers {cfg.search.workers}; "
           f"runs in {out}", flush=True)
 
-    spec = {**cfg.task.spec(), "lr_multipliers": SEED_LR_GRID}
-    seed_tuned = evaluate_text(seed_text, spec).fitness
+    # The LR-tuned seed: one run per multiplier (in parallel), the best kept.
+    seed_tuned = min(evaluate_all([(seed_text, {**cfg.task.spec(), "lr_multipliers": [m]})
+                                   for m in SEED_LR_GRID], cfg.search.workers))
     print(f"seed ({args.seed_program}) with lr tuned over x{SEED_LR_GRID}: {seed_tuned:.4f}",
           flush=True)
 
@@ -159,13 +170,20 @@ def main() -> None:
     transfer: dict[str, dict[str, float]] = {}
     tasks = [] if args.no_transfer else ["nanogpt-small", "vit-tiny"]
     grid = [float(x) for x in args.transfer_lr.split(",")]
+    programs = {"seed": seed_text} | {m: remove_dead_text(parse(t))
+                                      for m, (_, t) in winners.items()}
+    jobs = []  # (program name, task, multiplier): the best multiplier is kept per task
     for task in tasks:
-        tspec = {"name": task, "seeds": [0], "lr_multipliers": grid, "time_limit_s": None,
-                 "overrides": {"steps": args.transfer_steps} if args.transfer_steps else {}}
-        programs = {"seed": seed_text} | {m: remove_dead_text(parse(t))
-                                          for m, (_, t) in winners.items()}
-        for name, text in programs.items():
-            transfer.setdefault(name, {})[task] = evaluate_text(text, tspec).fitness
+        for m in grid:
+            tspec = {"name": task, "seeds": [0], "lr_multipliers": [m], "time_limit_s": None,
+                     "overrides": {"steps": args.transfer_steps} if args.transfer_steps else {}}
+            jobs += [((name, task), (text, tspec)) for name, text in programs.items()]
+    fits = evaluate_all([job for _, job in jobs], cfg.search.workers) if jobs else []
+    for ((name, task), _), fit in zip(jobs, fits):
+        slot = transfer.setdefault(name, {})
+        slot[task] = min(slot.get(task, math.inf), fit)
+    for name in programs:
+        for task in tasks:
             print(f"transfer {task}: {name} {transfer[name][task]:.4f}", flush=True)
 
     print()
