@@ -19,7 +19,8 @@ from symopt.search.funnel import run_funnel
 from symopt.search.store import CandidateRecord, RunStore
 from symopt.tasks import evaluate, get_task
 
-SLOW_SGD = "def train(w, g, lr):\n    update = g * lr\n    update = update * 0.001\n    return update"
+SLOW_SGD = ("def train(w, g, lr):\n    update = g * lr\n    update = update * 0.001\n"
+            "    return update")
 SLOW_MOMENTUM = ("def train(w, g, m, lr):\n    m = interp(g, m, 0.5)\n    update = m * lr\n"
                  "    update = update * 0.0001\n    return update, m")
 ADAM = to_text(parse_file("programs/adam.prog"), header=False)

@@ -8,7 +8,7 @@ from symopt.errors import UserError
 from symopt.search.config import SearchConfig, load_config
 
 
-@pytest.mark.parametrize("name", ["quick", "nanogpt_tiny", "paper"])
+@pytest.mark.parametrize("name", ["quick", "nanogpt_tiny", "paper", "default"])
 def test_shipped_configs_load(name):
     cfg = load_config(Path("search_configs") / f"{name}.toml")
     assert cfg.search.tournament <= cfg.search.population
@@ -32,6 +32,13 @@ def test_paper_config_has_the_paper_settings():
     ({"task": {"lr_multipliers": [1.0, -2]}}, r"lr_multipliers: must be a non-empty list"),
     ({"cache": {"fingerprint": 1}}, r"\[cache\] fingerprint: expected true or false"),
     ({"mutation": {"insert": -1}}, r"\[mutation\] mutation.insert"),
+    ({"search": {"method": "genetic"}}, r"\[search\] method: must be one of evolution, "
+                                        r"constants, random, got 'genetic'"),
+    ({"funnel": {"task": "vit-tiny"}}, r"\[funnel\] must be an array of tables"),
+    ({"funnel": [{"topk": 3}]}, r"\[funnel 1\] topk: unknown key \(did you mean 'top_k'\?\)"),
+    ({"funnel": [{}, {"top_k": 0}]}, r"\[funnel 2\] top_k: must be at least 1"),
+    ({"funnel": [{"lr_multipliers": []}]}, r"\[funnel 1\] lr_multipliers: must be a non-empty"),
+    ({"funnel": [{"seeds": [-1]}]}, r"\[funnel 1\] seeds: needs at least one seed"),
 ])
 def test_bad_values_are_user_errors_naming_the_key(data, message):
     with pytest.raises(UserError, match=message):
@@ -67,3 +74,42 @@ def test_load_config_names_the_offending_key(tmp_path, body, message):
     with pytest.raises(UserError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+
+
+def test_default_config_is_the_nanogpt_proxy_with_a_funnel():
+    from symopt.search.config import default_config_path
+
+    cfg = load_config(default_config_path())
+    assert cfg.task.name == "nanogpt-tiny" and cfg.search.method == "evolution"
+    assert [(s.task, s.lr_multipliers) for s in cfg.funnel] == [
+        ("nanogpt-small", (0.5, 1.0, 2.0)), ("vit-tiny", (0.5, 1.0, 2.0))]
+    assert [s.task for s in load_config("search_configs/nanogpt_tiny.toml").funnel] == [
+        "nanogpt-small", "vit-tiny"]
+    assert load_config("search_configs/quick.toml").funnel == ()  # the smoke test stays quick
+
+
+def test_funnel_stages_round_trip_and_old_configs_have_none(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[task]\nname = "quadratic"\n[[funnel]]\ntask = "rosenbrock"\ntop_k = 3\n'
+                    'seeds = [0, 1]\nlr_multipliers = [0.5, 2.0]\noverrides = { steps = 10 }\n'
+                    '[[funnel]]\ntask = "logreg"\n')
+    cfg = load_config(path)
+    first = cfg.funnel[0]
+    assert (first.task, first.top_k, first.seeds, first.lr_multipliers) == (
+        "rosenbrock", 3, (0, 1), (0.5, 2.0))
+    assert first.spec() == {"name": "rosenbrock", "seeds": [0, 1], "lr_multipliers": [0.5, 2.0],
+                            "time_limit_s": None, "overrides": {"steps": 10}}
+    assert SearchConfig.from_dict(cfg.to_dict()) == cfg
+    # A config stored before funnels and methods existed reads as no funnel, evolution.
+    old = SearchConfig().to_dict()
+    del old["search"]["method"]
+    assert "funnel" not in old
+    assert SearchConfig.from_dict(old).funnel == ()
+    assert SearchConfig.from_dict(old).search.method == "evolution"
+
+
+def test_funnel_stage_with_an_unknown_task_names_the_stage(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[[funnel]]\ntask = "quadratic"\n[[funnel]]\ntask = "nanogpt-huge"\n')
+    with pytest.raises(UserError, match=r"\[funnel 2\] task: unknown task 'nanogpt-huge'"):
+        load_config(path)

@@ -7,7 +7,7 @@ import pytest
 
 from symopt.errors import UserError
 from symopt.search.cache import EquivalenceCache, task_namespace
-from symopt.search.store import CandidateRecord, RunStore, write_atomic
+from symopt.search.store import CandidateRecord, FunnelRecord, RunStore, write_atomic
 
 
 def test_candidates_round_trip_and_survive_reopen(tmp_path):
@@ -70,3 +70,23 @@ def test_cache_is_namespaced_shared_and_skips_timeouts(tmp_path):
     assert len(a) == 3
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_store_from_before_the_funnel_opens_and_records_funnel_rows(tmp_path):
+    store = RunStore.create(tmp_path, {"search": {}}, [("s.prog", "def train(w, g, lr): ...")])
+    store.add(CandidateRecord(program_text="p", fitness=1.0, hash="h"))
+    store.close()
+    con = sqlite3.connect(tmp_path / "run.sqlite")
+    con.execute("DROP TABLE funnel")  # as written by symopt before the funnel existed
+    con.commit()
+    con.close()
+    store = RunStore.open(tmp_path)
+    assert store.funnel_records() == [] and [r.hash for r in store.candidates()] == ["h"]
+    rec = FunnelRecord(stage=1, task="t", spec="{}", program_hash="h", candidate_id=1,
+                       is_seed=False, fitness=float("inf"), status="diverged",
+                       seed_fitness=2.0, passed=False)
+    store.add_funnel(rec)
+    store.close()
+    again = RunStore.open(tmp_path).funnel_records()
+    assert [(r.id, r.fitness, r.passed, r.is_seed, r.seed_fitness) for r in again] == [
+        (1, float("inf"), False, False, 2.0)]
