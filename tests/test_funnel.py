@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from symopt import programs
 from symopt.analysis import canonical_hash, remove_dead
 from symopt.compile import to_optax
 from symopt.lang import parse, parse_file, to_text
@@ -23,8 +24,8 @@ SLOW_SGD = ("def train(w, g, lr):\n    update = g * lr\n    update = update * 0.
             "    return update")
 SLOW_MOMENTUM = ("def train(w, g, m, lr):\n    m = interp(g, m, 0.5)\n    update = m * lr\n"
                  "    update = update * 0.0001\n    return update, m")
-ADAM = to_text(parse_file("programs/adam.prog"), header=False)
-MOMENTUM = to_text(parse_file("programs/momentum.prog"), header=False)
+ADAM = to_text(programs.load("adam"), header=False)
+MOMENTUM = to_text(programs.load("momentum"), header=False)
 STAGE = dict(task="quadratic", overrides={"steps": 30}, seeds=(0,))
 
 

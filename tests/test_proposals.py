@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
+from symopt import programs
 from symopt.analysis import canonical_hash, remove_dead
-from symopt.lang import parse, parse_file
+from symopt.lang import parse
 from symopt.search.config import SearchConfig
 from symopt.search.evolution import AgingPopulation, Member
 from symopt.search.mutation import MutationConfig
@@ -13,7 +14,7 @@ from symopt.search.proposals import Proposer
 from symopt.search.runner import run_search, statement_count_fitness
 from symopt.search.store import RunStore
 
-ADAMW = parse_file("programs/adamw.prog")
+ADAMW = programs.load("adamw")
 
 
 def structure(program):
@@ -33,7 +34,7 @@ def test_constants_method_never_changes_a_programs_structure(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12,
                                              "method": "constants"},
                                   "mutation": {"max_statements": 20}})
-    run_search(cfg, tmp_path / "run", seeds=["programs/adamw.prog"],
+    run_search(cfg, tmp_path / "run", seeds=["adamw"],
                evaluate_fn=statement_count_fitness)
     records = stored(tmp_path / "run")
     children = [r for r in records if r.operator != "seed"]
@@ -59,7 +60,7 @@ def test_constants_proposer_keeps_structure_over_many_draws():
 def test_random_method_never_starts_from_the_seed(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12, "method": "random"},
                                   "mutation": {"max_statements": 20}})
-    run_search(cfg, tmp_path / "run", seeds=["programs/adamw.prog"],
+    run_search(cfg, tmp_path / "run", seeds=["adamw"],
                evaluate_fn=statement_count_fitness)
     records = stored(tmp_path / "run")
     seed_hash = canonical_hash(remove_dead(ADAMW))
@@ -83,7 +84,7 @@ def test_random_proposer_does_not_read_the_population():
 def test_evolution_is_the_default_and_mutates_structure(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12}})
     assert cfg.search.method == "evolution"
-    run_search(cfg, tmp_path / "run", seeds=["programs/adamw.prog"],
+    run_search(cfg, tmp_path / "run", seeds=["adamw"],
                evaluate_fn=statement_count_fitness)
     children = [r for r in stored(tmp_path / "run") if r.operator != "seed"]
     assert any(structure(parse(r.program_text)) != structure(ADAMW) for r in children)

@@ -21,7 +21,7 @@ program itself, with a header saying which stage no candidate passed.
 >>> from symopt.search.runner import statement_count_fitness
 >>> run = tempfile.mkdtemp()
 >>> _ = run_search(SearchConfig.from_dict({"search": {"population": 4, "budget": 8}}), run,
-...                seeds=["programs/adam.prog"], evaluate_fn=statement_count_fitness)
+...                seeds=["adam"], evaluate_fn=statement_count_fitness)
 >>> stage = FunnelStage(task="quadratic", top_k=2, lr_multipliers=(1.0,))
 >>> res = run_funnel(run, stages=[stage], evaluate_fn=statement_count_fitness)
 >>> len(res.stages[0].rows), res.best is not None   # shorter programs "win" this stand-in
@@ -39,9 +39,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from symopt.lang import remove_dead
 from symopt.errors import UserError
-from symopt.lang import parse, to_text
+from symopt.lang import parse, remove_dead, to_text
 from symopt.search.config import FunnelStage, SearchConfig
 from symopt.search.executor import EvalJob, EvalOutcome, Executor, evaluate_text, make_executor
 from symopt.search.store import CandidateRecord, FunnelRecord, RunStore, write_atomic

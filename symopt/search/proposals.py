@@ -11,9 +11,9 @@ The three share the run store, cache, budget and outputs; only the proposal diff
 so they compare at an equal number of training runs.
 
 >>> import random
->>> from symopt.lang import parse_file
+>>> from symopt import programs
 >>> from symopt.search.mutation import MutationConfig
->>> seed = parse_file("programs/adamw.prog")
+>>> seed = programs.load("adamw")
 >>> propose = Proposer("random", MutationConfig(), seed)
 >>> parent, child = propose(random.Random(0), population=None)
 >>> parent, child.operator, child.program.params == seed.params
