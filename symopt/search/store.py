@@ -2,9 +2,11 @@
 
 `run.sqlite` holds the config and seed programs (`meta`), every candidate with its
 program text, parent, mutation, hash, fingerprint, fitness, status and timings
-(`candidates`), population snapshots (`snapshots`) and funnel evaluations (`funnel`,
-added to older stores when they are opened). The population of aging
-evolution is recoverable from it at any time: the latest snapshot, followed by every
+(`candidates`), population snapshots (`snapshots`), funnel evaluations (`funnel`),
+search sessions with their wall time, mutation failures and how they ended
+(`sessions`), and validation curves of some candidates (`curves`, filled by `symopt
+report`); the last three are added to older stores when they are opened. The
+population of aging evolution is recoverable from it at any time: the latest snapshot, followed by every
 candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
 rewritten atomically (temp file + `os.replace`) so they are always complete.
 
@@ -85,6 +87,21 @@ CREATE TABLE IF NOT EXISTS funnel (
     passed INTEGER,
     seconds REAL NOT NULL,
     created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    ended REAL,
+    end_reason TEXT,
+    invalid_children INTEGER NOT NULL DEFAULT 0,
+    invalid_tries INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS curves (
+    candidate_id INTEGER NOT NULL,
+    task_seed INTEGER NOT NULL,
+    steps TEXT NOT NULL,
+    val_loss TEXT NOT NULL,
+    PRIMARY KEY (candidate_id, task_seed)
 );
 """
 
@@ -304,6 +321,11 @@ class RunStore:
         return [tuple(r) for r in self._db.execute(
             "SELECT after_id, reason FROM snapshots ORDER BY id")]
 
+    def snapshot_members(self) -> list[tuple[int, list[int]]]:
+        """`(after_id, member ids)` of every population snapshot, oldest first."""
+        return [(after, json.loads(members)) for after, members in self._db.execute(
+            "SELECT after_id, members FROM snapshots ORDER BY id")]
+
     def population(self, size: int) -> list[int]:
         """The current population (ids, oldest first): latest snapshot + later candidates."""
         row = self._db.execute(
@@ -313,8 +335,64 @@ class RunStore:
             "SELECT id FROM candidates WHERE id > ? ORDER BY id", (after,))]
         return (members + later)[-size:]
 
+    # -- sessions and curves (tables added later: absent rows in older stores) ----------
+    def begin_session(self) -> int:
+        """Record that a search session starts now; returns its id for `end_session`."""
+        with self._db:
+            cur = self._db.execute("INSERT INTO sessions (started) VALUES (?)", (time.time(),))
+        return cur.lastrowid
+
+    def update_session(self, session_id: int, *, invalid_children: int, invalid_tries: int,
+                       end_reason: str | None = None) -> None:
+        """Record a session's mutation failures and wall time so far; `end_reason` (e.g.
+        "budget reached", "interrupted") marks it finished. A killed session keeps its
+        last update and no end reason."""
+        with self._db:
+            self._db.execute(
+                "UPDATE sessions SET ended=?, end_reason=?, invalid_children=?, invalid_tries=? "
+                "WHERE id=?", (time.time(), end_reason, invalid_children, invalid_tries,
+                               session_id))
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session, oldest first: `started`, `ended` (None: never updated),
+        `end_reason` (None: still running or killed), `invalid_children`, `invalid_tries`."""
+        cur = self._db.execute("SELECT started, ended, end_reason, invalid_children, "
+                               "invalid_tries FROM sessions ORDER BY id")
+        keys = ("started", "ended", "end_reason", "invalid_children", "invalid_tries")
+        return [dict(zip(keys, row)) for row in cur]
+
+    def set_curve(self, candidate_id: int, task_seed: int, steps: list[int],
+                  val_loss: list[float]) -> None:
+        """Store the validation curve of a candidate trained with one task seed."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO curves VALUES (?, ?, ?, ?)",
+                             (candidate_id, task_seed, json.dumps(list(steps)),
+                              json.dumps([_json_number(v) for v in val_loss])))
+
+    def curves(self, candidate_id: int) -> dict[int, tuple[list[int], list[float]]]:
+        """`{task_seed: (steps, validation losses)}` stored for a candidate."""
+        cur = self._db.execute("SELECT task_seed, steps, val_loss FROM curves "
+                               "WHERE candidate_id=? ORDER BY task_seed", (candidate_id,))
+        return {seed: (json.loads(steps), [math.inf if v is None else v
+                                           for v in json.loads(vals)])
+                for seed, steps, vals in cur}
+
+    def table(self, name: str) -> list[dict[str, Any]] | None:
+        """The rows of an optional table (e.g. a funnel) as dicts; None if there is none."""
+        exists = self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                                  (name,)).fetchone()
+        if exists is None:
+            return None
+        cur = self._db.execute(f'SELECT * FROM "{name}"')
+        keys = [d[0] for d in cur.description]
+        return [dict(zip(keys, row)) for row in cur]
+
     def close(self) -> None:
         self._db.close()
+
+
+def _json_number(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
 
 
 def _connect(path: Path, create: bool = True) -> sqlite3.Connection:

@@ -1,0 +1,27 @@
+"""`symopt report`: notes, tables and figures of a run, a sweep or a tuning directory.
+
+    symopt report runs/q          # runs/q/report.md + report_*.png (and their data as CSV)
+    symopt report sweeps/p        # regenerates sweeps/p/notes.md, summary.csv, figures
+
+Run it again after a resume: the report is regenerated and keeps what you wrote
+between `<!-- notes -->` and `<!-- /notes -->`.
+"""
+
+from __future__ import annotations
+
+from symopt.report.report import write_report
+
+NAME = "report"
+HELP = "write report.md and figures for a run (or notes.md for a sweep)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a search run, sweep or tune directory")
+    parser.add_argument("--no-curves", action="store_true",
+                        help="do not train the seed and best program to draw validation curves "
+                             "(curves already stored are still drawn)")
+
+
+def run(args) -> int:
+    print(write_report(args.run_dir, curves=not args.no_curves))
+    return 0

@@ -1,0 +1,208 @@
+"""The Discussion of a sweep, generated from the data by explicit rules (no language model).
+
+Input: one `Arm` per setting (Run 0 is the baseline) with the best fitness each search
+seed reached (lower is better). The rules, in order:
+
+1. The best setting is the one with the lowest mean best fitness; say by how much it
+   beats the baseline (or, when the baseline is best, the runner-up).
+2. Every setting is compared with the baseline (and the best with the runner-up) by a
+   two-sided Mann–Whitney U test on the per-seed values, p-value stated, plus a
+   bootstrap 95% interval of the difference of means. A difference "exceeds the
+   seed-to-seed noise" only when p < `ALPHA`. When too few seeds make p < `ALPHA`
+   unreachable, the text says so and how many seeds would be needed.
+3. The trend with each varied numeric value: Spearman's rank correlation of the value
+   with the best fitness over all runs (ρ and p stated; a trend is claimed at p < `ALPHA`).
+4. When no comparison is significant, a plain sentence says so.
+
+>>> a = Arm(0, "baseline (x=1)", {"x": 1}, [1.0, 1.1, 0.9])
+>>> b = Arm(1, "x=2", {"x": 2}, [1.0, 1.1, 0.9])
+>>> text = discuss([a, b])
+>>> "not significant" in text and "Nothing here is significant" in text
+True
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+ALPHA = 0.05
+BOOTSTRAP = 10_000
+
+
+@dataclass
+class Arm:
+    """One setting of a sweep: its run number, label, varied values and per-seed results."""
+
+    index: int
+    label: str
+    values: dict[str, Any]
+    best: list[float]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.best) if self.best else math.nan
+
+
+@dataclass
+class Comparison:
+    """Arm `a` against arm `b`: difference of means, U test and bootstrap interval."""
+
+    a: Arm
+    b: Arm
+    u: float
+    p: float
+    low: float
+    high: float
+
+    @property
+    def diff(self) -> float:
+        return self.a.mean - self.b.mean
+
+    @property
+    def significant(self) -> bool:
+        return self.p < ALPHA
+
+
+def compare(a: Arm, b: Arm, seed: int = 0) -> Comparison:
+    """Two-sided Mann–Whitney U of `a.best` against `b.best` and a bootstrap 95% interval
+    of mean(a) − mean(b) (resampling each arm's seeds; `seed` fixes the resampling).
+
+    >>> c = compare(Arm(1, "a", {}, [1.0, 2.0, 3.0, 4.0]), Arm(0, "b", {}, [5.0, 6.0, 7.0, 8.0]))
+    >>> round(c.p, 3), c.significant, c.high < 0
+    (0.029, True, True)
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    x, y = np.asarray(a.best, float), np.asarray(b.best, float)
+    if sorted(a.best) == sorted(b.best):
+        u, p = len(x) * len(y) / 2.0, 1.0
+    else:
+        res = mannwhitneyu(x, y, alternative="two-sided")
+        u, p = float(res.statistic), float(res.pvalue)
+    rng = np.random.default_rng(seed)
+    xs = x[rng.integers(0, len(x), (BOOTSTRAP, len(x)))].mean(axis=1)
+    ys = y[rng.integers(0, len(y), (BOOTSTRAP, len(y)))].mean(axis=1)
+    with np.errstate(invalid="ignore"):
+        d = xs - ys
+    low, high = (float(v) for v in np.percentile(d, [2.5, 97.5])) if np.isfinite(
+        d).all() else (math.nan, math.nan)
+    return Comparison(a, b, u, p, low, high)
+
+
+def smallest_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value an exact Mann–Whitney U test can give.
+
+    >>> smallest_p(3, 3), round(smallest_p(4, 4), 4)
+    (0.1, 0.0286)
+    """
+    return min(1.0, 2.0 / math.comb(n1 + n2, n1)) if n1 and n2 else 1.0
+
+
+def seeds_needed() -> int:
+    """The fewest seeds per arm for which p < ALPHA is reachable."""
+    n = 2
+    while smallest_p(n, n) >= ALPHA:
+        n += 1
+    return n
+
+
+def _g(x: float) -> str:
+    return "inf" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.4g}")
+
+
+def _pct(x: float, base: float) -> str:
+    if not (math.isfinite(x) and math.isfinite(base)) or base == 0:
+        return "n/a"
+    return f"{100 * abs(x - base) / abs(base):.1f}% {'lower' if x < base else 'higher'}"
+
+
+def _sentence(c: Comparison) -> str:
+    verdict = ("exceeds the seed-to-seed noise (significant)" if c.significant
+               else "is within the seed-to-seed noise (not significant)")
+    return (f"Run {c.a.index} ({c.a.label}) against Run {c.b.index} ({c.b.label}): mean best "
+            f"fitness {_g(c.a.mean)} vs {_g(c.b.mean)} ({_pct(c.a.mean, c.b.mean)}); "
+            f"Mann–Whitney U = {c.u:g}, p = {c.p:.3g}; bootstrap 95% interval of the "
+            f"difference [{_g(c.low)}, {_g(c.high)}]. The difference {verdict}.")
+
+
+def trend(arms: list[Arm], key: str) -> str | None:
+    """A sentence on how best fitness moves with the varied value `key` (numeric only)."""
+    from scipy.stats import spearmanr
+
+    xs, ys = [], []
+    for arm in arms:
+        v = arm.values.get(key)
+        if v is None:  # the baseline leaves this key at its default
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return None
+        for f in arm.best:
+            if math.isfinite(f):
+                xs.append(float(v))
+                ys.append(f)
+    if len(set(xs)) < 2:
+        return None
+    if len(set(ys)) < 2:
+        return (f"Best fitness is the same for every value of {key}: there is no trend "
+                f"with {key}.")
+    rho, p = (float(v) for v in spearmanr(xs, ys))
+    means = sorted({x: statistics.fmean(y for x2, y in zip(xs, ys) if x2 == x)
+                    for x in set(xs)}.items())
+    shape = ", ".join(f"{key}={x:g}: {_g(m)}" for x, m in means)
+    if p < ALPHA:
+        direction = "improves (falls)" if rho < 0 else "worsens (rises)"
+        return (f"Best fitness {direction} as {key} grows (Spearman ρ = {rho:.2f}, p = "
+                f"{p:.3g}, {len(xs)} runs); mean best fitness by value: {shape}.")
+    return (f"No monotone trend of best fitness with {key} (Spearman ρ = {rho:.2f}, "
+            f"p = {p:.3g}, {len(xs)} runs); mean best fitness by value: {shape}.")
+
+
+def discuss(arms: list[Arm]) -> str:
+    """The Discussion (Markdown paragraphs) of a sweep's arms; `arms[0]` is the baseline."""
+    arms = [a for a in arms if a.best]
+    if not arms:
+        return "No run has finished yet: nothing to discuss."
+    base = arms[0]
+    ranked = sorted(arms, key=lambda a: (a.mean, a.index))
+    best = ranked[0]
+    paras = []
+    if len(arms) == 1:
+        return (f"Only Run {base.index} ({base.label}) has results: mean best fitness "
+                f"{_g(base.mean)} over {len(base.best)} seed(s); nothing to compare yet.")
+    if best is base:
+        runner = ranked[1]
+        paras.append(f"The baseline, Run 0 ({base.label}), had the lowest mean best fitness, "
+                     f"{_g(base.mean)}; the runner-up, Run {runner.index} ({runner.label}), "
+                     f"reached {_g(runner.mean)} ({_pct(runner.mean, base.mean)}). None of the "
+                     f"changes helped on average.")
+    else:
+        paras.append(f"Run {best.index} ({best.label}) had the lowest mean best fitness, "
+                     f"{_g(best.mean)}, {_pct(best.mean, base.mean)} than the baseline Run 0 "
+                     f"({base.label}, {_g(base.mean)}).")
+    comparisons = [compare(a, base) for a in arms[1:]]
+    if best is not base and len(ranked) > 2 and ranked[1] is not base:
+        comparisons.append(compare(best, ranked[1]))
+    paras.append("\n".join(f"- {_sentence(c)}" for c in comparisons))
+    n_min = min(len(a.best) for a in arms)
+    floor = smallest_p(n_min, n_min)
+    if floor >= ALPHA:
+        paras.append(f"With {n_min} seed(s) per setting the smallest p-value a Mann–Whitney U "
+                     f"test can give is {floor:.3g}, not below {ALPHA}: no difference can be "
+                     f"called significant at this size. Run at least {seeds_needed()} seeds "
+                     f"per setting (`--seeds {seeds_needed()}`) to resolve differences.")
+    keys = sorted({k for a in arms for k in a.values})
+    trends = [t for t in (trend(arms, k) for k in keys) if t]
+    paras += trends
+    if not any(c.significant for c in comparisons):
+        paras.append("Nothing here is significant: no setting's best fitness differs from "
+                     "the baseline's by more than the seed-to-seed noise.")
+    else:
+        sig = [c for c in comparisons if c.significant]
+        paras.append("Significant at p < 0.05: " + "; ".join(
+            f"Run {c.a.index} vs Run {c.b.index} ({'better' if c.diff < 0 else 'worse'})"
+            for c in sig) + ".")
+    return "\n\n".join(paras)

@@ -1,0 +1,94 @@
+"""PNG figures of reports (matplotlib, Agg backend), each with its data as a CSV beside it.
+
+`figure(path, columns, draw)` writes `path` (a PNG) and `path.with_suffix(".csv")`
+holding exactly the columns the figure was drawn from, so a reader (or a test) can
+check or re-plot every figure without the code that made it.
+
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "line.png"
+>>> figure(p, {"x": [1, 2], "y": [3.0, 4.0]}, lambda ax, d: ax.plot(d["x"], d["y"])).name
+'line.png'
+>>> p.with_suffix(".csv").read_text().splitlines()
+['x,y', '1,3.0', '2,4.0']
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from symopt.search.store import write_atomic
+
+Columns = dict[str, Sequence[Any]]
+
+
+def figure(path: str | Path, columns: Columns, draw: Callable[[Any, Columns], Any],
+           size: tuple[float, float] = (7.0, 4.2)) -> Path:
+    """Draw `draw(ax, columns)` into the PNG `path`; write the columns as CSV beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path.with_suffix(".csv"), columns_csv(columns))
+    fig, ax = plt.subplots(figsize=size, dpi=100)
+    try:
+        draw(ax, columns)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        fig.savefig(tmp)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def columns_csv(columns: Columns) -> str:
+    """CSV text of equal-length (or padded) columns; inf/nan written as `inf`/`nan`."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    names = list(columns)
+    w.writerow(names)
+    n = max((len(v) for v in columns.values()), default=0)
+    for i in range(n):
+        w.writerow([_cell(columns[k][i]) if i < len(columns[k]) else "" for k in names])
+    return buf.getvalue()
+
+
+def read_columns(path: str | Path) -> dict[str, list[str]]:
+    """The columns of a figure's CSV (strings; empty cells dropped)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return {}
+    out: dict[str, list[str]] = {k: [] for k in rows[0]}
+    for row in rows[1:]:
+        for k, v in zip(rows[0], row):
+            if v != "":
+                out[k].append(v)
+    return out
+
+
+def _cell(x: Any) -> Any:
+    if isinstance(x, float):
+        return repr(x) if math.isfinite(x) else ("nan" if math.isnan(x) else "inf")
+    return x
+
+
+def finite(values: Sequence[float]) -> list[float]:
+    """`values` with inf replaced by nan (matplotlib leaves a gap)."""
+    return [v if math.isfinite(v) else math.nan for v in values]
+
+
+def log_scale_if_wide(ax, values: Sequence[float]) -> None:
+    """Use a log y-axis when every finite value is positive and they span > 10x."""
+    vals = [v for v in values if math.isfinite(v)]
+    if vals and min(vals) > 0 and max(vals) / min(vals) > 10:
+        ax.set_yscale("log")

@@ -1,0 +1,119 @@
+"""Optional results a run directory may hold: the funnel and tuning trials.
+
+The funnel (re-evaluation of the best candidates on larger tasks) is read from the
+`funnel` table of `run.sqlite` or from `funnel.csv`; tuning trials from `trials.csv`.
+Their columns are shown as they are, so the report follows whatever those writers
+store; a directory without them gets no section.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "trials.csv").write_text("trial,fitness,b1\\n0,0.5,0.9\\n1,0.25,0.95\\n")
+>>> print(trials_summary(d).splitlines()[2])
+2 trials in `trials.csv`; the best (lowest `fitness`) is trial 1: 0.25.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from symopt.report.figures import figure, finite
+from symopt.report.notes import md_table
+from symopt.search.store import STORE_NAME, RunStore
+
+#: Columns taken as the objective of a trial, first match wins (lower is better).
+OBJECTIVES = ("fitness", "val_loss", "loss", "objective", "score")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def funnel_rows(run_dir: Path) -> list[dict[str, Any]] | None:
+    """The funnel's rows: the store's `funnel` table, else `funnel.csv`, else None."""
+    if (run_dir / STORE_NAME).is_file():
+        store = RunStore.open(run_dir)
+        try:
+            rows = store.table("funnel")
+        finally:
+            store.close()
+        if rows:
+            return rows
+    if (run_dir / "funnel.csv").is_file():
+        return read_csv(run_dir / "funnel.csv")
+    return None
+
+
+def optional_tables(run_dir: Path) -> str:
+    """Markdown sections for the funnel and the tuning trials present in `run_dir`."""
+    parts = []
+    rows = funnel_rows(run_dir)
+    if rows:
+        header = list(rows[0])
+        parts += ["## Funnel", "", "The best candidates re-evaluated on larger tasks:", "",
+                  md_table(header, [[_cell(r.get(k)) for k in header] for r in rows]), ""]
+    if (run_dir / "trials.csv").is_file():
+        parts += [trials_summary(run_dir), ""]
+    return "\n".join(parts).rstrip()
+
+
+def _objective(header: list[str]) -> str | None:
+    return next((c for c in OBJECTIVES if c in header), None)
+
+
+def _number(x: str | None) -> float:
+    try:
+        return float(x) if x not in (None, "") else math.inf
+    except ValueError:
+        return math.inf
+
+
+def trials_summary(run_dir: Path, top: int = 5) -> str:
+    """A tuning section from `run_dir/trials.csv`: count, best trial, top rows, a figure
+    of the objective and the best so far against the trial order."""
+    rows = read_csv(run_dir / "trials.csv")
+    header = list(rows[0]) if rows else []
+    obj = _objective(header)
+    lines = ["## Tuning trials", ""]
+    if not rows:
+        return "\n".join(lines + ["`trials.csv` holds no trials yet."])
+    if obj is None:
+        lines += [f"{len(rows)} trials in `trials.csv` (no objective column among "
+                  f"{', '.join(OBJECTIVES)}).", "",
+                  md_table(header, [[r[k] for k in header] for r in rows[:top]])]
+        return "\n".join(lines)
+    values = [_number(r[obj]) for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: (values[i], i))
+    best = order[0]
+    label = rows[best].get("trial", str(best))
+    lines += [f"{len(rows)} trials in `trials.csv`; the best (lowest `{obj}`) is trial "
+              f"{label}: {values[best]:.6g}.", "",
+              md_table(["rank"] + header, [[k + 1] + [rows[i][h] for h in header]
+                                           for k, i in enumerate(order[:top])])]
+    running, best_so_far = math.inf, []
+    for v in values:
+        running = min(running, v)
+        best_so_far.append(running)
+    data = {"trial": list(range(len(rows))), obj: values, "best_so_far": best_so_far}
+
+    def draw(ax, d):
+        ax.scatter(d["trial"], finite(d[obj]), s=10, color="0.6", label=obj)
+        ax.step(d["trial"], finite(d["best_so_far"]), where="post", color="tab:red",
+                label="best so far")
+        ax.set_xlabel("trial (in trials.csv order)")
+        ax.set_ylabel(obj)
+        ax.set_title("Tuning trials")
+        ax.legend(fontsize=8)
+
+    figure(run_dir / "report_trials.png", data, draw)
+    lines += ["", "![trials](report_trials.png)"]
+    return "\n".join(lines)
+
+
+def _cell(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    return "" if x is None else str(x)
