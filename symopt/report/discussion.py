@@ -146,6 +146,8 @@ def trend(arms: list[Arm], key: str) -> str | None:
                 ys.append(f)
     if len(set(xs)) < 2:
         return None
+    if len(set(xs)) == 2:
+        return (f"With two values of {key}, the comparison above is all the trend there is.")
     if len(set(ys)) < 2:
         return (f"Best fitness is the same for every value of {key}: there is no trend "
                 f"with {key}.")

@@ -241,7 +241,8 @@ def _curves_figure(h: RunHistory, run_dir: Path) -> list[str]:
     best, seeds = h.best, h.seed_records
     if best is None or not seeds or not math.isfinite(best.fitness):
         return ["No validation curves: the run has no finite best.", ""]
-    pairs = [("seed", seeds[0]), ("best", best)]
+    pairs = [("seed", seeds[0]), ("best", best)] if best.id != seeds[0].id else [
+        ("seed", seeds[0])]
     stored = store_curves(h, [rec for _, rec in pairs])
     data: dict[str, list] = {"program": [], "candidate": [], "task_seed": [], "step": [],
                              "val_loss": []}
@@ -262,6 +263,8 @@ def _curves_figure(h: RunHistory, run_dir: Path) -> list[str]:
                        if p == name and t == task_seed]
                 label = (f"{name} (candidate {rec.id})" if task_seed == min(d["task_seed"])
                          else None)
+                if len(pairs) == 1 and label:
+                    label = f"seed = best (candidate {rec.id}): no candidate beat it"
                 ax.plot([d["step"][i] for i in idx], finite([d["val_loss"][i] for i in idx]),
                         color=colors[name], marker="o", ms=3, label=label)
         log_scale_if_wide(ax, d["val_loss"])

@@ -289,7 +289,7 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, progress: str = "auto",
                                 progress=display.run(name), stop_requested=stop_requested)
             ran.append((setting.index, seed))
             display.done(name, result, time.monotonic() - start)
-            write_sweep_report(out)
+            write_sweep_report(out, figures=False)
             if result.interrupted:
                 interrupted = True
                 break

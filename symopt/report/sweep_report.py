@@ -67,21 +67,22 @@ def collect(out: Path, plan: SweepPlan) -> list[RunResult]:
     return results
 
 
-def write_sweep_report(out: str | Path) -> Path:
-    """Rewrite `out/notes.md`, `out/summary.csv` and the figures; returns notes.md's path."""
+def write_sweep_report(out: str | Path, *, figures: bool = True) -> Path:
+    """Rewrite `out/notes.md`, `out/summary.csv` and (with `figures`) the figures;
+    returns notes.md's path."""
     out = Path(out)
     plan = SweepPlan.from_json((out / SWEEP_FILE).read_text(encoding="utf-8"),
                                str(out / SWEEP_FILE))
     results = collect(out, plan)
     write_atomic(out / SUMMARY_NAME, summary_csv(results))
-    arms = [Arm(s.index, s.label, s.values,
+    arms = [Arm(s.index, s.label.removeprefix("baseline (").removesuffix(")"), s.values,
                 [r.best for r in results if r.setting.index == s.index and r.finished])
             for s in plan.settings()]
     parts = [_header(plan, results), "", notes_block(), ""]
     for s in plan.settings():
         parts += [_run_section(s, [r for r in results if r.setting.index == s.index],
                                arms[0]), ""]
-    parts += ["## Figures", ""] + _figures(out, plan, results)
+    parts += ["## Figures", ""] + _figures(out, plan, results, draw=figures)
     parts += ["", "## Discussion", "",
               "Generated from the finished runs by fixed rules (see "
               "`symopt.report.discussion`); lower fitness is better.", "", discuss(arms)]
@@ -183,10 +184,12 @@ def best_so_far(h: RunHistory, budget: int) -> list[float]:
     return out
 
 
-def _figures(out: Path, plan: SweepPlan, results: list[RunResult]) -> list[str]:
+def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -> list[str]:
     fin = [r for r in results if r.finished and r.history]
     if not fin:
         return ["No finished run yet."]
+    if not draw:
+        return ["The figures are drawn when the sweep ends (or by `symopt report DIR`)."]
     data = {"run": [r.setting.index for r in fin], "label": [r.setting.label for r in fin],
             "seed": [r.seed for r in fin], "best_fitness": [r.best for r in fin]}
     settings = plan.settings()
@@ -236,10 +239,11 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult]) -> list[str]:
                     if len(by_seed) == 1:
                         xs.append(t)
             for ys in by_seed.values():
-                ax.plot(xs, finite(ys), color=color, alpha=0.25, lw=1)
+                ax.plot(xs, finite(ys), color=color, alpha=0.25, lw=1, drawstyle="steps-post")
             if by_seed:
                 mean = [statistics.fmean(v) for v in zip(*by_seed.values())]
-                ax.plot(xs, finite(mean), color=color, lw=2, label=f"Run {s.index}: {s.label}")
+                ax.plot(xs, finite(mean), color=color, lw=2, label=f"Run {s.index}: {s.label}",
+                        drawstyle="steps-post")
         log_scale_if_wide(ax, d["best"])
         ax.set_xlabel("training runs")
         ax.set_ylabel("best fitness so far")

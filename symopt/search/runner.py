@@ -123,10 +123,13 @@ class _Search:
         self.since_improvement = 0
         self.best: CandidateRecord | None = None
         self.seed_ids: list[int] = []
+        self.session, self.session_noted = 0, time.monotonic()
+        self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
         self._load_history()
+        self.session = self.store.begin_session()
         with self.progress as progress:
             self.progress = progress
             self._warm_start()
@@ -143,9 +146,22 @@ class _Search:
                 for done in self.dispatcher.finished(timeout=0.5):
                     self._trained(done)
                 self.progress.update(self.stats)
+                self._record_session()
             self.progress.update(self.stats, force=True)
         self._write_outputs()
+        self._record_session(end="interrupted" if stopped else (
+            "budget reached" if self.stats.evaluations >= self.config.search.budget
+            else "candidate limit reached"))
         return SearchResult(self.run_dir, self.best, self.stats, interrupted=stopped)
+
+    def _record_session(self, end: str | None = None) -> None:
+        """Store this session's wall time and mutation failures (at most every 5 s)."""
+        now = time.monotonic()
+        if end is None and now - self.session_noted < 5.0:
+            return
+        self.session_noted = now
+        self.store.update_session(self.session, invalid_children=self.invalid_children,
+                                  invalid_tries=self.invalid_tries, end_reason=end)
 
     def _child(self, index: int) -> None:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
@@ -154,6 +170,8 @@ class _Search:
         parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
+            self.invalid_children += 1
+            self.invalid_tries += mutation.tries
             return
         rec = self._prepare(mutation.program, gen_index=index,      # prepare + cache lookup
                             operator=mutation.operator, description=mutation.description,
