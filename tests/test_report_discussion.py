@@ -1,0 +1,61 @@
+"""The rule-based discussion: p-values against exact formulas, and what it concludes."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from symopt.report.discussion import Arm, compare, discuss, smallest_p
+
+
+def test_complete_separation_gives_the_exact_mann_whitney_p():
+    # All 4 of one arm below all 4 of the other: exact two-sided p = 2 / C(8, 4).
+    c = compare(Arm(1, "b", {}, [0.1, 0.2, 0.3, 0.4]), Arm(0, "a", {}, [1.0, 1.1, 1.2, 1.3]))
+    assert c.p == pytest.approx(2 / math.comb(8, 4)) and c.significant
+    assert c.low < c.high < 0  # the bootstrap interval of mean(b) - mean(a) excludes 0
+    assert c.diff == pytest.approx(0.25 - 1.15)
+
+
+def test_the_smallest_p_matches_the_exact_distribution():
+    assert smallest_p(3, 3) == pytest.approx(0.1)
+    assert smallest_p(5, 5) == pytest.approx(2 / 252)
+
+
+def test_two_settings_from_the_same_distribution_are_not_significant():
+    rng = random.Random(7)
+    same = [[rng.gauss(1.0, 0.1) for _ in range(5)] for _ in range(2)]
+    text = discuss([Arm(0, "x=1", {"x": 1}, same[0]), Arm(1, "x=2", {"x": 2}, same[1])])
+    assert "(not significant)" in text and "Nothing here is significant" in text
+
+
+def test_a_clear_improvement_is_named_with_its_size_and_p_value():
+    base = Arm(0, "x=1", {"x": 1}, [1.0, 1.1, 1.2, 1.05, 0.95])
+    better = Arm(1, "x=2", {"x": 2}, [0.5, 0.55, 0.6, 0.52, 0.58])
+    text = discuss([base, better])
+    assert text.startswith("Run 1 (x=2) had the lowest mean best fitness, 0.55, 48.1% lower "
+                           "than the baseline Run 0")
+    assert f"p = {2 / math.comb(10, 5):.3g}" in text and "(significant)" in text
+    assert "Significant at p < 0.05: Run 1 vs Run 0 (better)." in text
+
+
+def test_three_seeds_cannot_be_significant_and_the_text_says_why():
+    text = discuss([Arm(0, "x=1", {"x": 1}, [1.0, 1.1, 1.2]),
+                    Arm(1, "x=2", {"x": 2}, [0.1, 0.2, 0.3])])
+    assert "p = 0.1;" in text and "smallest p-value a Mann–Whitney U test can give is 0.1" in text
+    assert "`--seeds 4`" in text and "Nothing here is significant" in text
+
+
+def test_a_monotone_trend_is_reported_with_spearman():
+    arms = [Arm(i, f"p={p}", {"p": p}, [10.0 / p + d for d in (0.0, 0.01, 0.02)])
+            for i, p in enumerate([8, 16, 32, 64])]
+    text = discuss(arms)
+    assert "Best fitness improves (falls) as p grows (Spearman ρ = -0.95" in text
+    assert "12 runs" in text
+
+
+def test_when_the_baseline_is_best_it_says_nothing_helped():
+    text = discuss([Arm(0, "x=1", {"x": 1}, [0.1, 0.1]), Arm(1, "x=2", {"x": 2}, [0.2, 0.3])])
+    assert "The baseline, Run 0 (x=1), had the lowest mean best fitness" in text
+    assert "None of the changes helped on average." in text
