@@ -10,9 +10,10 @@ seed reached (lower is better). The rules, in order:
    bootstrap 95% interval of the difference of means. A difference "exceeds the
    seed-to-seed noise" only when p < `ALPHA`. When too few seeds make p < `ALPHA`
    unreachable, the text says so and how many seeds would be needed.
-3. The trend with each varied numeric value: Spearman's rank correlation of the value
-   with the best fitness over all runs (ρ and p stated; a trend is claimed at p < `ALPHA`).
-4. When no comparison is significant, a plain sentence says so.
+3. The trend with each varied numeric value (three values or more): Spearman's rank
+   correlation of the value with the best fitness over all runs (ρ and p stated; a
+   trend is claimed at p < `ALPHA`).
+4. When neither a comparison nor a trend is significant, a plain sentence says so.
 
 >>> a = Arm(0, "baseline (x=1)", {"x": 1}, [1.0, 1.1, 0.9])
 >>> b = Arm(1, "x=2", {"x": 2}, [1.0, 1.1, 0.9])
@@ -129,8 +130,9 @@ def _sentence(c: Comparison) -> str:
             f"difference [{_g(c.low)}, {_g(c.high)}]. The difference {verdict}.")
 
 
-def trend(arms: list[Arm], key: str) -> str | None:
-    """A sentence on how best fitness moves with the varied value `key` (numeric only)."""
+def trend(arms: list[Arm], key: str) -> tuple[str, bool] | None:
+    """A sentence on how best fitness moves with the varied value `key` (numeric only),
+    and whether the trend is significant."""
     from scipy.stats import spearmanr
 
     xs, ys = [], []
@@ -147,10 +149,11 @@ def trend(arms: list[Arm], key: str) -> str | None:
     if len(set(xs)) < 2:
         return None
     if len(set(xs)) == 2:
-        return (f"With two values of {key}, the comparison above is all the trend there is.")
+        return (f"With two values of {key}, the comparison above is all the trend there is.",
+                False)
     if len(set(ys)) < 2:
         return (f"Best fitness is the same for every value of {key}: there is no trend "
-                f"with {key}.")
+                f"with {key}.", False)
     rho, p = (float(v) for v in spearmanr(xs, ys))
     means = sorted({x: statistics.fmean(y for x2, y in zip(xs, ys) if x2 == x)
                     for x in set(xs)}.items())
@@ -158,9 +161,11 @@ def trend(arms: list[Arm], key: str) -> str | None:
     if p < ALPHA:
         direction = "improves (falls)" if rho < 0 else "worsens (rises)"
         return (f"Best fitness {direction} as {key} grows (Spearman ρ = {rho:.2f}, p = "
-                f"{p:.3g}, {len(xs)} runs); mean best fitness by value: {shape}.")
+                f"{p:.3g}, {len(xs)} runs, significant); mean best fitness by value: "
+                f"{shape}.", True)
     return (f"No monotone trend of best fitness with {key} (Spearman ρ = {rho:.2f}, "
-            f"p = {p:.3g}, {len(xs)} runs); mean best fitness by value: {shape}.")
+            f"p = {p:.3g}, {len(xs)} runs, not significant); mean best fitness by value: "
+            f"{shape}.", False)
 
 
 def discuss(arms: list[Arm]) -> str:
@@ -198,10 +203,16 @@ def discuss(arms: list[Arm]) -> str:
                      f"per setting (`--seeds {seeds_needed()}`) to resolve differences.")
     keys = sorted({k for a in arms for k in a.values})
     trends = [t for t in (trend(arms, k) for k in keys) if t]
-    paras += trends
+    paras += [text for text, _ in trends]
     if not any(c.significant for c in comparisons):
-        paras.append("Nothing here is significant: no setting's best fitness differs from "
-                     "the baseline's by more than the seed-to-seed noise.")
+        if any(sig for _, sig in trends):
+            paras.append("No single setting differs from the baseline by more than the "
+                         "seed-to-seed noise; the significant trend above, over all runs "
+                         "pooled, is the finding.")
+        else:
+            paras.append("Nothing here is significant: no setting's best fitness differs "
+                         "from the baseline's by more than the seed-to-seed noise, and "
+                         "there is no significant trend.")
     else:
         sig = [c for c in comparisons if c.significant]
         paras.append("Significant at p < 0.05: " + "; ".join(
