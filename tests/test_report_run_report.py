@@ -26,7 +26,7 @@ CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("run")
-    run_search(SearchConfig.from_dict(CONFIG), d, seeds=["programs/adamw.prog"])
+    run_search(SearchConfig.from_dict(CONFIG), d, seeds=["adamw"])
     write_report(d)
     return d
 
@@ -61,7 +61,7 @@ def test_summary_numbers_are_the_stores(run_dir):
     assert summary_value(run_dir, "redundant-statement fraction") == f"{100 * red:.1f}%"
     assert summary_value(run_dir, "how the run ended") == "budget reached"
     text = (run_dir / "report.md").read_text()
-    assert "## Run 0: baseline" in text and "programs/adamw.prog" in text
+    assert "## Run 0: baseline" in text and "adamw.prog" in text
 
 
 def test_fitness_figure_is_drawn_from_the_store(run_dir):
@@ -136,7 +136,7 @@ def test_regenerated_report_reads_stored_curves_not_a_new_training(run_dir, tmp_
 def test_notes_survive_a_resume_and_a_regeneration(tmp_path):
     d = tmp_path / "r"
     cfg = SearchConfig.from_dict({**CONFIG, "search": {**CONFIG["search"], "budget": 2}})
-    run_search(cfg, d, seeds=["programs/sgd.prog"], evaluate_fn=statement_count_fitness)
+    run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
     path = write_report(d, curves=False)
     text = path.read_text().replace("<!-- notes -->\n", "<!-- notes -->\nlr too high?\n")
     path.write_text(text)
@@ -166,7 +166,7 @@ def test_funnel_and_trials_are_reported_when_present(run_dir):
 def test_an_old_store_without_the_new_tables_opens(tmp_path):
     d = tmp_path / "old"
     cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 3}})
-    run_search(cfg, d, seeds=["programs/sgd.prog"], evaluate_fn=statement_count_fitness)
+    run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
     db = sqlite3.connect(d / "run.sqlite")
     with db:
         db.execute("DROP TABLE sessions")

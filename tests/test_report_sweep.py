@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+from conftest import ROOT
 
 from symopt.cli import main
 from symopt.errors import UserError
@@ -43,7 +44,7 @@ def identical(tmp_path_factory):
     """hall_of_fame does not change the search: two settings that are the same search."""
     out = tmp_path_factory.mktemp("sweep")
     plan = plan_sweep(BASE, ["search.hall_of_fame=20,5"], seeds=3,
-                      programs=["programs/adamw.prog"])
+                      programs=["adamw"])
     result = run_sweep(plan, out, progress="none", evaluate_fn=statement_count_fitness)
     return out, result
 
@@ -105,7 +106,7 @@ _SLOW_SWEEP = textwrap.dedent("""
         return statement_count_fitness(text, spec)
 
     plan = plan_sweep({"search": {"population": 4, "budget": 6}}, ["search.population=2"],
-                      seeds=1, programs=["programs/sgd.prog"])
+                      seeds=1, programs=["sgd"])
     run_sweep(plan, sys.argv[1], progress="plain", evaluate_fn=slow)
 """)
 
@@ -113,7 +114,7 @@ _SLOW_SWEEP = textwrap.dedent("""
 def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     out = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_SWEEP, str(out)],
-                            env={**os.environ, "PYTHONPATH": os.getcwd()},
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first, second = out / "run-0" / "seed-0", out / "run-1" / "seed-0"
     deadline = time.monotonic() + 120
@@ -137,7 +138,7 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
         second, "SELECT COUNT(*) FROM candidates WHERE cache_hit=0")[0][0] < 6
 
     plan = plan_sweep({"search": {"population": 4, "budget": 6}}, ["search.population=2"],
-                      seeds=1, programs=["programs/sgd.prog"])
+                      seeds=1, programs=["sgd"])
     result = run_sweep(plan, out, progress="none", evaluate_fn=statement_count_fitness)
     assert result.skipped == [(0, 0)] and result.ran == [(1, 0)]
     assert store_rows(first, "SELECT id, created FROM candidates ORDER BY id") == done_before
@@ -153,7 +154,7 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
 def test_a_different_sweep_in_the_same_directory_is_refused(identical):
     out, _ = identical
     plan = plan_sweep(BASE, ["search.hall_of_fame=7"], seeds=3,
-                      programs=["programs/adamw.prog"])
+                      programs=["adamw"])
     with pytest.raises(UserError, match="holds a different sweep .*--vary"):
         run_sweep(plan, out, progress="none", evaluate_fn=statement_count_fitness)
 
@@ -179,7 +180,7 @@ def test_sweep_verb_errors_are_clean(tmp_path, capsys):
 
 
 def test_write_sweep_report_on_a_sweep_not_started(tmp_path):
-    plan = plan_sweep(BASE, ["search.population=2"], seeds=1, programs=["programs/sgd.prog"])
+    plan = plan_sweep(BASE, ["search.population=2"], seeds=1, programs=["sgd"])
     from symopt.report.sweep import prepare_out
 
     prepare_out(plan, tmp_path)

@@ -32,7 +32,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="DIR", required=True, help="sweep directory")
     parser.add_argument("--budget", type=int, help="training runs per run (overrides the config)")
     parser.add_argument("--program", action="append", default=[], metavar="PROG",
-                        help="seed program(s) of every run (default programs/adamw.prog)")
+                        help="seed program(s) of every run: a .prog file or a built-in name "
+                             "(default adamw)")
     parser.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
 
 
@@ -41,7 +42,7 @@ def run(args) -> int:
         raise UserError("a sweep needs at least one --vary KEY=V1,V2")
     config = load_config(args.config) if args.config else SearchConfig()
     plan = plan_sweep(config, args.vary, args.seeds, budget=args.budget,
-                      programs=args.program or ["programs/adamw.prog"],
+                      programs=args.program or ["adamw"],
                       source=args.config or "default config")
     stop = {"requested": False}
 

@@ -11,7 +11,7 @@ from the stored snapshots and candidates, exactly as the search kept it.
 >>> from symopt.search.runner import statement_count_fitness
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 8}})
 >>> d = tempfile.mkdtemp()
->>> _ = run_search(cfg, d, seeds=["programs/sgd.prog"], evaluate_fn=statement_count_fitness)
+>>> _ = run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
 >>> h = RunHistory.load(d)
 >>> h.training_runs, h.ended, h.best_fitness <= h.seed_fitness
 (8, 'budget reached', True)

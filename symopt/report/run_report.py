@@ -16,7 +16,7 @@ and the best program once per task seed on the run's task and stores the curves 
 >>> from symopt.search.runner import statement_count_fitness
 >>> d = tempfile.mkdtemp()
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6}})
->>> _ = run_search(cfg, d, seeds=["programs/sgd.prog"], evaluate_fn=statement_count_fitness)
+>>> _ = run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
 >>> path = write_run_report(d, curves=False)
 >>> "## Run 0: baseline" in path.read_text()
 True

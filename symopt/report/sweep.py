@@ -28,7 +28,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,7 +160,7 @@ def _show(v: Any) -> str:
 
 
 def plan_sweep(config: SearchConfig | dict[str, Any], vary: list[str], seeds: int = 3, *,
-               budget: int | None = None, programs: list[str | Path] = (),
+               budget: int | None = None, programs: Sequence[str | Path] = (),
                source: str = "config") -> SweepPlan:
     """A validated plan: every setting's config is checked (the offending `--vary` named)."""
     base = config.to_dict() if isinstance(config, SearchConfig) else copy.deepcopy(config)
@@ -175,12 +175,13 @@ def plan_sweep(config: SearchConfig | dict[str, Any], vary: list[str], seeds: in
     if len(set(keys)) != len(keys):
         raise UserError(f"--vary: a key is given twice ({', '.join(keys)})")
     base = SearchConfig.from_dict(base, source=source).to_dict()
-    texts = []
-    for p in programs:
-        p = Path(p)
-        from symopt.lang import parse_file, to_text
+    from symopt import programs as builtin
+    from symopt.lang import parse_file, to_text
 
-        texts.append((p.name, to_text(parse_file(p))))
+    texts = []
+    for spec in programs:  # a .prog file or a built-in name
+        path = builtin.resolve(spec)
+        texts.append((path.name, to_text(parse_file(path))))
     plan = SweepPlan(base, pairs, seeds, texts, source)
     checked_tasks = set()
     for setting in plan.settings():

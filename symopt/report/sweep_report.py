@@ -10,7 +10,7 @@ and `<!-- /notes -->` survive regeneration.
 >>> from symopt.report.sweep import plan_sweep, run_sweep
 >>> from symopt.search.runner import statement_count_fitness
 >>> plan = plan_sweep({"search": {"population": 4, "budget": 5}}, ["search.population=2"],
-...                   seeds=2, programs=["programs/sgd.prog"])
+...                   seeds=2, programs=["sgd"])
 >>> d = tempfile.mkdtemp()
 >>> _ = run_sweep(plan, d, progress="none", evaluate_fn=statement_count_fitness)
 >>> text = open(f"{d}/notes.md").read()
