@@ -61,7 +61,7 @@ def test_summary_numbers_are_the_stores(run_dir):
     assert summary_value(run_dir, "redundant-statement fraction") == f"{100 * red:.1f}%"
     assert summary_value(run_dir, "how the run ended") == "budget reached"
     text = (run_dir / "report.md").read_text()
-    assert "## Run 0: baseline" in text and "adamw.prog" in text
+    assert "## Run 0: baseline" in text and "Seed program `adamw`" in text
 
 
 def test_fitness_figure_is_drawn_from_the_store(run_dir):
