@@ -18,6 +18,7 @@ from symopt.report.history import RunHistory
 from symopt.report.report import write_report
 from symopt.search import SearchConfig, run_search
 from symopt.search.runner import statement_count_fitness
+from symopt.search.store import FunnelRecord, RunStore
 
 CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
           "task": {"name": "quadratic", "overrides": {"steps": 20}}}
@@ -149,15 +150,16 @@ def test_notes_survive_a_resume_and_a_regeneration(tmp_path):
 
 
 def test_funnel_and_trials_are_reported_when_present(run_dir):
-    db = sqlite3.connect(run_dir / "run.sqlite")
-    with db:
-        db.execute("CREATE TABLE IF NOT EXISTS funnel (candidate INTEGER, task TEXT, "
-                   "ratio REAL)")
-        db.execute("INSERT INTO funnel VALUES (3, 'rosenbrock', 0.8125)")
-    db.close()
+    store = RunStore.open(run_dir)
+    store.add_funnel(FunnelRecord(1, "rosenbrock", "{}", "h0", None, True, fitness=2.0,
+                                  seed_fitness=2.0))
+    store.add_funnel(FunnelRecord(1, "rosenbrock", "{}", "h3", 3, False, fitness=1.625,
+                                  seed_fitness=2.0, passed=True))
+    store.close()
     (run_dir / "trials.csv").write_text("trial,fitness\n0,0.75\n1,0.5\n2,0.625\n")
     text = write_report(run_dir, curves=False).read_text()
-    assert "## Funnel" in text and "| 3 | rosenbrock | 0.8125 |" in text
+    assert "## Funnel" in text
+    assert "| 1 | rosenbrock | 3 | 0 | 1.625 | 2 | 1 | ok | 0.8125 |" in text
     assert "3 trials in `trials.csv`; the best (lowest `fitness`) is trial 1: 0.5." in text
     best_so_far = [float(r["best_so_far"]) for r in read_csv(run_dir / "report_trials.csv")]
     assert best_so_far == [0.75, 0.5, 0.5]

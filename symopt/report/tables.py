@@ -23,6 +23,9 @@ from symopt.report.figures import figure, finite
 from symopt.report.notes import md_table
 from symopt.search.store import STORE_NAME, RunStore
 
+#: Funnel columns shown (in this order) when the funnel has them.
+FUNNEL_COLUMNS = ("stage", "task", "candidate_id", "is_seed", "fitness", "seed_fitness",
+                  "passed", "status")
 #: Columns taken as the objective of a trial, first match wins (lower is better).
 OBJECTIVES = ("fitness", "val_loss", "loss", "objective", "score")
 
@@ -52,12 +55,26 @@ def optional_tables(run_dir: Path) -> str:
     parts = []
     rows = funnel_rows(run_dir)
     if rows:
-        header = list(rows[0])
-        parts += ["## Funnel", "", "The best candidates re-evaluated on larger tasks:", "",
-                  md_table(header, [[_cell(r.get(k)) for k in header] for r in rows]), ""]
+        header = [k for k in FUNNEL_COLUMNS if k in rows[0]] or list(rows[0])
+        body = [[_cell(r.get(k)) for k in header] for r in rows]
+        if {"fitness", "seed_fitness"} <= set(header):
+            header.append("ratio to seed")
+            for row, r in zip(body, rows):
+                row.append(_cell(_ratio(r.get("fitness"), r.get("seed_fitness"))))
+        parts += ["## Funnel", "", "The best candidates re-evaluated on larger tasks against "
+                  "the seed (`passed`: it beat the seed at that stage):", "",
+                  md_table(header, body), ""]
     if (run_dir / "trials.csv").is_file():
         parts += [trials_summary(run_dir), ""]
     return "\n".join(parts).rstrip()
+
+
+def _ratio(x: Any, base: Any) -> float | None:
+    try:
+        x, base = float(x), float(base)
+    except (TypeError, ValueError):
+        return None
+    return x / base if math.isfinite(x) and math.isfinite(base) and base else None
 
 
 def _objective(header: list[str]) -> str | None:
