@@ -6,8 +6,8 @@ program text, parent, mutation, hash, fingerprint, fitness, status and timings
 search sessions with their wall time, mutation failures and how they ended
 (`sessions`), and validation curves of some candidates (`curves`, filled by `symopt
 report`); the last three are added to older stores when they are opened. The
-population of aging evolution is recoverable from it at any time: the latest snapshot, followed by every
-candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
+population of aging evolution is recoverable from it at any time: the latest snapshot,
+followed by every candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
 rewritten atomically (temp file + `os.replace`) so they are always complete.
 
 >>> import tempfile
