@@ -60,3 +60,39 @@ def test_kind_rules():
     assert FUNCTIONS["global_norm"].result_kind((T,)) is S
     assert FUNCTIONS["get_pi"].result_kind(()) is S
     assert FUNCTIONS["clip_by_global_norm"].result_kind((T, L)) is None
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_one_implementation_runs_on_numpy_and_jax_alike(name):
+    f = FUNCTIONS[name]
+    x = np.array([[0.5, -1.5], [2.0, 0.25]], np.float32)
+    y = np.array([[-0.3, 4.0], [0.0, 1.5]], np.float32)
+    if f.scope == "global":
+        args = [[x, y[0]]] + [np.float32(0.7)] * (f.arity - 1)
+    else:
+        args = [x, y, np.float32(0.3)][: f.arity]
+    with np.errstate(all="ignore"):
+        ours = f.impl(np, *args)
+    theirs = f.impl(jnp, *[[jnp.asarray(a) for a in v] if isinstance(v, list)
+                           else jnp.asarray(v) for v in args])
+    ours, theirs = (o if isinstance(o, list) else [o] for o in (ours, theirs))
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.asarray(a).dtype == np.float32 and np.asarray(b).dtype == np.float32
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FUNCTIONS.items() if f.fold))
+def test_python_float_folding_agrees_with_the_array_implementation(name):
+    f = FUNCTIONS[name]
+    args = [1.7, -0.4][: f.arity]
+    assert f.fold(*args) == pytest.approx(float(f.impl(np, *map(np.float64, args))), rel=1e-6)
+    if name == "div":
+        assert f.fold(1.0, 0.0) == 0.0 == float(f.impl(np, np.float64(1.0), np.float64(0.0)))
+
+
+def test_how_functions_are_written_comes_from_the_registry():
+    from symopt.lang.registry import IDENTITY, INFIX, PREFIX
+
+    assert INFIX == {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+    assert PREFIX == {"-": "negative"} and IDENTITY == "copy"
+    assert [FUNCTIONS[n].precedence for n in ("add", "sub", "mul", "div")] == [1, 1, 2, 2]

@@ -57,7 +57,7 @@ import numpy as np
 from symopt.errors import ProgramError
 from symopt.lang.model import Program
 from symopt.lang.semantics import statement_ops
-from symopt.lang.typecheck import check, infer
+from symopt.lang.typecheck import check, typed
 
 #: Steps the program runs for.
 STEPS = 2
@@ -96,9 +96,10 @@ def trace(program: Program) -> list[np.ndarray]:
     >>> [a.shape for a in trace(programs.load("lion"))]
     [(14,), (14,)]
     """
-    if infer(program) is None:
+    t = typed(program)
+    if t is None:
         raise ProgramError(check(program))
-    ops = statement_ops(program, np, lift=np.float32)
+    ops = statement_ops(t, np, lift=np.float32)
     weights, grads = fixed_inputs()
     params = program.params
     dtypes = [np.dtype(np.float32)] * len(SHAPES)

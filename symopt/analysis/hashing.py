@@ -49,7 +49,7 @@ def value_keys(program: Program) -> dict[str, str]:
         if not live:
             continue
         keys = [env[a] if a.__class__ is str else "#" + repr(a) for a in s.args]
-        if s.fn == "copy":
+        if FUNCTIONS[s.fn].identity:
             env[s.target] = keys[0]
             continue
         if s.fn in commutative:

@@ -25,7 +25,7 @@ from symopt.lang.model import Program
 from symopt.lang.printer import format_constant
 from symopt.lang.registry import FUNCTIONS
 
-_ATOM, _UNARY, _PRODUCT, _SUM = 4, 3, 2, 1
+_ATOM, _UNARY = 4, 3  # infix operators bind as tightly as their `Function.precedence` (1, 2)
 #: Longest expression text that is inlined into its reader.
 INLINE_WIDTH = 40
 
@@ -34,16 +34,16 @@ def _render(fn: str, parts: list[tuple[str, int]]) -> tuple[str, int]:
     """Text and precedence of ``fn`` applied to already rendered arguments."""
     f = FUNCTIONS[fn]
     if f.infix:
-        prec = _PRODUCT if f.infix in "*/" else _SUM
+        prec = f.precedence
         (lt, lp), (rt, rp) = parts
         left = f"({lt})" if lp < prec else lt
         right = f"({rt})" if rp <= prec else rt  # `a - (b - c)`, and keeps the tree shape
         return f"{left} {f.infix} {right}", prec
-    if fn == "copy":
+    if f.identity:
         return parts[0]
-    if fn == "negative" and not _is_number(parts[0][0]):
+    if f.prefix and not _is_number(parts[0][0]):
         text, prec = parts[0]
-        return (f"-({text})" if prec <= _UNARY else f"-{text}"), _UNARY
+        return (f"{f.prefix}({text})" if prec <= _UNARY else f"{f.prefix}{text}"), _UNARY
     return f"{fn}({', '.join(t for t, _ in parts)})", _ATOM
 
 

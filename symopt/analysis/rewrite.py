@@ -91,7 +91,7 @@ def fold(fn: str, consts: list[float]) -> float | None:
     True
     """
     f = FUNCTIONS[fn]
-    if f.scope != "elementwise" or f.arity == 0 or fn == "copy":
+    if f.scope != "elementwise" or f.arity == 0 or f.identity:
         return None
     if f.fold is not None:
         return _finite(tidy(f.fold(*consts), 1e-12))
@@ -163,7 +163,7 @@ class Dag:
 
     def make(self, fn: str, args: tuple):
         """The value of ``fn(*args)``, simplified by the rules in the module docstring."""
-        if fn == "copy":
+        if FUNCTIONS[fn].identity:
             return args[0]
         if args and all(_is_const(a) for a in args):
             folded = fold(fn, list(args))

@@ -48,9 +48,6 @@ from symopt.lang.model import Program, Stmt
 from symopt.lang.registry import FUNCTIONS
 from symopt.lang.typecheck import check, is_valid
 
-_BINARY_NAMES = {"add": "sum", "sub": "diff", "mul": "prod", "div": "ratio",
-                 "maximum": "hi", "minimum": "lo", "power": "pow"}
-_NULLARY_NAMES = {"get_pi": "pi", "get_e": "e_const", "get_eps": "eps"}
 _MAX_NAME = 14
 
 
@@ -140,15 +137,12 @@ def _base_name(dag: Dag, node: int, names: dict) -> str:
     fn, args = dag.nodes[node]
     named = [names[a] if a.__class__ is int else a for a in args if a.__class__ is not float]
     consts = [a for a in args if a.__class__ is float]
-    if fn == "interp":
-        return "ema"
-    if fn in _NULLARY_NAMES:
-        return _NULLARY_NAMES[fn]
-    if fn == "mul" and len(named) == 1 and consts:
+    f = FUNCTIONS[fn]
+    if f.scales and len(named) == 1 and consts:
         return f"{named[0]}_scaled"
     if len(args) == 1 and named and len(f"{fn}_{named[0]}") <= _MAX_NAME:
         return f"{fn}_{named[0]}"
-    return _BINARY_NAMES.get(fn, f"{fn}_val")
+    return f.value_name or f"{fn}_val"
 
 
 def linearize(dag: Dag, like: Program) -> Program:

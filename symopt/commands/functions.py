@@ -20,7 +20,6 @@ def run(args) -> int:
     for col in ("name", "arity", "scope", "kinds", "written", "meaning"):
         table.add_column(col)
     for f in FUNCTIONS.values():
-        written = f"x {f.infix} y" if f.infix else ("x" if f.name == "copy" else "")
-        table.add_row(f.name, str(f.arity), f.scope, f.signature(), written, f.doc)
+        table.add_row(f.name, str(f.arity), f.scope, f.signature(), f.written(), f.doc)
     Console(width=140).print(table)
     return 0

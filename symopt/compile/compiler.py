@@ -28,13 +28,10 @@ import jax.numpy as jnp
 
 from symopt.errors import ProgramError, UserError
 from symopt.lang.dead_code import live_mask
-from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.semantics import statement_ops
 from symopt.lang.semantics import tree_arg_positions as tree_arg_positions
-from symopt.lang.typecheck import check
-
-_S = Kind.SCALAR
+from symopt.lang.typecheck import check, typed
 
 UpdateFn = Callable[..., tuple]
 
@@ -80,15 +77,15 @@ def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
     >>> upd[0].tolist(), state
     ([0.10000000149011612, -0.20000000298023224], ())
     """
-    problems = check(program)
-    if problems:
-        raise ProgramError(problems)
+    t = typed(program)
+    if t is None:
+        raise ProgramError(check(program))
     const_names: tuple[str, ...] = ()
     if traced_constants:
         named, const_names = _constants_as_names(program)
-        ops = statement_ops(named, jnp, extra_kinds=dict.fromkeys(const_names, _S))
+        ops = statement_ops(t, jnp, program=named)
     else:
-        ops = statement_ops(program, jnp)
+        ops = statement_ops(t, jnp)
     p = program.params
     w_name, g_name = p[0], p[1]
     state_names = program.state_names

@@ -6,10 +6,10 @@ from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.parser import parse, parse_file
 from symopt.lang.printer import format_stmt, to_text
 from symopt.lang.registry import FUNCTIONS, Function
-from symopt.lang.typecheck import check, infer, is_valid
+from symopt.lang.typecheck import TypedProgram, check, infer, is_valid, typed
 
 __all__ = [
-    "FUNCTIONS", "Arg", "Function", "Kind", "Program", "Stmt", "check", "format_stmt", "infer",
-    "is_valid", "live_mask", "parse", "parse_file", "redundant_fraction", "remove_dead",
-    "to_text",
+    "FUNCTIONS", "Arg", "Function", "Kind", "Program", "Stmt", "TypedProgram", "check",
+    "format_stmt", "infer", "is_valid", "live_mask", "parse", "parse_file", "redundant_fraction",
+    "remove_dead", "to_text", "typed",
 ]

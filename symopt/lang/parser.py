@@ -23,12 +23,13 @@ import os
 
 from symopt.errors import ProgramError
 from symopt.lang.model import Arg, Program, Stmt
-from symopt.lang.registry import FUNCTIONS
+from symopt.lang.registry import FUNCTIONS, IDENTITY, INFIX, PREFIX
 
 #: Larger files are refused before parsing: a real program is a few hundred bytes.
 MAX_BYTES = 1_000_000
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
+#: Python's operators, by the symbol the function registry writes them with.
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _BINOP_HINTS = {ast.Pow: "power(x, y)", ast.Mod: None, ast.FloorDiv: None, ast.MatMult: "dot(x, y)"}
 
 _FORBIDDEN = {
@@ -281,23 +282,23 @@ class _Parser:
     def operation(self, node: ast.expr) -> tuple[str, list[Arg]]:
         const = self.constant(node)
         if const is not None:
-            return "copy", [const]
+            return IDENTITY, [const]
         if isinstance(node, ast.BinOp):
-            op = _BINOPS.get(type(node.op))
+            op = INFIX.get(_BINOPS.get(type(node.op), ""))
             if op is None:
                 hint = _BINOP_HINTS.get(type(node.op))
                 raise self.error(node, "operator not supported" + (f"; use {hint}" if hint else ""))
             return op, [self.arg(node.left), self.arg(node.right)]
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                return "negative", [self.arg(node.operand)]
+                return PREFIX["-"], [self.arg(node.operand)]
             if isinstance(node.op, ast.UAdd):
-                return "copy", [self.arg(node.operand)]
+                return IDENTITY, [self.arg(node.operand)]
             raise self.error(node, "operator not supported")
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, (ast.Name, ast.Constant)):
-            return "copy", [self.arg(node)]
+            return IDENTITY, [self.arg(node)]
         raise self.error(node, self._describe(node, f"{type(node).__name__} is not allowed "
                                                     f"in an expression"))
 

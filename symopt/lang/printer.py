@@ -39,10 +39,10 @@ def format_expr(stmt: Stmt) -> str:
     args = [format_arg(a) for a in stmt.args]
     if fn.infix:
         return f"{args[0]} {fn.infix} {args[1]}"
-    if stmt.fn == "copy":
+    if fn.identity:
         return args[0]
-    if stmt.fn == "negative" and isinstance(stmt.args[0], str):
-        return f"-{args[0]}"
+    if fn.prefix and isinstance(stmt.args[0], str):
+        return f"{fn.prefix}{args[0]}"
     return f"{stmt.fn}({', '.join(args)})"
 
 

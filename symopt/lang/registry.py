@@ -75,6 +75,13 @@ class Function:
     `negative`, `copy`, the nullary constants) runs through it, in the compiler and in the
     simplifier's constant folding alike.
 
+    How it is written: ``infix`` (``x + y``, binding as tight as ``precedence``: 1 for
+    sums, 2 for products), ``prefix`` (``-x`` for a name), ``identity`` (the function whose
+    value is its argument: ``x = y``), else a call ``name(x, ...)``. For the simplifier's
+    readable names: ``value_name`` names its result (``sum``, ``ema``); ``scales`` marks
+    multiplication, whose product with a constant is named after the other argument
+    (``lr_scaled``).
+
     `py` and `latex` are format templates over the argument texts `{0}`,
     `{1}`, ...; `py` is an expression over `jnp` arrays (elementwise and leaf
     scopes) or over pytrees (global scope, using the exporter's helpers).
@@ -94,6 +101,11 @@ class Function:
     scope: str = "elementwise"
     kind_rule: Callable[..., Kind | None] = _broadcast
     infix: str | None = None
+    prefix: str | None = None
+    precedence: int = 0
+    identity: bool = False
+    value_name: str = ""
+    scales: bool = False
     commutative: bool = False
     py: str = ""
     latex: str = ""
@@ -112,6 +124,18 @@ class Function:
     def kind_table(self) -> dict:
         """`{arg kinds: result kind or None}` for every combination of argument kinds."""
         return self._table
+
+    def written(self) -> str:
+        """How a call is written in program text, for the table of functions.
+
+        >>> FUNCTIONS["sub"].written(), FUNCTIONS["negative"].written(), FUNCTIONS["copy"].written()
+        ('x - y', '-x', 'x')
+        """
+        if self.infix:
+            return f"x {self.infix} y"
+        if self.prefix:
+            return f"{self.prefix}x"
+        return "x" if self.identity else ""
 
     def signature(self) -> str:
         """A human-readable signature, e.g. ``norm(Tensor) -> LeafScalar``."""
@@ -163,27 +187,30 @@ def _unary(name, impl, py, latex, doc, **kw) -> Function:
     return _f(name, 1, impl, py, latex, doc, **kw)
 
 
-def _constant(name, value, latex, doc) -> Function:
+def _constant(name, value, latex, doc, value_name) -> Function:
     # The value as a float32 would hold it: what the compiler and the exporter use.
     f32 = float(np.float32(value))
-    return _f(name, 0, lambda xp: xp.float32(value), repr(value), latex, doc, fold=lambda: f32)
+    return _f(name, 0, lambda xp: xp.float32(value), repr(value), latex, doc, fold=lambda: f32,
+              value_name=value_name)
 
 
 _ENTRIES = [
     # binary arithmetic
-    _f("add", 2, _xp("add"), "{0} + {1}", "{0} + {1}", "x + y", infix="+", commutative=True,
-       fold=operator.add),
-    _f("sub", 2, _xp("subtract"), "{0} - {1}", "{0} - {1}", "x - y", infix="-",
-       fold=operator.sub),
-    _f("mul", 2, _xp("multiply"), "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*",
-       commutative=True, fold=operator.mul),
+    _f("add", 2, _xp("add"), "{0} + {1}", "{0} + {1}", "x + y", infix="+", precedence=1,
+       commutative=True, fold=operator.add, value_name="sum"),
+    _f("sub", 2, _xp("subtract"), "{0} - {1}", "{0} - {1}", "x - y", infix="-", precedence=1,
+       fold=operator.sub, value_name="diff"),
+    _f("mul", 2, _xp("multiply"), "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*", precedence=2,
+       commutative=True, fold=operator.mul, value_name="prod", scales=True),
     _f("div", 2, _safe_div, "_div({0}, {1})", "\\frac{{{0}}}{{{1}}}",
-       "x / y, with x / 0 = 0 (protected)", infix="/", fold=_py_div),
+       "x / y, with x / 0 = 0 (protected)", infix="/", precedence=2, fold=_py_div,
+       value_name="ratio"),
     _f("maximum", 2, _xp("maximum"), "jnp.maximum({0}, {1})", "\\max({0}, {1})",
-       "elementwise maximum", commutative=True),
+       "elementwise maximum", commutative=True, value_name="hi"),
     _f("minimum", 2, _xp("minimum"), "jnp.minimum({0}, {1})", "\\min({0}, {1})",
-       "elementwise minimum", commutative=True),
-    _f("power", 2, _xp("power"), "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y"),
+       "elementwise minimum", commutative=True, value_name="lo"),
+    _f("power", 2, _xp("power"), "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y",
+       value_name="pow"),
     # unary
     _unary("abs", _xp("abs"), "jnp.abs({0})", "|{0}|", "absolute value"),
     _unary("cos", _xp("cos"), "jnp.cos({0})", "\\cos({0})", "cosine"),
@@ -231,12 +258,12 @@ _ENTRIES = [
            "-1, 0 or 1"),
     _unary("reciprocal", lambda xp, x: _safe_div(xp, xp.ones_like(x), x), "_div(1.0, {0})",
            "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)"),
-    _unary("negative", _xp("negative"), "-{0}", "-{0}", "-x", fold=operator.neg),
+    _unary("negative", _xp("negative"), "-{0}", "-{0}", "-x", fold=operator.neg, prefix="-"),
     _f("norm", 1, _norm, "jnp.sqrt(jnp.sum(jnp.square({0})))", "\\lVert {0} \\rVert",
        "L2 norm of each parameter tensor", scope="leaf", kind_rule=_reduce_leaf),
     # n-ary
     _f("interp", 3, lambda xp, x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
-       "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y"),
+       "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y", value_name="ema"),
     _f("clip", 2, lambda xp, x, c: xp.clip(x, -xp.abs(c), xp.abs(c)),
        "jnp.clip({0}, -jnp.abs({1}), jnp.abs({1}))", "\\operatorname{{clip}}({0}, {1})",
        "x clipped to [-|c|, |c|]"),
@@ -254,18 +281,27 @@ _ENTRIES = [
        kind_rule=_tree_with_scalar_bound),
     # assignment of a name or a constant (`x = y`, `x = 0.5`)
     _f("copy", 1, lambda xp, x: x, "{0}", "{0}", "the value itself: `x = y` or `x = 0.5`",
-       fold=lambda x: x),
+       fold=lambda x: x, identity=True),
     # nullary
-    _constant("get_pi", math.pi, "\\pi", "pi"),
-    _constant("get_e", math.e, "e", "Euler's number"),
-    _constant("get_eps", EPS, "\\epsilon", f"{EPS!r}"),
+    _constant("get_pi", math.pi, "\\pi", "pi", "pi"),
+    _constant("get_e", math.e, "e", "Euler's number", "e_const"),
+    _constant("get_eps", EPS, "\\epsilon", f"{EPS!r}", "eps"),
 ]
 
 #: Every library function by name.
 FUNCTIONS: dict[str, Function] = {f.name: f for f in _ENTRIES}
 
+#: Each function's kind table (`Function.kind_table`), by name: the type checker's one table.
+KIND_TABLES: dict[str, dict] = {f.name: f.kind_table for f in _ENTRIES}
+
 #: Names of the functions written with an infix operator, by operator.
 INFIX: dict[str, str] = {f.infix: f.name for f in _ENTRIES if f.infix}
+
+#: Names of the functions written with a prefix operator (``-x``), by operator.
+PREFIX: dict[str, str] = {f.prefix: f.name for f in _ENTRIES if f.prefix}
+
+#: The name of the function whose value is its argument (``x = y``, ``x = 0.5``).
+(IDENTITY,) = (f.name for f in _ENTRIES if f.identity)
 
 
 def get(name: str) -> Function:

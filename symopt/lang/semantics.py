@@ -22,10 +22,10 @@ on Python floats get them through `lift` (JAX: as they are, weakly typed; NumPy:
 combined with it (bfloat16 params give bfloat16 state and updates).
 
 >>> import numpy as np
->>> from symopt.lang import parse
+>>> from symopt.lang import parse, typed
 >>> p = parse("def train(w, g, m, lr):\\n    m = m * 0.9 + g\\n    return m * lr, m")
 >>> env = {"g": [np.ones(2, np.float32)], "m": [np.ones(2, np.float32)], "lr": 0.5}
->>> for op in statement_ops(p, np, lift=np.float32):
+>>> for op in statement_ops(typed(p), np, lift=np.float32):
 ...     op(env, [np.float32])
 >>> env["m"][0].tolist()
 [1.899999976158142, 1.899999976158142]
@@ -40,7 +40,7 @@ from symopt.lang.dead_code import live_mask
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS, Function
-from symopt.lang.typecheck import param_kinds
+from symopt.lang.typecheck import TypedProgram
 
 _S = Kind.SCALAR
 
@@ -121,22 +121,22 @@ def _global(fn: Function, xp: Any, lift: Callable, target: str, args: tuple, kin
     return op
 
 
-def statement_ops(program: Program, xp: Any, lift: Callable[[float], Any] = _same,
-                  extra_kinds: dict[str, Kind] | None = None) -> list[Op]:
-    """One closure per live statement of a type-checked `program`, in order
-    (`extra_kinds`: names bound at run time besides the parameters)."""
-    kinds = dict(param_kinds(program))
-    kinds.update(extra_kinds or {})
+def statement_ops(typed: TypedProgram, xp: Any, lift: Callable[[float], Any] = _same, *,
+                  program: Program | None = None) -> list[Op]:
+    """One closure per live statement of a type-checked program, in order.
+
+    `program` (default ``typed.program``) may be the same program with some constants
+    replaced by names bound at run time (traced constants): they keep the constants' kind.
+    """
+    program = typed.program if program is None else program
     ops: list[Op] = []
-    for stmt, live in zip(program.body, live_mask(program), strict=True):
-        fn = FUNCTIONS[stmt.fn]
-        arg_kinds = [kinds[a] if a.__class__ is str else None for a in stmt.args]
-        out_kind = fn.result_kind(tuple(_S if k is None else k for k in arg_kinds))
-        assert out_kind is not None, "statement_ops needs a type-checked program"
-        kinds[stmt.target] = out_kind
+    for stmt, live, out_kind, kinds in zip(program.body, live_mask(program), typed.kinds,
+                                           typed.arg_kinds, strict=True):
         if not live:
             continue
+        fn = FUNCTIONS[stmt.fn]
         args = tuple(stmt.args)
+        arg_kinds = [k if a.__class__ is str else None for a, k in zip(args, kinds, strict=True)]
         if fn.arity == 0:
             assert fn.fold is not None
             value = fn.fold()

@@ -19,13 +19,38 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from symopt.errors import Diagnostic
 from symopt.lang.kinds import Kind
-from symopt.lang.model import Program
-from symopt.lang.registry import FUNCTIONS
+from symopt.lang.model import Program, Stmt
+from symopt.lang.registry import FUNCTIONS, KIND_TABLES
 
 _S, _T = Kind.SCALAR, Kind.TENSOR
-_TABLES = {name: f.kind_table for name, f in FUNCTIONS.items()}
+
+
+@dataclass(frozen=True)
+class TypedProgram:
+    """A program that type-checks, with the kind of every value: what the mutation
+    operators, the compiler, the fingerprint and the code generator read instead of
+    inferring kinds again.
+
+    >>> from symopt.lang.parser import parse
+    >>> t = typed(parse("def train(w, g, lr):\\n    n = norm(g)\\n    u = g * n\\n    return u"))
+    >>> [k.label for k in t.kinds], [k.label for k in t.arg_kinds[1]]
+    (['LeafScalar', 'Tensor'], ['Tensor', 'LeafScalar'])
+    """
+
+    program: Program
+    #: The kind of each parameter (weight, gradient, state: Tensor; lr, step: Scalar).
+    params: dict[str, Kind]
+    #: The kind of each statement's result, in order.
+    kinds: tuple[Kind, ...]
+    #: The kinds of each statement's arguments (a constant is a Scalar), in order.
+    arg_kinds: tuple[tuple[Kind, ...], ...]
+    #: The final kind of every variable.
+    env: dict[str, Kind]
 
 
 def param_kinds(program: Program) -> dict[str, Kind]:
@@ -36,94 +61,110 @@ def param_kinds(program: Program) -> dict[str, Kind]:
     return kinds
 
 
-def infer(program: Program) -> dict[str, Kind] | None:
-    """The final kind of every variable, or None if the program does not type-check.
+Report = Callable[[int, int, str], None]
 
-    This is the hot path (it runs on every mutation): no diagnostics, no allocation
-    beyond the environment dict.
-    """
-    env = param_kinds(program)
-    tables = _TABLES
+
+def _infer(program: Program, report: Report | None) -> TypedProgram | None:
+    """The one kind inference. Without `report` (the hot path: it runs on every mutation)
+    it stops at the first problem and returns None; with it, it reports every problem as
+    ``report(line, col, message)``, going on as if a bad statement gave a Tensor."""
+    params = param_kinds(program)
+    env = dict(params)
+    kinds: list[Kind] = []
+    arg_kinds: list[tuple[Kind, ...]] = []
+    tables = KIND_TABLES
     for s in program.body:
         table = tables.get(s.fn)
-        if table is None:
-            return None
-        args = s.args
         try:
-            if len(args) == 1:
-                a = args[0]
-                key = (env[a] if a.__class__ is str else _S,)
-            elif len(args) == 2:
-                a, b = args
-                key = (env[a] if a.__class__ is str else _S, env[b] if b.__class__ is str else _S)
-            else:
-                key = tuple(env[a] if a.__class__ is str else _S for a in args)
+            key = tuple([env[a] if a.__class__ is str else _S for a in s.args])
         except KeyError:
-            return None
-        kind = table.get(key)
+            key = None
+        kind = None if table is None or key is None else table.get(key)
         if kind is None:
-            return None
-        env[s.target] = kind
-    if len(program.returns) != 1 + program.n_state:
-        return None
-    for r in program.returns:
-        if env.get(r) is not _T:
-            return None
-    return env
-
-
-def is_valid(program: Program) -> bool:
-    """True when the program type-checks (see module docstring)."""
-    return infer(program) is not None
-
-
-def check(program: Program, filename: str = "<string>") -> list[Diagnostic]:
-    """Every type problem in the program, as `Diagnostic`s (empty when valid)."""
-    problems: list[Diagnostic] = []
-    env: dict[str, Kind] = param_kinds(program)
-
-    def at(line: int, col: int, message: str) -> None:
-        problems.append(Diagnostic(filename, line or 1, col or 1, message))
-
-    for s in program.body:
-        fn = FUNCTIONS.get(s.fn)
-        if fn is None:
-            at(s.line, s.col, f"unknown function '{s.fn}'")
-            continue
-        if len(s.args) != fn.arity:
-            at(s.line, s.col, f"{s.fn}() takes {fn.arity} arguments, got {len(s.args)}")
-            continue
-        kinds = []
-        for a in s.args:
-            if isinstance(a, str):
-                if a not in env:
-                    at(s.line, s.col, f"undefined variable '{a}'")
-                    break
-                kinds.append(env[a])
-            else:
-                kinds.append(_S)
-        else:
-            kind = fn.result_kind(tuple(kinds))
+            if report is None:
+                return None
+            kind = _diagnose(s, env, report)
             if kind is None:
-                labels = ", ".join(k.label for k in kinds)
-                at(s.line, s.col, f"{s.fn}() does not accept arguments of kinds ({labels})")
-                env[s.target] = _T  # keep checking the rest as if it were fine
-            else:
-                env[s.target] = kind
-            continue
-        env[s.target] = _T
-    line, col = program.return_line, program.return_col
+                continue
+            key = ()
+        env[s.target] = kind
+        kinds.append(kind)
+        arg_kinds.append(key)
+    ok = _check_returns(program, env, report)
+    if report is not None or not ok:
+        return None
+    return TypedProgram(program, params, tuple(kinds), tuple(arg_kinds), env)
+
+
+def _diagnose(s: Stmt, env: dict[str, Kind], report: Report) -> Kind | None:
+    """Report why statement `s` has no kind; the kind to go on with (None: leave undefined)."""
+    fn = FUNCTIONS.get(s.fn)
+    if fn is None:
+        report(s.line, s.col, f"unknown function '{s.fn}'")
+        return None
+    if len(s.args) != fn.arity:
+        report(s.line, s.col, f"{s.fn}() takes {fn.arity} arguments, got {len(s.args)}")
+        return None
+    for a in s.args:
+        if a.__class__ is str and a not in env:
+            report(s.line, s.col, f"undefined variable '{a}'")
+            return _T
+    kinds = [env[a] if a.__class__ is str else _S for a in s.args]
+    labels = ", ".join(k.label for k in kinds)
+    report(s.line, s.col, f"{s.fn}() does not accept arguments of kinds ({labels})")
+    return _T  # keep checking the rest as if it were fine
+
+
+def _check_returns(program: Program, env: dict[str, Kind], report: Report | None) -> bool:
     expected = 1 + program.n_state
     if len(program.returns) != expected:
-        at(line, col, f"wrong number of returned values: expected {expected}, "
-                      f"got {len(program.returns)}")
-        return problems
+        if report is not None:
+            report(program.return_line, program.return_col,
+                   f"wrong number of returned values: expected {expected}, "
+                   f"got {len(program.returns)}")
+        return False
+    ok = True
     roles = ["'update' (the first returned value)"] + [
         f"state slot '{n}'" for n in program.state_names]
     for role, r in zip(roles, program.returns):
         kind = env.get(r)
+        if kind is _T:
+            continue
+        ok = False
+        if report is None:
+            break
         if kind is None:
-            at(line, col, f"undefined variable '{r}'")
-        elif kind != _T:
-            at(line, col, f"{role} must be a Tensor, but '{r}' is a {kind.label}")
+            report(program.return_line, program.return_col, f"undefined variable '{r}'")
+        else:
+            report(program.return_line, program.return_col,
+                   f"{role} must be a Tensor, but '{r}' is a {kind.label}")
+    return ok
+
+
+def typed(program: Program) -> TypedProgram | None:
+    """The program with the kind of every value, or None if it does not type-check."""
+    return _infer(program, None)
+
+
+def infer(program: Program) -> dict[str, Kind] | None:
+    """The final kind of every variable, or None if the program does not type-check."""
+    t = _infer(program, None)
+    return None if t is None else t.env
+
+
+def is_valid(program: Program) -> bool:
+    """True when the program type-checks (see module docstring)."""
+    return _infer(program, None) is not None
+
+
+def check(program: Program, filename: str = "<string>") -> list[Diagnostic]:
+    """Every type problem in the program, as `Diagnostic`s (empty when valid)."""
+    if _infer(program, None) is not None:
+        return []
+    problems: list[Diagnostic] = []
+
+    def report(line: int, col: int, message: str) -> None:
+        problems.append(Diagnostic(filename, line or 1, col or 1, message))
+
+    _infer(program, report)
     return problems

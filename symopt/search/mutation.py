@@ -57,8 +57,8 @@ from symopt.errors import UserError
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.printer import format_constant, format_stmt
-from symopt.lang.registry import FUNCTIONS
-from symopt.lang.typecheck import infer, param_kinds
+from symopt.lang.registry import FUNCTIONS, KIND_TABLES
+from symopt.lang.typecheck import check, infer, typed
 
 #: The operators, in the order their weights appear in `MutationConfig`.
 OPERATORS = ("insert", "delete", "modify_arg", "perturb_constant", "replace_function")
@@ -66,10 +66,9 @@ OPERATORS = ("insert", "delete", "modify_arg", "perturb_constant", "replace_func
 MIN_ABS_CONSTANT = 1e-8
 MAX_ABS_CONSTANT = 1e8
 #: Every library function but ``copy`` (plain assignment adds nothing a mutation needs).
-DEFAULT_FUNCTIONS = tuple(name for name in FUNCTIONS if name != "copy")
+DEFAULT_FUNCTIONS = tuple(name for name, f in FUNCTIONS.items() if not f.identity)
 
 _S = Kind.SCALAR
-_TABLES = {name: f.kind_table for name, f in FUNCTIONS.items()}
 _ARG_TRIES = 8  # argument draws per try before an insert gives up
 
 
@@ -229,7 +228,7 @@ class CallSampler:
 
     def __init__(self, config: MutationConfig):
         self.config = config
-        self._fns = [(name, FUNCTIONS[name].arity, _TABLES[name]) for name in config.functions]
+        self._fns = [(name, FUNCTIONS[name].arity, KIND_TABLES[name]) for name in config.functions]
         self._log_lo = math.log(config.constant_min)
         self._log_hi = math.log(config.constant_max)
 
@@ -270,6 +269,10 @@ class CallSampler:
         return None
 
 
+def _first_problem(program: Program) -> str:
+    return check(program)[0].message
+
+
 class _Parent:
     """Facts about the parent computed once per `mutate` call and shared by its tries."""
 
@@ -277,32 +280,15 @@ class _Parent:
         self.program = program
         self.body = body = program.body
         self.n = len(body)
-        self.params = param_kinds(program)
-        env = dict(self.params)
-        self.result_kinds: list[Kind] = []
-        self.constants: list[tuple[int, int]] = []  # (statement, argument) of each constant
-        self.with_args: list[int] = []  # statements that take arguments
-        for j, s in enumerate(body):
-            key = []
-            for k, a in enumerate(s.args):
-                if a.__class__ is str:
-                    key.append(env.get(a))
-                else:
-                    key.append(_S)
-                    self.constants.append((j, k))
-            if key:
-                self.with_args.append(j)
-            table = _TABLES.get(s.fn)
-            kind = None if table is None else table.get(tuple(key))
-            if kind is None:
-                raise UserError(f"mutate: the parent program does not type-check "
-                                f"(at `{format_stmt(s)}`)")
-            self.result_kinds.append(kind)
-            env[s.target] = kind
-        if len(program.returns) != 1 + program.n_state or any(
-                env.get(r) is not Kind.TENSOR for r in program.returns):
+        t = typed(program)
+        if t is None:
             raise UserError("mutate: the parent program does not type-check "
-                            "(its returned values must be Tensors, one per state slot)")
+                            f"({_first_problem(program)})")
+        self.params = t.params
+        self.result_kinds: tuple[Kind, ...] = t.kinds
+        self.constants = [(j, k) for j, s in enumerate(body)  # (statement, argument)
+                          for k, a in enumerate(s.args) if a.__class__ is not str]
+        self.with_args = [j for j, s in enumerate(body) if s.args]  # statements with arguments
         self._envs: dict[int, dict[str, Kind]] = {}
         self._fresh: str | None = None
         self._deletable: list[int] | None = None
@@ -388,7 +374,7 @@ class Mutator:
         self._weights = config.weights()
         allowed: dict[tuple, list[str]] = {}
         for name in config.functions:
-            for kinds, result in _TABLES[name].items():
+            for kinds, result in KIND_TABLES[name].items():
                 if result is not None:
                     allowed.setdefault((kinds, result), []).append(name)
         self._same_signature = allowed
@@ -481,7 +467,7 @@ class Mutator:
         s = parent.body[j]
         k = rng.randrange(len(s.args))
         env = parent.env_before(j)
-        table, want = _TABLES[s.fn], parent.result_kinds[j]
+        table, want = KIND_TABLES[s.fn], parent.result_kinds[j]
         kinds = [env[a] if a.__class__ is str else _S for a in s.args]
         old = s.args[k]
         if rng.random() < self.config.constant_prob:
