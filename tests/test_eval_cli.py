@@ -86,4 +86,5 @@ def test_eval_bad_output_fails_before_training(tmp_path, capsys, flag, target, m
 @pytest.mark.parametrize("mult", ["inf", "nan", ","])
 def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
     assert main(["eval", "optax:sgd", "--task", "quadratic", "--lr-mult", mult]) == 2
-    assert "--lr-mult: multipliers must be positive finite numbers" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--lr-mult: must be a non-empty list of positive finite numbers" in err

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from pathlib import Path
 
-from symopt import programs
+from symopt import checks, programs
 from symopt.errors import UserError
 
 NAME = "eval"
@@ -61,9 +60,7 @@ def _multipliers(text: str | None):
         out = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"--lr-mult: expected numbers separated by commas, got {text!r}") from None
-    if not out or any(not 0 < m < math.inf for m in out):
-        raise UserError(f"--lr-mult: multipliers must be positive finite numbers, got {text!r}")
-    return out
+    return list(checks.lr_multipliers(out, "--lr-mult"))
 
 
 def _check_output(flag: str, path: str | None, plot: bool = False) -> None:
@@ -93,12 +90,10 @@ def run(args) -> int:
     from symopt.tasks import get_task
     from symopt.tasks.compare import compare
 
-    if args.seeds < 1:
-        raise UserError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.steps is not None and args.steps < 1:
-        raise UserError(f"--steps must be at least 1, got {args.steps}")
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise UserError(f"--time-limit must be positive, got {args.time_limit}")
+    checks.at_least(args.seeds, 1, "--seeds")
+    if args.steps is not None:
+        checks.at_least(args.steps, 1, "--steps")
+    checks.time_limit(args.time_limit, "--time-limit")
     mults = _multipliers(args.lr_mult)
     _check_output("--json", args.json)
     _check_output("--plot", args.plot, plot=True)

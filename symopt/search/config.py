@@ -42,12 +42,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.search.mutation import MutationConfig
 
@@ -169,11 +169,9 @@ class SearchConfig:
 
         for key in ("population", "tournament", "budget", "workers", "hall_of_fame",
                     "snapshot_every"):
-            if getattr(s, key) < 1:
-                raise bad("search", key, "must be at least 1")
+            checks.at_least(getattr(s, key), 1, f"{source}: [search] {key}")
         for key in ("max_candidates", "restart_after"):
-            if getattr(s, key) < 0:
-                raise bad("search", key, "must be 0 or more")
+            checks.at_least(getattr(s, key), 0, f"{source}: [search] {key}")
         if s.tournament > s.population:
             raise bad("search", "tournament", f"{s.tournament} is larger than the population "
                       f"({s.population})")
@@ -183,26 +181,18 @@ class SearchConfig:
             raise bad("task", "seeds", "needs at least one seed")
         if any(seed < 0 for seed in t.seeds):
             raise bad("task", "seeds", "seeds are non-negative integers")
-        if t.lr_multipliers is not None and (
-                not t.lr_multipliers or any(not 0 < m < math.inf for m in t.lr_multipliers)):
-            raise bad("task", "lr_multipliers",
-                      "must be a non-empty list of positive finite numbers")
-        if t.time_limit_s is not None and not t.time_limit_s > 0:
-            raise bad("task", "time_limit_s", "must be positive")
+        if t.lr_multipliers is not None:
+            checks.lr_multipliers(t.lr_multipliers, f"{source}: [task] lr_multipliers")
+        checks.time_limit(t.time_limit_s, f"{source}: [task] time_limit_s")
         if s.method not in METHODS:
             raise bad("search", "method", f"must be one of {', '.join(METHODS)}, got {s.method!r}")
         for i, stage in enumerate(self.funnel, 1):
             where = f"funnel {i}"
-            if stage.top_k < 1:
-                raise bad(where, "top_k", "must be at least 1")
+            checks.at_least(stage.top_k, 1, f"{source}: [{where}] top_k")
             if not stage.seeds or any(seed < 0 for seed in stage.seeds):
                 raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
-            if not stage.lr_multipliers or any(not 0 < m < math.inf
-                                               for m in stage.lr_multipliers):
-                raise bad(where, "lr_multipliers",
-                          "must be a non-empty list of positive finite numbers")
-            if stage.time_limit_s is not None and not stage.time_limit_s > 0:
-                raise bad(where, "time_limit_s", "must be positive")
+            checks.lr_multipliers(stage.lr_multipliers, f"{source}: [{where}] lr_multipliers")
+            checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
 
     def check_task(self, source: str = "config") -> None:
         """`UserError` naming `[task] name` or `[task] overrides` if the task cannot be built

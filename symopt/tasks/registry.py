@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.tasks.base import Task
 
@@ -129,7 +130,7 @@ def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
         if kinds and (isinstance(value, bool) != (kinds == (bool,))
                       or not isinstance(value, kinds)):
             raise bad(key, f"expected {types[key]}, got {value!r}")
-        if key in _AT_LEAST and value < _AT_LEAST[key]:
-            raise bad(key, f"must be at least {_AT_LEAST[key]}, got {value!r}")
+        if key in _AT_LEAST:
+            checks.at_least(value, _AT_LEAST[key], f"bad override for task {name!r}: {key}")
         if key == "base_lr" and not 0 < value < math.inf:
             raise bad(key, f"must be a positive finite number, got {value!r}")

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from symopt.errors import UserError
+from symopt import checks
 from symopt.tasks.base import EvalResult, Task
 
 MakeTx = Callable[[Any], optax.GradientTransformation]
@@ -195,10 +195,7 @@ def _fail(task: Task, seed: int, status: str, message: str, **kw: Any) -> EvalRe
 
 
 def _check_multipliers(mults: Sequence[float]) -> tuple[float, ...]:
-    out = tuple(float(m) for m in mults)
-    if not out or not all(math.isfinite(m) and m > 0 for m in out):
-        raise UserError(f"learning-rate multipliers must be positive numbers, got {list(mults)}")
-    return out
+    return checks.lr_multipliers(mults, "lr_multipliers")
 
 
 def evaluate(
