@@ -32,6 +32,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from symopt.tasks import get_task
+from symopt.tasks.seeds import Evaluation, evaluate_seeds
+
 
 @dataclass(frozen=True)
 class EvalJob:
@@ -41,19 +44,9 @@ class EvalJob:
     task_spec: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class EvalOutcome:
-    """What a training run gave: fitness (inf unless ok), status, message, seconds.
-
-    `crashed` marks outcomes caused by the executor (a dead worker), not the program:
-    they are not cached.
-    """
-
-    fitness: float
-    status: str
-    message: str = ""
-    seconds: float = 0.0
-    crashed: bool = False
+#: What a training job gives back: the multi-seed `Evaluation` (fitness inf unless ok,
+#: status, message, seconds, and `crashed` for failures of the executor, not the program).
+EvalOutcome = Evaluation
 
 
 class Executor(Protocol):
@@ -72,29 +65,19 @@ _TASKS: dict[str, Any] = {}
 
 
 def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
-    """Train the task with the program given as text; fitness = mean over the spec's seeds.
-
-    The first seed that does not end `ok` decides the status (fitness inf).
-    """
+    """Train the task with the program given as text: `evaluate_seeds` over the spec's seeds
+    (its rule: the first seed that fails fails the program)."""
     from symopt.compile import to_optax
     from symopt.lang import parse
-    from symopt.tasks import evaluate, get_task
 
-    start = time.perf_counter()
     key = json.dumps(task_spec, sort_keys=True)
     task = _TASKS.get(key)
     if task is None:
         task = _TASKS[key] = get_task(task_spec["name"], **task_spec.get("overrides", {}))
     make_tx = functools.partial(to_optax, parse(program_text))
-    fitnesses = []
-    for seed in task_spec.get("seeds", [0]):
-        r = evaluate(make_tx, task, seed=seed, lr_multipliers=task_spec.get("lr_multipliers"),
-                     time_limit_s=task_spec.get("time_limit_s"))
-        if r.status != "ok" or not math.isfinite(r.fitness):
-            return EvalOutcome(math.inf, r.status if r.status != "ok" else "diverged",
-                               r.message, time.perf_counter() - start)
-        fitnesses.append(r.fitness)
-    return EvalOutcome(sum(fitnesses) / len(fitnesses), "ok", "", time.perf_counter() - start)
+    return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
+                          lr_multipliers=task_spec.get("lr_multipliers"),
+                          time_limit_s=task_spec.get("time_limit_s")).verdict()
 
 
 def _constant_fitness(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,29 +11,41 @@ from typing import Any
 from symopt.errors import UserError
 from symopt.tasks.base import EvalResult, Task
 from symopt.tasks.registry import get_task
-from symopt.tasks.train import MakeTx, evaluate
+from symopt.tasks.seeds import Evaluation, evaluate_seeds
+from symopt.tasks.train import MakeTx
 
 
 @dataclass(frozen=True)
 class ProgramSummary:
-    """All seeds of one optimizer: ``mean``/``std`` of the fitness (``inf`` if any seed
-    failed) and ``ratio`` = mean / baseline mean (``None`` without a baseline)."""
+    """All seeds of one optimizer: its `Evaluation` (``mean``/``std`` of the fitness, ``inf``
+    if a seed failed: `symopt.tasks.seeds` says the rule) and ``ratio`` = mean / baseline
+    mean (``None`` without a baseline)."""
 
     name: str
-    results: tuple[EvalResult, ...]
-    mean: float
-    std: float
+    evaluation: Evaluation
     ratio: float | None
 
     @property
+    def results(self) -> tuple[EvalResult, ...]:
+        return self.evaluation.results
+
+    @property
+    def mean(self) -> float:
+        return self.evaluation.fitness
+
+    @property
+    def std(self) -> float:
+        return self.evaluation.std
+
+    @property
     def n_ok(self) -> int:
-        return sum(r.ok for r in self.results)
+        return self.evaluation.n_ok
 
     def to_dict(self) -> dict[str, Any]:
         fin = lambda x: x if x is not None and math.isfinite(x) else None
         return {
             "name": self.name, "mean": fin(self.mean), "std": fin(self.std),
-            "ratio": fin(self.ratio), "n_ok": self.n_ok,
+            "ratio": fin(self.ratio), "n_ok": self.n_ok, "status": self.evaluation.status,
             "seeds": [r.to_dict() for r in self.results],
         }
 
@@ -58,17 +70,10 @@ class Comparison:
                 "programs": [p.to_dict() for p in self.programs]}
 
 
-def _summary(name: str, results: list[EvalResult], base_mean: float | None) -> ProgramSummary:
-    fits = [r.fitness for r in results]
-    if all(math.isfinite(f) for f in fits):
-        mean = statistics.fmean(fits)
-        std = statistics.pstdev(fits) if len(fits) > 1 else 0.0
-    else:
-        mean = std = math.inf
-    ratio = None
-    if base_mean is not None:
-        ratio = mean / base_mean if math.isfinite(base_mean) and base_mean != 0 else math.nan
-    return ProgramSummary(name, tuple(results), mean, std, ratio)
+def _ratio(mean: float, base_mean: float | None) -> float | None:
+    if base_mean is None:
+        return None
+    return mean / base_mean if math.isfinite(base_mean) and base_mean != 0 else math.nan
 
 
 def compare(
@@ -85,6 +90,8 @@ def compare(
 
     ``baseline`` names one of ``optimizers``; each summary's ``ratio`` is its mean over the
     baseline's mean (< 1 is better). ``progress(name, result)`` is called after each run.
+    Each optimizer is one `evaluate_seeds`: a failed seed fails it, and its remaining seeds
+    are not trained.
 
     >>> import optax
     >>> c = compare({"adam": lambda lr: optax.adam(lr), "zero": lambda lr: optax.set_to_zero()},
@@ -99,17 +106,12 @@ def compare(
         raise UserError("need at least one seed")
     if baseline is not None and baseline not in optimizers:
         raise UserError(f"baseline {baseline!r} is not among the optimizers {list(optimizers)}")
-    raw: dict[str, list[EvalResult]] = {}
+    evaluations: dict[str, Evaluation] = {}
     for name, make_tx in optimizers.items():
-        raw[name] = []
-        for seed in seed_list:
-            r = evaluate(make_tx, task, seed=seed, lr_multipliers=lr_multipliers,
-                         time_limit_s=time_limit_s)
-            raw[name].append(r)
-            if progress is not None:
-                progress(name, r)
-    base_mean = None
-    if baseline is not None:
-        base_mean = _summary(baseline, raw[baseline], None).mean
-    return Comparison(task.name, seed_list, baseline,
-                      tuple(_summary(n, rs, base_mean) for n, rs in raw.items()))
+        report = None if progress is None else functools.partial(progress, name)
+        evaluations[name] = evaluate_seeds(make_tx, task, seeds=seed_list,
+                                           lr_multipliers=lr_multipliers,
+                                           time_limit_s=time_limit_s, progress=report)
+    base_mean = None if baseline is None else evaluations[baseline].fitness
+    return Comparison(task.name, seed_list, baseline, tuple(
+        ProgramSummary(n, e, _ratio(e.fitness, base_mean)) for n, e in evaluations.items()))

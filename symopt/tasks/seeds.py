@@ -1,0 +1,101 @@
+"""One evaluation of an optimizer over several seeds, with one result type and one rule.
+
+`evaluate_seeds` trains the task once per seed (`symopt.tasks.train.evaluate`) and
+returns an `Evaluation`. The rule, the same for the search (`symopt.search.executor`),
+`symopt eval` (`symopt.tasks.compare`) and anything built on them: the fitness is the mean
+of the seeds' final validation losses; the first seed that does not end ``ok`` with a
+finite loss fails the whole evaluation (fitness ``inf``, its status and message; a
+non-finite ``ok`` counts as ``diverged``) and the remaining seeds are not trained, since
+they could not change the verdict.
+
+>>> import optax
+>>> e = evaluate_seeds(lambda lr: optax.adam(lr), "quadratic", seeds=(0, 1))
+>>> e.status, len(e.results), e.fitness == sum(r.fitness for r in e.results) / 2
+('ok', 2, True)
+>>> bad = evaluate_seeds(lambda lr: optax.sgd(lambda c: 1e9 * lr(c)), "quadratic", seeds=(0, 1))
+>>> bad.status, bad.fitness, len(bad.results)
+('diverged', inf, 1)
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from symopt.tasks.base import EvalResult, Task
+from symopt.tasks.registry import get_task
+from symopt.tasks.train import MakeTx, evaluate
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of evaluating one optimizer over several seeds.
+
+    ``fitness`` is the mean over seeds (``inf`` unless every seed is ok); ``std`` their
+    spread; ``status``/``message`` those of the first failed seed (``"ok"``, ``""`` when
+    none failed); ``seconds`` the wall clock of the whole evaluation. ``results`` holds
+    each trained seed's `EvalResult`, in order (it may be empty where only the verdict
+    travels, e.g. back from a worker process). ``crashed`` marks outcomes caused by the
+    executor running it (a dead worker), not by the program: they are not cached.
+    """
+
+    fitness: float
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+    crashed: bool = False
+    std: float = 0.0
+    results: tuple[EvalResult, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def n_ok(self) -> int:
+        """Seeds that trained successfully."""
+        return sum(r.ok for r in self.results)
+
+    def verdict(self) -> Evaluation:
+        """This evaluation without its per-seed results (small to send between processes)."""
+        return Evaluation(self.fitness, self.status, self.message, self.seconds, self.crashed,
+                          self.std)
+
+
+def evaluate_seeds(
+    make_tx: MakeTx,
+    task: Task | str,
+    *,
+    seeds: Sequence[int] = (0,),
+    lr_multipliers: Sequence[float] | None = None,
+    time_limit_s: float | None = None,
+    progress: Callable[[EvalResult], None] | None = None,
+) -> Evaluation:
+    """Train `task` with ``make_tx`` once per seed; see the module docstring for the rule.
+
+    ``lr_multipliers`` and ``time_limit_s`` (per seed) go to `evaluate`;
+    ``progress(result)`` is called after each seed.
+    """
+    if not isinstance(task, Task):
+        task = get_task(task)
+    start = time.perf_counter()
+    results: list[EvalResult] = []
+    for seed in seeds:
+        r = evaluate(make_tx, task, seed=seed, lr_multipliers=lr_multipliers,
+                     time_limit_s=time_limit_s)
+        results.append(r)
+        if progress is not None:
+            progress(r)
+        if r.status != "ok" or not math.isfinite(r.fitness):
+            status = r.status if r.status != "ok" else "diverged"
+            return Evaluation(math.inf, status, r.message, time.perf_counter() - start,
+                              std=math.inf, results=tuple(results))
+    fits = [r.fitness for r in results]
+    if not fits:
+        return Evaluation(math.inf, "error", "no seeds to train", std=math.inf)
+    std = statistics.pstdev(fits) if len(fits) > 1 else 0.0
+    return Evaluation(sum(fits) / len(fits), "ok", "", time.perf_counter() - start, std=std,
+                      results=tuple(results))
