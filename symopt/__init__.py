@@ -1,30 +1,40 @@
 """symopt: discover optimization algorithms by evolving small symbolic programs.
 
 >>> import symopt
->>> from symopt import programs
->>> p = programs.load("lion")
->>> p.n_state, len(p.constants())
+>>> lion = symopt.programs.load("lion")           # the built-in programs ship with symopt
+>>> lion.n_state, len(lion.constants())
 (1, 4)
->>> symopt.fingerprint(symopt.simplify(p)) == symopt.fingerprint(p)
+>>> symopt.fingerprint(symopt.simplify(lion)) == symopt.fingerprint(lion)
 True
->>> tx = symopt.to_optax(p, learning_rate=3e-4)   # an optax.GradientTransformation
->>> "def lion(learning_rate" in symopt.export_optax(p, name="lion")
+>>> tx = symopt.to_optax(lion, learning_rate=3e-4)  # an optax.GradientTransformation
+>>> "def lion(learning_rate" in symopt.export_optax(lion, name="lion")
 True
 
-Searching lives in `symopt.search` (`run_search`), proxy tasks in `symopt.tasks`
-(`evaluate`, `get_task`); the `symopt` command covers both.
+`symopt.search(seeds, task=..., budget=...)` runs a search and `symopt.load_run(run_dir)`
+reopens one (`symopt.api`); the proxy tasks are in `symopt.tasks` (`evaluate`,
+`get_task`); the `symopt` command covers all of it. docs/architecture.md says where
+everything lives.
 """
 
-from symopt import programs
+from importlib.metadata import PackageNotFoundError, version
+
+from symopt import (
+    programs,
+    search,  # the package, callable: `symopt.search(seeds, ...)` (symopt.api)
+)
 from symopt.analysis import canonical_hash, fingerprint, simplify
+from symopt.api import Candidate, SearchRun, load_run
 from symopt.compile import export_optax, to_optax
 from symopt.errors import ProgramError, SymoptError, UserError
 from symopt.lang import Program, Stmt, check, is_valid, parse, parse_file, to_text
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("symopt")
+except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
+    __version__ = "0+unknown"
 
 __all__ = [
-    "Program", "ProgramError", "Stmt", "SymoptError", "UserError", "canonical_hash", "check",
-    "export_optax", "fingerprint", "is_valid", "parse", "parse_file", "programs", "simplify",
-    "to_optax", "to_text",
+    "Candidate", "Program", "ProgramError", "SearchRun", "Stmt", "SymoptError", "UserError",
+    "canonical_hash", "check", "export_optax", "fingerprint", "is_valid", "load_run", "parse",
+    "parse_file", "programs", "search", "simplify", "to_optax", "to_text",
 ]

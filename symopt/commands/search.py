@@ -15,13 +15,13 @@ at once (in-flight work is lost; everything stored stays). A completed run exits
 from __future__ import annotations
 
 import math
-import signal
 import sys
 import time
 from pathlib import Path
 
 from symopt.errors import UserError
 from symopt.search.config import SearchConfig, default_config_path, load_config
+from symopt.search.interrupt import stop_on_sigint
 from symopt.search.progress import make_progress
 from symopt.search.runner import run_search
 
@@ -71,25 +71,14 @@ def run(args) -> int:
     if overrides:
         config = config.with_search(**overrides)
 
-    stop = {"requested": False}
-
-    def on_sigint(signum, frame):
-        stop["requested"] = True
-        print("\nsymopt: stopping after the evaluations in flight (Ctrl-C again to quit now)",
-              file=sys.stderr)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
     print(f"symopt search: run directory {run_dir} (task {config.task.name}, budget "
           f"{config.search.budget} training runs, method {config.search.method})", flush=True)
-    try:
+    with stop_on_sigint() as stop_requested:
         result = run_search(config, run_dir, seeds=args.seed, resume=bool(args.resume),
                             progress=make_progress(args.progress),
-                            stop_requested=lambda: stop["requested"],
+                            stop_requested=stop_requested,
                             run_funnel_after=not args.no_funnel,
                             funnel_log=lambda line: print(line, file=sys.stderr, flush=True))
-    finally:
-        signal.signal(signal.SIGINT, previous)
     print(result.stats.summary())
     if result.funnel is not None:
         print(result.funnel.summary())

@@ -1,7 +1,7 @@
 """`.prog` text -> `Program`: Python's `ast`, then a strict grammar check.
 
 The text is parsed, never executed: `ast.parse` builds a syntax tree and this
-module walks it, accepting only the small language of DESIGN §2 and turning
+module walks it, accepting only the small language (README "The language") and turning
 nested expressions into single-operation statements. Every problem is a
 `ProgramError` with `file:line:col: message`.
 

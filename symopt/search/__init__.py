@@ -1,4 +1,8 @@
-"""Search: mutation, random programs, regularized evolution, cache, run store, executors."""
+"""Search: mutation, random programs, regularized evolution, cache, run store, executors.
+
+The package is also callable: ``symopt.search(seeds, task=..., budget=...)`` is
+`symopt.api.search`.
+"""
 
 from symopt.search.cache import EquivalenceCache
 from symopt.search.config import SearchConfig, load_config

@@ -1,4 +1,5 @@
-"""Mutation operators (DESIGN §3): a parent program in, one valid, new child out.
+"""Mutation operators (the life of a candidate: docs/architecture.md): a parent program
+in, one valid, new child out.
 
 Operators (the paper's three, constant perturbation, and a cheap extra):
 

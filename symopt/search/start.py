@@ -15,6 +15,7 @@ stored config is the run's identity: only how long and how wide (`budget`,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,8 @@ class OpenedRun:
 
 def open_run(config: SearchConfig, run_dir: str | Path, *, seeds: list | None, resume: bool,
              check_task: bool = True) -> OpenedRun:
-    """Create the run in `run_dir` from `seeds` (paths or built-in names), or reopen it.
+    """Create the run in `run_dir` from `seeds` (`Program`s, paths or built-in names), or
+    reopen it.
 
     `check_task=False` skips building the task on resume (a stand-in fitness needs none).
     """
@@ -64,7 +66,7 @@ def open_run(config: SearchConfig, run_dir: str | Path, *, seeds: list | None, r
         else:
             if not seeds:
                 raise UserError("a new search needs at least one --seed program")
-            seed_items = [(str(p), to_text(parse_file(programs.resolve(p)))) for p in seeds]
+            seed_items = [_seed_item(seed) for seed in seeds]
             _build_task(config)
             if config.cache.path:  # a bad cache path must fail before the run exists
                 cache = _open_cache(config, run_dir, closers)
@@ -78,6 +80,13 @@ def open_run(config: SearchConfig, run_dir: str | Path, *, seeds: list | None, r
             close()
         raise
     return OpenedRun(store, config, cache, seed_programs, closers)
+
+
+def _seed_item(seed: Program | str | os.PathLike) -> tuple[str, str]:
+    """(where it came from, program text) of a seed: a `Program`, a path or a built-in name."""
+    if isinstance(seed, Program):
+        return f"<{seed.name} program>", to_text(seed)
+    return str(seed), to_text(parse_file(programs.resolve(seed)))
 
 
 def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> SearchConfig:
