@@ -96,10 +96,10 @@ def trace(program: Program) -> list[np.ndarray]:
     >>> [a.shape for a in trace(programs.load("lion"))]
     [(14,), (14,)]
     """
-    t = typed(program)
-    if t is None:
+    typed_program = typed(program)
+    if typed_program is None:
         raise ProgramError(check(program))
-    ops = statement_ops(t, np, lift=np.float32)
+    ops = statement_ops(typed_program, np, lift=np.float32)
     weights, grads = fixed_inputs()
     params = program.params
     dtypes = [np.dtype(np.float32)] * len(SHAPES)

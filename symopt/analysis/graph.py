@@ -41,6 +41,7 @@ def dataflow_graph(program: Program) -> nx.DiGraph:
     """The dataflow graph of `program` (see the module docstring for its shape)."""
     G = nx.DiGraph()
     producer: dict[str, tuple] = {}
+    node: tuple[str, str | int]
     for name, role in program.param_roles().items():
         node = ("param", name)
         G.add_node(node, kind="param", name=name, role=role)

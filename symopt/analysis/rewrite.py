@@ -49,6 +49,8 @@ have another kind, e.g. ``interp(lr, g, 0.0) -> lr``, is not applied):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -131,7 +133,7 @@ class Dag:
     def __init__(self, param_kind: dict[str, Kind]):
         self.param_kind = param_kind
         self.nodes: list[tuple[str, tuple]] = []
-        self.kinds: list[Kind] = []
+        self.kinds: list[Kind | None] = []
         self.index: dict[tuple, int] = {}
         self.outputs: list = []
 
@@ -170,7 +172,7 @@ class Dag:
             if folded is not None:
                 return folded
         out_kind = FUNCTIONS[fn].result_kind(tuple(self.kind(a) for a in args))
-        rule = _RULES.get(fn)
+        rule: Callable[..., Any] | None = _RULES.get(fn)
         if rule is not None:
             result = rule(self, *args)
             if result is not None and self.kind(result) == out_kind:

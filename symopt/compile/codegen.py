@@ -204,7 +204,7 @@ def _translate(program: Program) -> _Translation:
             texts.append(ident)
         out = fn.result_kind(tuple(arg_kinds))
         if fn.arity == 0:
-            expr = tree_expr = _literal(fn.fold())
+            expr = tree_expr = _literal(fn.constant())
         else:
             expr = tree_expr = fn.py.format(*texts)
         if fn.scope == "global":

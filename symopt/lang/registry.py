@@ -125,6 +125,16 @@ class Function:
         """`{arg kinds: result kind or None}` for every combination of argument kinds."""
         return self._table
 
+    def constant(self) -> float:
+        """The value of a nullary function (``get_pi``...), as the compiler uses it.
+
+        >>> FUNCTIONS["get_eps"].constant() == float(np.float32(1e-8))
+        True
+        """
+        if self.arity != 0 or self.fold is None:
+            raise TypeError(f"{self.name}() is not a constant")
+        return self.fold()
+
     def written(self) -> str:
         """How a call is written in program text, for the table of functions.
 

@@ -121,6 +121,12 @@ def _global(fn: Function, xp: Any, lift: Callable, target: str, args: tuple, kin
     return op
 
 
+def _constant_op(target: str, value: float) -> Op:
+    def op(env, dtypes):
+        env[target] = value
+    return op
+
+
 def statement_ops(typed: TypedProgram, xp: Any, lift: Callable[[float], Any] = _same, *,
                   program: Program | None = None) -> list[Op]:
     """One closure per live statement of a type-checked program, in order.
@@ -138,9 +144,7 @@ def statement_ops(typed: TypedProgram, xp: Any, lift: Callable[[float], Any] = _
         args = tuple(stmt.args)
         arg_kinds = [k if a.__class__ is str else None for a, k in zip(args, kinds, strict=True)]
         if fn.arity == 0:
-            assert fn.fold is not None
-            value = fn.fold()
-            ops.append(lambda env, dtypes, t=stmt.target, v=value: env.__setitem__(t, v))
+            ops.append(_constant_op(stmt.target, fn.constant()))
         elif fn.scope == "global":
             ops.append(_global(fn, xp, lift, stmt.target, args, arg_kinds, out_kind))
         else:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +253,7 @@ def default_config_path() -> Path:
     return path
 
 
-def load_config(path: str | Path) -> SearchConfig:
+def load_config(path: str | os.PathLike) -> SearchConfig:
     """Read and validate a TOML search config."""
     path = Path(path)
     try:
@@ -302,7 +303,7 @@ def _section(cls, data: Any, source: str, name: str):
     for key, value in data.items():
         if key not in fields:
             raise UserError(f"{source}: [{name}] {key}: unknown key{_hint(key, fields)}")
-        values[key] = _coerce(value, fields[key].type, f"{source}: [{name}] {key}")
+        values[key] = _coerce(value, str(fields[key].type), f"{source}: [{name}] {key}")
     return cls(**values)
 
 

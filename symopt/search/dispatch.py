@@ -82,6 +82,7 @@ class Dispatcher:
     def finished(self, timeout: float | None) -> list[Finished]:
         """The runs that finish within `timeout` seconds (all in flight when None), in the
         order the candidates were generated."""
+        done: set[cf.Future] | list[cf.Future]
         if timeout is None:
             done = list(self._in_flight)
         else:

@@ -30,8 +30,9 @@ generating, collect what is in flight, write its outputs and return with
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ class SearchResult:
     """How a search ended: the best candidate, the counters, whether it was interrupted."""
 
     run_dir: Path
-    best: CandidateRecord
+    best: CandidateRecord | None
     stats: SearchStats
     interrupted: bool
     funnel: FunnelResult | None = None
@@ -70,7 +71,8 @@ def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
     return EvalOutcome(float(len(p.body)), "ok")
 
 
-def run_search(config: SearchConfig, run_dir: str | Path, *, seeds: list[str] | None = None,
+def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
+               seeds: Sequence[Program | str | os.PathLike] | None = None,
                resume: bool = False, executor: Executor | None = None,
                evaluate_fn: Callable[[str, dict], EvalOutcome] | None = None,
                progress=None, stop_requested: Callable[[], bool] = lambda: False,
@@ -115,7 +117,8 @@ class _Search:
         self.stop_requested = stop_requested
         cfg = self.config
         self.propose = Proposer(cfg.search.method, cfg.mutation, self.seed_programs[0])
-        self.fingerprint_fn = fingerprint if cfg.cache.fingerprint else None
+        self.fingerprint_fn: Callable[[Program], str] | None = (
+            fingerprint if cfg.cache.fingerprint else None)
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
         self.stats = SearchStats(budget=cfg.search.budget)
         self.programs: dict[int, Program] = {}
@@ -211,11 +214,11 @@ class _Search:
         rec = CandidateRecord(
             program_text=to_text(program, header=False), gen_index=gen_index,
             parent_id=parent_id, operator=operator, description=description, tries=tries,
-            hash=canonical_hash(live), statements=len(program.body),
+            hash=(key := canonical_hash(live)), statements=len(program.body),
             live_statements=len(live.body), redundant_fraction=redundant_fraction(program))
         hit = self.cache.get("hash", rec.hash)
         if (hit is None and self.fingerprint_fn is not None
-                and not self.dispatcher.is_training(rec.hash)):
+                and not self.dispatcher.is_training(key)):
             rec.fingerprint = self._fingerprint(live)
             hit = self.cache.get("fingerprint", rec.fingerprint)
         if hit is not None:
@@ -224,6 +227,7 @@ class _Search:
         return rec
 
     def _fingerprint(self, live: Program) -> str | None:
+        assert self.fingerprint_fn is not None
         try:
             return self.fingerprint_fn(live)
         except Exception:  # noqa: BLE001 - no fingerprint only means no algebraic match
@@ -231,13 +235,13 @@ class _Search:
 
     # -- the population and the store ----------------------------------------------------
     def _store(self, rec: CandidateRecord, program: Program) -> None:
-        self.store.add(rec)
-        self.programs[rec.id] = program
+        rec_id = self.store.add(rec)
+        self.programs[rec_id] = program
         improved = self._account(rec, session=True)
         if rec.operator != "seed":
-            self.population.add(Member(rec.id, rec.fitness, program))
+            self.population.add(Member(rec_id, rec.fitness, program))
             s = self.config.search
-            if rec.id % s.snapshot_every == 0:
+            if rec_id % s.snapshot_every == 0:
                 self.store.add_snapshot([m.id for m in self.population], "periodic")
             self.since_improvement = 0 if improved else self.since_improvement + 1
             if s.restart_after and self.since_improvement >= s.restart_after:
@@ -266,6 +270,7 @@ class _Search:
 
     def _restart(self) -> None:
         s = self.config.search
+        assert self.best is not None and self.best.id is not None
         ids = self.seed_ids if s.restart_from == "seed" else [self.best.id]
         self._reset_population(ids, f"restart from {s.restart_from}")
         self.stats.restarts += 1
@@ -283,7 +288,7 @@ class _Search:
         for rec in self.store.candidates():
             self._account(rec, session=False)
             if rec.operator == "seed":
-                self.seed_ids.append(rec.id)
+                self.seed_ids.append(int(rec.id or 0))
                 self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
         ids = self.store.population(self.config.search.population)
         self.population.reset([self._member(i) for i in ids])
@@ -301,7 +306,7 @@ class _Search:
             rec = self._prepare(program, gen_index=-1 - i, operator="seed",
                                 description=self.store.seeds[i][0])
             self._evaluate_now(rec)
-            self.seed_ids.append(rec.id)
+            self.seed_ids.append(int(rec.id or 0))
             self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
         if not len(self.population) or self.population_is_seed_only():
             self._reset_population(self.seed_ids, "warm start")

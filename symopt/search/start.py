@@ -16,7 +16,7 @@ stored config is the run's identity: only how long and how wide (`budget`,
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +43,8 @@ class OpenedRun:
             close()
 
 
-def open_run(config: SearchConfig, run_dir: str | Path, *, seeds: list | None, resume: bool,
+def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
+             seeds: Sequence[Program | str | os.PathLike] | None, resume: bool,
              check_task: bool = True) -> OpenedRun:
     """Create the run in `run_dir` from `seeds` (`Program`s, paths or built-in names), or
     reopen it.

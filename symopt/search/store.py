@@ -169,7 +169,7 @@ class RunStore:
         self._db = db
 
     @classmethod
-    def create(cls, run_dir: str | Path, config: dict[str, Any],
+    def create(cls, run_dir: str | os.PathLike, config: dict[str, Any],
                seeds: list[tuple[str, str]]) -> RunStore:
         """A new store in `run_dir` (created if needed); refuses an existing run."""
         run_dir = Path(run_dir)
@@ -190,7 +190,7 @@ class RunStore:
         return store
 
     @classmethod
-    def open(cls, run_dir: str | Path) -> RunStore:
+    def open(cls, run_dir: str | os.PathLike) -> RunStore:
         """The store of an existing run (`UserError` if there is none)."""
         run_dir = Path(run_dir)
         path = run_dir / STORE_NAME
@@ -237,7 +237,7 @@ class RunStore:
             cur = self._db.execute(
                 f"INSERT INTO candidates ({', '.join(_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
-        record.id = cur.lastrowid
+        record.id = int(cur.lastrowid or 0)
         return record.id
 
     def get(self, candidate_id: int) -> CandidateRecord:
