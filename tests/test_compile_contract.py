@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 import pytest
+from classics import MATCHING
 from helpers import rel_diff, train_steps
 
 from symopt.compile import to_optax
@@ -20,19 +21,8 @@ from symopt.lang import parse_file
 STEPS = 100
 TOL = 1e-6
 
-# program file, its learning rate, the optax reference (the program's header)
-CASES = {
-    "adamw": (1e-2, lambda lr: optax.adamw(lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01)),
-    "adam": (1e-2, lambda lr: optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8)),
-    "lion": (1e-2, lambda lr: optax.lion(0.1 * lr, b1=0.9, b2=0.99, weight_decay=0.1)),
-    "sgd": (5e-2, lambda lr: optax.sgd(lr)),
-    "momentum": (2e-2, lambda lr: optax.sgd(lr, momentum=0.9)),
-    "nesterov": (2e-2, lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True)),
-    "rmsprop": (1e-2, lambda lr: optax.rmsprop(lr, decay=0.9, eps=1e-8)),
-    # optax starts the accumulator at 0.1; the program's slot starts at 0 and adds 0.1 inside
-    # the square root, and uses 1/sqrt where optax uses rsqrt: equal up to rounding order.
-    "adagrad": (5e-2, lambda lr: optax.adagrad(lr, initial_accumulator_value=0.1, eps=1e-7)),
-}
+# program file -> (its learning rate, the optax reference): the shared table
+CASES = MATCHING
 
 
 def mlp_problem():

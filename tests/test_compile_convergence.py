@@ -8,22 +8,15 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from classics import CLASSICS
 from helpers import train_steps
 
 from symopt.compile import to_optax
 from symopt.lang import parse_file
 
-# learning rate each program gets (lion/signum scale it by 0.1 inside; paper_adamw by 1e-3);
-# signum's fixed-size sign steps stall ~lr away from Rosenbrock's minimum: it gets a smaller one.
-LEARNING_RATES = {
-    "sgd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3, "adagrad": 1.0, "rmsprop": 5e-3,
-    "adam": 1e-1, "adamw": 1e-1, "lion": 3e-2,
-    "signum": {"parabola": 3e-2, "rosenbrock": 3e-3}, "paper_adamw": 1e2,
-}
-
-# Decoupled weight decay moves the fixed point off the minimum (by ~4% on Rosenbrock's
-# flat valley at 0.01); like optax's test, run those programs at optax's default decay.
-WEIGHT_DECAY = {"adamw": 1e-4, "paper_adamw": 1e-4, "lion": 1e-3}
+# learning rate and weight decay of each program: the shared table (tests/classics.py)
+LEARNING_RATES = {name: c.convergence_lr for name, c in CLASSICS.items()}
+WEIGHT_DECAY = {name: c.weight_decay for name, c in CLASSICS.items() if c.weight_decay}
 
 
 def with_weight_decay(program, value):

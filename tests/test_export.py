@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from classics import CLASSICS
 from helpers import load_module, rel_diff, train_steps
 
 from symopt.cli import main
@@ -19,8 +20,7 @@ from symopt.compile import export_latex, export_optax, export_python, to_optax, 
 from symopt.errors import UserError
 from symopt.lang import parse, parse_file
 
-NAMES = ["adamw", "adam", "lion", "sgd", "momentum", "nesterov", "rmsprop", "adagrad", "signum",
-         "paper_adamw"]
+NAMES = list(CLASSICS)
 
 
 def imported_modules(source: str) -> set[str]:
