@@ -49,7 +49,7 @@ SEED_LR_GRID = [0.5, 1.0, 2.0, 4.0]
 
 def evaluate_all(jobs: list[tuple[str, dict]], workers: int) -> list[float]:
     """Fitness of each (program text, task spec), `workers` training runs at a time."""
-    executor = make_executor(workers)
+    executor = make_executor(workers=workers)
     try:
         futures = [executor.submit(EvalJob(text, spec)) for text, spec in jobs]
         return [executor.outcome(f).fitness for f in futures]

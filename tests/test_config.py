@@ -113,3 +113,35 @@ def test_funnel_stage_with_an_unknown_task_names_the_stage(tmp_path):
     path.write_text('[[funnel]]\ntask = "quadratic"\n[[funnel]]\ntask = "nanogpt-huge"\n')
     with pytest.raises(UserError, match=r"\[funnel 2\] task: unknown task 'nanogpt-huge'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("executor, message", [
+    ({"kind": "slurm"}, r"\[executor\] kind: must be one of 'auto', 'inline', 'process', 'ray', "
+                        r"got 'slurm'"),
+    ({"kind": "ray", "cpus_per_eval": -1}, r"\[executor\] cpus_per_eval: must be 0 or more"),
+    ({"kind": "ray", "gpus_per_eval": -0.25}, r"\[executor\] gpus_per_eval: must be 0 or more"),
+    ({"kind": "ray", "gpus_per_eval": 1.5}, r"\[executor\] gpus_per_eval: above 1 it must be"),
+    ({"kind": "ray", "cpus_per_eval": 0}, r"\[executor\] cpus_per_eval: an evaluation needs"),
+    ({"kind": "ray", "max_retries": -1}, r"\[executor\] max_retries: must be 0 or more"),
+    ({"kind": "ray", "address": "head"}, r"\[executor\] address: 'head' is not"),
+    ({"kind": "ray", "address": "ray://head:99999"}, r"\[executor\] address: 'ray://head:99999'"),
+    ({"kind": "process", "address": "auto"}, r"\[executor\] address: only a Ray executor"),
+    ({"kind": "ray", "gpus_per_eval": "half"}, r"\[executor\] gpus_per_eval: expected a number"),
+    ({"kind": "ray", "max_retry": 1}, r"\[executor\] max_retry: unknown key \(did you mean "
+                                      r"'max_retries'\?\)"),
+])
+def test_bad_executor_sections_name_the_key(executor, message):
+    with pytest.raises(UserError, match=message):
+        SearchConfig.from_dict({"executor": executor}, source="c.toml")
+
+
+def test_executor_section_round_trips_and_old_configs_get_the_default():
+    cfg = SearchConfig.from_dict({"search": {"workers": 4}, "executor": {
+        "kind": "ray", "address": "ray://10.0.0.1:10001", "cpus_per_eval": 2,
+        "gpus_per_eval": 0.25, "max_retries": 3}})
+    assert SearchConfig.from_dict(cfg.to_dict()) == cfg
+    assert (cfg.executor.cpus_per_eval, cfg.executor.gpus_per_eval) == (2.0, 0.25)
+    old = SearchConfig.from_dict({"search": {"workers": 2}})  # a run stored before [executor]
+    assert old.executor.kind == "auto" and old.executor.max_retries == 2
+    with pytest.raises(UserError, match=r"\[executor\] kind: 'inline' runs one evaluation"):
+        SearchConfig().with_executor(kind="inline").with_search(workers=2)

@@ -3,6 +3,7 @@
     symopt search --seed programs/adamw.prog        # the default: nanogpt-tiny, ~15 min
     symopt search --seed programs/adamw.prog --config search_configs/quick.toml --out runs/q
     symopt search --resume runs/q [--budget 400]
+    symopt search --seed programs/adamw.prog --executor ray [--address HOST:PORT] --out runs/r
 
 Without --config, `search_configs/default.toml` (the nanogpt-tiny proxy and a funnel on
 nanogpt-small and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`.
@@ -40,6 +41,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")
     parser.add_argument("--budget", type=int, help="override [search] budget (training runs)")
     parser.add_argument("--workers", type=int, help="override [search] workers")
+    parser.add_argument("--executor", choices=("inline", "process", "ray"),
+                        help="override [executor] kind (ray: warm Ray actors, local or a cluster)")
+    parser.add_argument("--address", metavar="ADDR",
+                        help="override [executor] address: '' (start a local Ray), 'auto', "
+                             "HOST:PORT or ray://HOST:PORT (an existing cluster)")
     parser.add_argument("--random-seed", type=int, help="override [search] seed (new runs)")
     parser.add_argument("--no-funnel", action="store_true",
                         help="skip the [[funnel]] stages (run them later: symopt funnel DIR)")
@@ -70,6 +76,10 @@ def run(args) -> int:
         overrides["seed"] = args.random_seed
     if overrides:
         config = config.with_search(**overrides)
+    executor = {k: v for k, v in (("kind", args.executor), ("address", args.address))
+                if v is not None}
+    if executor:
+        config = config.with_executor(**executor)
 
     print(f"symopt search: run directory {run_dir} (task {config.task.name}, budget "
           f"{config.search.budget} training runs, method {config.search.method})", flush=True)

@@ -5,7 +5,7 @@ The package is also callable: ``symopt.search(seeds, task=..., budget=...)`` is
 """
 
 from symopt.search.cache import EquivalenceCache
-from symopt.search.config import SearchConfig, load_config
+from symopt.search.config import ExecutorSection, SearchConfig, load_config
 from symopt.search.evolution import AgingPopulation, Member
 from symopt.search.executor import (
     EvalJob,
@@ -22,7 +22,7 @@ from symopt.search.store import CandidateRecord, RunStore
 
 __all__ = [
     "AgingPopulation", "CandidateRecord", "EquivalenceCache", "EvalJob", "EvalOutcome",
-    "Executor", "InlineExecutor", "Member", "Mutation", "MutationConfig", "Mutator",
-    "ProcessExecutor", "RunStore", "SearchConfig", "SearchResult", "load_config",
+    "Executor", "ExecutorSection", "InlineExecutor", "Member", "Mutation", "MutationConfig",
+    "Mutator", "ProcessExecutor", "RunStore", "SearchConfig", "SearchResult", "load_config",
     "make_executor", "random_program", "run_search",
 ]

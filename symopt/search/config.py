@@ -1,4 +1,5 @@
-"""Search configuration: a TOML file with `[search]`, `[task]`, `[mutation]`, `[cache]`.
+"""Search configuration: a TOML file with `[search]`, `[task]`, `[mutation]`, `[cache]`,
+`[executor]`.
 
 Every key is checked: an unknown key or a wrong type is a `UserError` naming the
 file, the section and the key (with a "did you mean" hint for near misses).
@@ -26,6 +27,14 @@ file, the section and the key (with a "did you mean" hint for near misses).
 - `[cache]`: `path` (an SQLite file shared between runs; relative to the current
   directory; default: `cache.sqlite` in the run directory), `fingerprint` (also match
   programs by numeric fingerprint; default true).
+- `[executor]`: where training runs happen (`ExecutorSection`): `kind` (`"auto"`: in
+  process for one worker, else local processes; `"inline"`, `"process"` or `"ray"`),
+  `address` (Ray only: `""` starts a local Ray, `"auto"` joins the cluster this machine
+  belongs to, `"host:port"` or `"ray://host:port"` an existing cluster), `cpus_per_eval`,
+  `gpus_per_eval` (Ray resources of one evaluation; fractions allowed), `max_retries`
+  (Ray only: an evaluation whose worker died is retried this many times). `[search]
+  workers` is the number of evaluations in flight with every kind; with Ray it is also the
+  number of warm actors, each reserving `cpus_per_eval` CPUs and `gpus_per_eval` GPUs.
 
 >>> cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 20},
 ...                               "task": {"name": "quadratic"}})
@@ -42,6 +51,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -131,25 +141,54 @@ class CacheSection:
 
 
 @dataclass(frozen=True)
+class ExecutorSection:
+    kind: str = "auto"
+    address: str = ""
+    cpus_per_eval: float = 1.0
+    gpus_per_eval: float = 0.0
+    max_retries: int = 2
+
+
+EXECUTOR_KINDS = ("auto", "inline", "process", "ray")
+
+
+def parse_address(address: str) -> tuple[str, int] | None:
+    """`(host, port)` of a Ray address, `None` for `""` / `"auto"`; `ValueError` if malformed.
+
+    >>> parse_address("ray://10.0.0.5:10001"), parse_address("head:6379"), parse_address("")
+    (('10.0.0.5', 10001), ('head', 6379), None)
+    """
+    if address in ("", "auto"):
+        return None
+    rest = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(address)
+    return host, int(port)
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     search: SearchSection = field(default_factory=SearchSection)
     task: TaskSection = field(default_factory=TaskSection)
     mutation: MutationConfig = field(default_factory=MutationConfig)
     cache: CacheSection = field(default_factory=CacheSection)
     funnel: tuple[FunnelStage, ...] = ()
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> SearchConfig:
         """Validate a parsed TOML document (see the module docstring for the keys)."""
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a table of sections")
-        sections = {"search", "task", "mutation", "cache", "funnel"}
+        sections = {"search", "task", "mutation", "cache", "funnel", "executor"}
         for key in data:
             if key not in sections:
                 raise UserError(f"{source}: [{key}]: unknown section{_hint(key, sections)}")
         search = _section(SearchSection, data.get("search", {}), source, "search")
         task = _section(TaskSection, data.get("task", {}), source, "task")
         cache = _section(CacheSection, data.get("cache", {}), source, "cache")
+        executor = _section(ExecutorSection, data.get("executor", {}), source, "executor")
         mutation = data.get("mutation", {})
         if not isinstance(mutation, dict):
             raise UserError(f"{source}: [mutation] must be a table")
@@ -158,7 +197,8 @@ class SearchConfig:
         except UserError as err:
             raise UserError(f"{source}: [mutation] {err}") from None
         funnel = _funnel_stages(data.get("funnel", []), source)
-        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache, funnel=funnel)
+        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache, funnel=funnel,
+                  executor=executor)
         cfg._check_values(source)
         return cfg
 
@@ -194,6 +234,36 @@ class SearchConfig:
                 raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
             checks.lr_multipliers(stage.lr_multipliers, f"{source}: [{where}] lr_multipliers")
             checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
+        self._check_executor(bad)
+
+    def _check_executor(self, bad) -> None:
+        e = self.executor
+        if e.kind not in EXECUTOR_KINDS:
+            raise bad("executor", "kind", f"must be one of {', '.join(map(repr, EXECUTOR_KINDS))}"
+                      f", got {e.kind!r}")
+        try:
+            parse_address(e.address)
+        except ValueError:
+            raise bad("executor", "address", f"{e.address!r} is not '', 'auto', 'host:port' or "
+                      "'ray://host:port'") from None
+        if e.address and e.kind != "ray":
+            raise bad("executor", "address", "only a Ray executor has an address (kind = 'ray',"
+                      " or --executor ray)")
+        for key in ("cpus_per_eval", "gpus_per_eval"):
+            value = getattr(e, key)
+            if not 0 <= value < math.inf:
+                raise bad("executor", key, f"must be 0 or more, got {value:g}")
+        if e.gpus_per_eval > 1 and e.gpus_per_eval != int(e.gpus_per_eval):
+            raise bad("executor", "gpus_per_eval", "above 1 it must be a whole number of GPUs, "
+                      f"got {e.gpus_per_eval:g}")
+        if e.kind == "ray" and e.cpus_per_eval == 0 and e.gpus_per_eval == 0:
+            raise bad("executor", "cpus_per_eval", "an evaluation needs some CPU or GPU; "
+                      "set cpus_per_eval or gpus_per_eval above 0")
+        if e.max_retries < 0:
+            raise bad("executor", "max_retries", f"must be 0 or more, got {e.max_retries}")
+        if e.kind == "inline" and self.search.workers != 1:
+            raise bad("executor", "kind", f"'inline' runs one evaluation at a time, but [search]"
+                      f" workers = {self.search.workers}; use 'process' or 'ray'")
 
     def check_task(self, source: str = "config") -> None:
         """`UserError` naming `[task] name` or `[task] overrides` if the task cannot be built
@@ -215,7 +285,8 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
         out = {"search": dataclasses.asdict(self.search), "task": self.task.spec(),
-               "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache)}
+               "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
+               "executor": dataclasses.asdict(self.executor)}
         if out["task"]["lr_multipliers"] is None:
             del out["task"]["lr_multipliers"]
         if out["task"]["time_limit_s"] is None:
@@ -236,6 +307,18 @@ class SearchConfig:
         merged = {**dataclasses.asdict(self.search), **changes}
         search = _section(SearchSection, merged, "command line", "search")
         cfg = dataclasses.replace(self, search=search)
+        cfg._check_values("command line")
+        return cfg
+
+    def with_executor(self, **changes: Any) -> SearchConfig:
+        """A copy with some `[executor]` keys changed (validated, e.g. `--executor ray`).
+
+        >>> SearchConfig().with_executor(kind="ray", address="auto").executor.address
+        'auto'
+        """
+        merged = {**dataclasses.asdict(self.executor), **changes}
+        executor = _section(ExecutorSection, merged, "command line", "executor")
+        cfg = dataclasses.replace(self, executor=executor)
         cfg._check_values("command line")
         return cfg
 

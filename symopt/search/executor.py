@@ -11,6 +11,10 @@ more class (Ray object refs convert to futures with `ref.future()`).
 - `ProcessExecutor`: a `ProcessPoolExecutor` of `spawn`ed workers (JAX is not
   fork-safe). Workers re-parse the program text (code is never pickled) and keep
   each task object, so a task's data are loaded once per worker.
+- `RayExecutor` (`symopt.search.ray_executor`): a pool of warm Ray actors on this
+  machine or a cluster; an evaluation whose worker died is retried.
+
+`make_executor` picks one from the `[executor]` section of a search config.
 
 >>> ex = InlineExecutor(evaluate_fn=_constant_fitness)
 >>> out = ex.outcome(ex.submit(EvalJob("p", {"name": "t"})))
@@ -26,12 +30,16 @@ import json
 import math
 import multiprocessing
 import signal
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from symopt.errors import UserError
+from symopt.search.config import ExecutorSection, parse_address
 from symopt.tasks import get_task
 from symopt.tasks.seeds import Evaluation, evaluate_seeds
 
@@ -59,6 +67,10 @@ class Executor(Protocol):
     def outcome(self, future: cf.Future) -> EvalOutcome: ...
 
     def shutdown(self, cancel: bool = False) -> None: ...
+
+    def status(self) -> str:
+        """A short line on the workers (for the progress display)."""
+        ...
 
 
 _TASKS: dict[str, Any] = {}
@@ -112,6 +124,9 @@ class InlineExecutor:
     def shutdown(self, cancel: bool = False) -> None:
         pass
 
+    def status(self) -> str:
+        return "in this process"
+
 
 def _init_worker() -> None:
     # Ctrl-C goes to the whole process group; the search decides what happens, not workers.
@@ -157,12 +172,54 @@ class ProcessExecutor:
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
+    def status(self) -> str:
+        return f"{self.workers} local processes"
 
-def make_executor(workers: int,
-                  evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text) -> Executor:
-    """`InlineExecutor` for one worker, else a `ProcessExecutor`.
 
-    >>> type(make_executor(1)).__name__
-    'InlineExecutor'
+def check_reachable(executor: ExecutorSection) -> None:
+    """`UserError` naming `[executor] address` if a Ray cluster's address does not answer
+    (a quick TCP check, without starting Ray); nothing to check for other executors.
+
+    >>> check_reachable(ExecutorSection(kind="ray", address="127.0.0.1:1"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: [executor] address: cannot reach '127.0.0.1:1' (Connection ...
     """
-    return InlineExecutor(evaluate_fn) if workers == 1 else ProcessExecutor(workers, evaluate_fn)
+    target = parse_address(executor.address) if executor.kind == "ray" else None
+    if target is None:
+        return
+    host, port = target
+    try:
+        socket.create_connection((host, port), timeout=5.0).close()
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise UserError(f"[executor] address: cannot reach {executor.address!r} ({why}); is the "
+                        "cluster up (`ray start --head`)?") from None
+
+
+def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
+                  evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text,
+                  run_dir: str | Path | None = None) -> Executor:
+    """The executor an `[executor]` section asks for, with `workers` evaluations in flight.
+
+    Kind `"auto"` (the default) is an `InlineExecutor` for one worker, else a
+    `ProcessExecutor`; `"ray"` connects to (or starts) Ray and may raise `UserError`
+    naming `[executor] address`. Ray keeps its logs under `run_dir/ray_logs`.
+
+    >>> type(make_executor()).__name__, type(make_executor(workers=1)).__name__
+    ('InlineExecutor', 'InlineExecutor')
+    """
+    if not isinstance(executor, ExecutorSection | None):
+        raise TypeError(f"make_executor takes the [executor] section first, then workers; "
+                        f"got {executor!r}")
+    section = executor or ExecutorSection()
+    kind = section.kind
+    if kind == "auto":
+        kind = "inline" if workers == 1 else "process"
+    if kind == "inline":
+        return InlineExecutor(evaluate_fn)
+    if kind == "process":
+        return ProcessExecutor(workers, evaluate_fn)
+    from symopt.search.ray_executor import RayExecutor
+
+    return RayExecutor(workers, section, evaluate_fn, run_dir=run_dir)

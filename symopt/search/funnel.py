@@ -118,8 +118,9 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
             raise UserError(f"{run_dir}: the run's config has no [[funnel]] stages; give some "
                             f"with --config TOML")
         if executor is None:
-            executor = own_executor = make_executor(workers or config.search.workers,
-                                                    evaluate_fn or evaluate_text)
+            executor = own_executor = make_executor(config.executor,
+                                                    workers or config.search.workers,
+                                                    evaluate_fn or evaluate_text, run_dir=run_dir)
         funnel = _Funnel(store, executor, log, stop_requested)
         return funnel.run(stages)
     finally:

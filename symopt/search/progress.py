@@ -41,6 +41,7 @@ class SearchStats:
     session_candidates: int = 0
     session_evaluations: int = 0
     prepare_seconds: float = 0.0
+    workers: str = ""  # the executor's own line, e.g. the Ray cluster's workers
     started: float = field(default_factory=time.monotonic)
 
     def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
@@ -144,7 +145,8 @@ class PlainProgress:
         now = time.monotonic()
         if force or now - self._last >= self.interval:
             self._last = now
-            print(stats.line(), file=self.stream, flush=True)
+            workers = f"  [{stats.workers}]" if stats.workers else ""
+            print(stats.line() + workers, file=self.stream, flush=True)
 
     def __exit__(self, *exc) -> None:
         pass
@@ -182,6 +184,8 @@ class RichProgress:
         t.add_row("cache hits", f"{stats.cache_hit_pct:.1f}%")
         t.add_row("invalid children", f"{stats.invalid_pct:.1f}%")
         t.add_row("redundant stmts", f"{stats.redundant_pct:.1f}%")
+        if stats.workers:
+            t.add_row("workers", stats.workers)
         t.add_row("best fitness", f"{stats.best_fitness:.6g} (seed {stats.seed_fitness:.6g})")
         t.add_row("best program", stats.best_text.rstrip())
         self._live.update(Panel(t, title="symopt search"))

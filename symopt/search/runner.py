@@ -90,7 +90,8 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
                       check_task=evaluate_fn is None)
     try:
         cfg = opened.config
-        executor = executor or make_executor(cfg.search.workers, evaluate_fn or evaluate_text)
+        executor = executor or make_executor(cfg.executor, cfg.search.workers,
+                                             evaluate_fn or evaluate_text, run_dir=run_dir)
         opened.closers.append(lambda: executor.shutdown(cancel=True))
         search = _Search(opened, Path(run_dir), Dispatcher(executor, cfg.task.spec()),
                          progress or NoProgress(), stop_requested)
@@ -148,6 +149,7 @@ class _Search:
                     break
                 for done in self.dispatcher.finished(timeout=0.5):
                     self._trained(done)
+                self.stats.workers = _executor_status(self.dispatcher.executor)
                 self.progress.update(self.stats)
                 self._record_session()
             self.progress.update(self.stats, force=True)
@@ -189,11 +191,14 @@ class _Search:
         """A training run finished: cache its fitness, store it and the twins that waited."""
         rec, outcome = done.record, done.outcome
         rec.fitness, rec.status, rec.message = outcome.fitness, outcome.status, outcome.message
-        rec.eval_seconds = outcome.seconds
+        rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
         if not outcome.crashed:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
         self._store(rec, done.program)
         for twin in done.twins:
+            if outcome.crashed:  # a dead worker says nothing of the program: train the twin
+                self.dispatcher.submit(twin.record, twin.program)
+                continue
             twin.record.fitness, twin.record.status = rec.fitness, rec.status
             twin.record.cache_hit = True
             twin.record.message = f"same program as candidate {rec.id}"
@@ -338,3 +343,8 @@ class _Search:
         if candidate_id not in self.programs:
             self.programs[candidate_id] = parse(rec.program_text)
         return Member(candidate_id, rec.fitness, self.programs[candidate_id])
+
+
+def _executor_status(executor: Executor) -> str:
+    status = getattr(executor, "status", None)  # optional for executors passed in
+    return status() if callable(status) else ""

@@ -3,10 +3,11 @@
 `open_run` checks everything a user can get wrong before a new run directory is created
 (seed programs, task, cache path), so a bad input leaves nothing behind. On resume the
 stored config is the run's identity: only how long and how wide (`budget`,
-`max_candidates`, `workers`) may change.
+`max_candidates`, `workers`) and where evaluations run (`[executor]`) may change.
 
 >>> import tempfile
 >>> from symopt.search.config import SearchConfig
+from symopt.search.executor import check_reachable
 >>> run = open_run(SearchConfig(), tempfile.mkdtemp() + "/r", seeds=["sgd"], resume=False)
 >>> [len(p.body) for p in run.seed_programs], run.store.seeds[0][0]
 ([1], 'sgd')
@@ -15,6 +16,7 @@ stored config is the run's identity: only how long and how wide (`budget`,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from symopt.errors import UserError
 from symopt.lang import Program, parse, parse_file, to_text
 from symopt.search.cache import EquivalenceCache, task_namespace
 from symopt.search.config import SearchConfig
+from symopt.search.executor import check_reachable
 from symopt.search.store import RunStore
 
 
@@ -71,6 +74,7 @@ def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
             _build_task(config)
             if config.cache.path:  # a bad cache path must fail before the run exists
                 cache = _open_cache(config, run_dir, closers)
+            check_reachable(config.executor)  # so must an unreachable Ray cluster
             store = RunStore.create(run_dir, config.to_dict(), seed_items)
             closers.append(store.close)
         if cache is None:
@@ -92,10 +96,13 @@ def _seed_item(seed: Program | str | os.PathLike) -> tuple[str, str]:
 
 def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> SearchConfig:
     stored = SearchConfig.from_dict(store.config, source=f"{run_dir}/run.sqlite")
-    # Only how long and how wide may change on resume; the rest is the run's identity.
-    config = stored.with_search(budget=config.search.budget,
-                                max_candidates=config.search.max_candidates,
-                                workers=config.search.workers)
+    # Only how long and how wide, and where evaluations run (`--executor`, `--address`),
+    # may change on resume; the rest is the run's identity.
+    config = dataclasses.replace(
+        stored.with_search(budget=config.search.budget,
+                           max_candidates=config.search.max_candidates,
+                           workers=config.search.workers),
+        executor=config.executor)
     done = sum(1 for r in store.candidates() if not r.cache_hit)
     if config.search.budget < done:
         raise UserError(f"--budget {config.search.budget} is below the {done} training "

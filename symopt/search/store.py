@@ -1,13 +1,14 @@
 """The durable run store: one SQLite file per run directory, committed per candidate.
 
 `run.sqlite` holds the config and seed programs (`meta`), every candidate with its
-program text, parent, mutation, hash, fingerprint, fitness, status and timings
-(`candidates`), population snapshots (`snapshots`), funnel evaluations (`funnel`),
-search sessions with their wall time, mutation failures and how they ended
-(`sessions`), and validation curves of some candidates (`curves`, filled by `symopt
-report`); the last three are added to older stores when they are opened. The
-population of aging evolution is recoverable from it at any time: the latest snapshot,
-followed by every candidate stored after it, last P kept. `best.prog` and `hall_of_fame.csv` are
+program text, parent, mutation, hash, fingerprint, fitness, status, timings and the
+Ray node that trained it (`candidates`; `node_id` is added to older stores when they are
+opened), population snapshots (`snapshots`), funnel evaluations (`funnel`), search
+sessions with their wall time, mutation failures and how they ended (`sessions`), and
+validation curves of some candidates (`curves`, filled by `symopt report`); the last three
+are added to older stores when they are opened. The population of aging evolution is
+recoverable from it at any time: the latest snapshot, followed by every candidate stored
+after it, last P kept. `best.prog` and `hall_of_fame.csv` are
 rewritten atomically (temp file + `os.replace`) so they are always complete.
 
 >>> import tempfile
@@ -63,7 +64,8 @@ CREATE TABLE IF NOT EXISTS candidates (
     redundant_fraction REAL NOT NULL,
     prepare_seconds REAL NOT NULL,
     eval_seconds REAL NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    node_id TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY,
@@ -128,6 +130,7 @@ class CandidateRecord:
     prepare_seconds: float = 0.0
     eval_seconds: float = 0.0
     created: float = 0.0
+    node_id: str = ""  # the Ray node that trained it ("" off Ray, or a cache hit)
     id: int | None = None
 
 
@@ -409,9 +412,23 @@ def _connect(path: Path, create: bool = True) -> sqlite3.Connection:
                                 f"{', '.join(sorted(missing))})")
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
+        _add_missing_columns(db)
     except sqlite3.DatabaseError as err:
         raise UserError(f"{path}: not a usable run store: {err}") from None
     return db
+
+
+_ADDED_COLUMNS = {"node_id": "TEXT NOT NULL DEFAULT ''"}  # columns newer than VERSION 1
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Stores written before a column existed get it, with its default (old rows keep
+    their values; older symopt versions still read the store)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(candidates)")}
+    with db:
+        for name, decl in _ADDED_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE candidates ADD COLUMN {name} {decl}")
 
 
 def write_atomic(path: str | Path, text: str) -> None:

@@ -39,7 +39,8 @@ class Evaluation:
     none failed); ``seconds`` the wall clock of the whole evaluation. ``results`` holds
     each trained seed's `EvalResult`, in order (it may be empty where only the verdict
     travels, e.g. back from a worker process). ``crashed`` marks outcomes caused by the
-    executor running it (a dead worker), not by the program: they are not cached.
+    executor running it (a dead worker), not by the program: they are not cached. ``node``
+    is the Ray node that ran it ("" off Ray).
     """
 
     fitness: float
@@ -49,6 +50,7 @@ class Evaluation:
     crashed: bool = False
     std: float = 0.0
     results: tuple[EvalResult, ...] = ()
+    node: str = ""
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,370 @@
+"""`RayExecutor`: evaluations on a pool of warm Ray actors, on this machine or a cluster.
+
+The pool has `workers` actors (`[search] workers` = evaluations in flight), each
+reserving `cpus_per_eval` CPUs and `gpus_per_eval` GPUs (fractions allowed). An actor
+lives for the whole search and keeps its task objects (data, compiled functions), so
+a cluster does not reload or recompile a task per candidate. A program travels as
+its text and is parsed in the actor: code is never pickled. JAX in an actor does not
+pre-allocate the GPU (`XLA_PYTHON_CLIENT_PREALLOCATE=false`) and, with a fraction of
+a GPU, keeps to that fraction (`XLA_PYTHON_CLIENT_MEM_FRACTION`).
+
+Faults: when an actor's process or node dies, its in-flight evaluation is retried on
+a fresh actor up to `max_retries` times, then returned as an `error` outcome with
+`crashed=True` (never cached as the program's fitness). Other evaluations go on.
+
+Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
+Ray (`address = ""`) lives in a temporary directory; its logs are linked from
+`RUN/ray_logs/<session>` while the search runs and copied there at the end. With an
+existing cluster, `RUN/ray_logs/<session>.txt` says where its logs are.
+
+All Ray calls after start-up run on one dispatcher thread; Ray's completion
+callbacks only put events on its queue.
+
+>>> worker_env(0.5)["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+'0.5'
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import math
+import os
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from symopt.errors import UserError
+from symopt.search.config import ExecutorSection
+from symopt.search.executor import EvalJob, EvalOutcome, _guarded, check_reachable, evaluate_text
+
+LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
+
+
+class EvalWorker:
+    """One Ray actor: evaluates programs given as text; tasks stay loaded between calls."""
+
+    def __init__(self, evaluate_fn: Callable[[str, dict], EvalOutcome]):
+        import ray
+
+        self._evaluate = evaluate_fn
+        self._node = ray.get_runtime_context().get_node_id()
+
+    def info(self) -> dict[str, Any]:
+        """Where this actor runs and the JAX memory settings it got."""
+        return {"node": self._node, "pid": os.getpid(), "host": socket.gethostname(),
+                "preallocate": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
+                "mem_fraction": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}
+
+    def evaluate(self, program_text: str, task_spec: dict) -> EvalOutcome:
+        outcome = _guarded(self._evaluate, EvalJob(program_text, task_spec))
+        return dataclasses.replace(outcome, node=self._node)
+
+
+def worker_env(gpus_per_eval: float) -> dict[str, str]:
+    """Environment variables of a worker: JAX takes GPU memory as needed, within its share.
+
+    >>> worker_env(0.25)
+    {'XLA_PYTHON_CLIENT_PREALLOCATE': 'false', 'XLA_PYTHON_CLIENT_MEM_FRACTION': '0.25'}
+    """
+    env = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+    if 0 < gpus_per_eval < 1:
+        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{gpus_per_eval:.4g}"
+    return env
+
+
+@dataclasses.dataclass
+class _Job:
+    job: EvalJob
+    future: cf.Future
+    attempts: int = 0
+    deaths: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class WorkerInfo:
+    """What the driver knows about one actor of the pool."""
+
+    node: str = ""
+    pid: int = 0
+    busy: bool = False
+    up: bool = False
+    jax_memory: dict[str, str | None] = dataclasses.field(default_factory=dict)
+
+
+class RayExecutor:
+    """`workers` warm Ray actors; see the module docstring."""
+
+    def __init__(self, workers: int, section: ExecutorSection | None = None,
+                 evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text,
+                 run_dir: str | Path | None = None):
+        import ray
+
+        self.workers = workers
+        self.section = section = section or ExecutorSection(kind="ray")
+        self._evaluate = evaluate_fn
+        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._temp_dir: str | None = None
+        self._owns_ray = False
+        self._messages: list[str] = []
+        self._restore: Callable[[], None] = lambda: None
+        self._connect(section.address)
+        self._session = _session_name()
+        self._remote = ray.remote(EvalWorker).options(
+            num_cpus=section.cpus_per_eval, num_gpus=section.gpus_per_eval, max_restarts=0,
+            max_task_retries=0, runtime_env={"env_vars": worker_env(section.gpus_per_eval)})
+        self._actors: list[Any] = [None] * workers
+        self.info = [WorkerInfo() for _ in range(workers)]
+        self._idle: deque[int] = deque()
+        self._pending: deque[_Job] = deque()
+        self._events: queue.Queue = queue.Queue()
+        self._nodes: tuple[float, int] = (0.0, 0)
+        self._logs_linked = False
+        self._closed = False
+        for slot in range(workers):
+            self._start_actor(slot)
+        self._thread = threading.Thread(target=self._loop, name="symopt-ray", daemon=True)
+        self._thread.start()
+
+    # -- connection ----------------------------------------------------------------------
+    def _connect(self, address: str) -> None:
+        import ray
+
+        if ray.is_initialized():  # the caller's Ray (e.g. from Python): use it, leave it up
+            return
+        check_reachable(self.section)
+        kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
+                                  "configure_logging": True}
+        if not address:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            self._temp_dir = tempfile.mkdtemp(prefix="symopt-ray-")
+            kwargs.update(address="local", include_dashboard=False, _temp_dir=self._temp_dir,
+                          object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+        else:
+            kwargs["address"] = address
+        logging.getLogger("ray").setLevel(logging.ERROR)
+        try:
+            ray.init(**kwargs)
+        except Exception as err:  # noqa: BLE001 - any failure to connect is the address's
+            self._remove_temp_dir()
+            what = "start a local Ray" if not address else f"connect to Ray at {address!r}"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(f"[executor] address: cannot {what}: {first}") from None
+        self._owns_ray = True
+        self._capture_messages()
+
+    def _capture_messages(self) -> None:
+        """Ray prints the cluster's error messages (e.g. "a worker died") on the terminal
+        whatever `log_to_driver` says; send them to `RUN/ray_logs/messages.log` instead."""
+        import ray._private.worker as ray_worker
+
+        original = getattr(ray_worker, "print_to_stdstream", None)
+        if original is None:  # another Ray version: nothing to redirect
+            return
+
+        def to_run_dir(data: dict, ignore_prefix: bool = False) -> None:
+            lines = [f"({data.get('pid', '')}) {line}" for line in data.get("lines", [])]
+            self._messages.extend(lines)
+            self._write_messages()
+
+        ray_worker.print_to_stdstream = to_run_dir
+        self._restore = lambda: setattr(ray_worker, "print_to_stdstream", original)
+
+    # -- the interface -------------------------------------------------------------------
+    def submit(self, job: EvalJob) -> cf.Future:
+        future: cf.Future = cf.Future()
+        self._link_logs()
+        self._events.put(("submit", _Job(job, future)))
+        return future
+
+    def outcome(self, future: cf.Future) -> EvalOutcome:
+        try:
+            return future.result()
+        except cf.CancelledError:
+            return EvalOutcome(math.inf, "error", "cancelled", crashed=True)
+
+    def status(self) -> str:
+        """E.g. `ray: 2 nodes, 3/4 workers busy (1 waiting for resources); node 1a2b3c: 2/2`."""
+        now = time.monotonic()
+        if now - self._nodes[0] > 5.0:
+            self._nodes = (now, _alive_nodes())
+        up = [w for w in self.info if w.up]
+        per_node: dict[str, list[int]] = {}
+        for w in up:
+            busy_total = per_node.setdefault(w.node[:6], [0, 0])
+            busy_total[0] += w.busy
+            busy_total[1] += 1
+        line = (f"ray: {self._nodes[1]} node(s), {sum(w.busy for w in up)}/{self.workers} "
+                f"workers busy")
+        if len(up) < self.workers:
+            line += f" ({self.workers - len(up)} starting or waiting for resources)"
+        return line + "".join(f"; node {n}: {b}/{t}" for n, (b, t) in sorted(per_node.items()))
+
+    def shutdown(self, cancel: bool = False) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._events.put(("stop", cancel))
+        self._thread.join(timeout=60.0)
+        import ray
+
+        for actor in self._actors:
+            if actor is not None:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # noqa: BLE001, S110 - already gone
+                    pass
+        if self._owns_ray:
+            ray.shutdown()
+        self._restore()
+        self._write_messages()
+        self._keep_logs()
+        self._remove_temp_dir()
+
+    # -- the dispatcher thread -------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            event = self._events.get()
+            kind = event[0]
+            if kind == "stop":
+                for job in self._pending:
+                    job.future.cancel()
+                self._pending.clear()
+                return
+            if kind == "submit":
+                self._pending.append(event[1])
+            elif kind == "info":
+                self._on_info(*event[1:])
+            elif kind == "done":
+                self._on_done(*event[1:])
+            self._dispatch()
+
+    def _start_actor(self, slot: int) -> None:
+        actor: Any = self._remote.remote(self._evaluate)
+        self._actors[slot] = actor
+        self.info[slot] = WorkerInfo()
+        fut = actor.info.remote().future()
+        fut.add_done_callback(lambda f, s=slot, a=actor: self._events.put(("info", s, a, f)))
+
+    def _on_info(self, slot: int, actor, fut: cf.Future) -> None:
+        if actor is not self._actors[slot]:
+            return  # an actor replaced meanwhile
+        try:
+            got = fut.result()
+        except Exception:  # noqa: BLE001 - a dead actor: the next evaluation replaces it
+            got = None
+        if got is not None:
+            self.info[slot] = WorkerInfo(node=got["node"], pid=got["pid"], up=True, jax_memory={
+                "preallocate": got["preallocate"], "mem_fraction": got["mem_fraction"]})
+        if slot not in self._idle and not self.info[slot].busy:
+            self._idle.append(slot)
+
+    def _dispatch(self) -> None:
+        while self._pending and self._idle:
+            slot, job = self._idle.popleft(), self._pending.popleft()
+            if not job.attempts and not job.future.set_running_or_notify_cancel():
+                self._idle.appendleft(slot)
+                continue
+            actor = self._actors[slot]
+            self.info[slot].busy = True
+            job.attempts += 1
+            ref = actor.evaluate.remote(job.job.program_text, job.job.task_spec)
+            ref.future().add_done_callback(
+                lambda f, s=slot, j=job: self._events.put(("done", s, j, f)))
+
+    def _on_done(self, slot: int, job: _Job, fut: cf.Future) -> None:
+        import ray
+
+        self.info[slot].busy = False
+        try:
+            outcome = fut.result()
+        except ray.exceptions.RayTaskError as err:  # the function raised past `_guarded`
+            outcome = EvalOutcome(math.inf, "error", _first_line(err), crashed=True)
+        except Exception as err:  # noqa: BLE001 - the worker (process or node) died
+            job.deaths.append(_first_line(err))
+            ray.kill(self._actors[slot], no_restart=True)
+            self._start_actor(slot)
+            if job.attempts <= self.section.max_retries:
+                self._pending.appendleft(job)
+                return
+            outcome = EvalOutcome(math.inf, "error", f"worker died {len(job.deaths)} time(s): "
+                                  f"{job.deaths[-1]}", crashed=True)
+        else:
+            self._idle.append(slot)
+            if job.deaths:
+                outcome = dataclasses.replace(outcome, message=(
+                    outcome.message + f" (retried after {len(job.deaths)} worker death(s))"
+                ).strip())
+        job.future.set_result(outcome)
+
+    # -- logs ------------------------------------------------------------------------------
+    def _link_logs(self) -> None:
+        if self._logs_linked or self._run_dir is None or not self._run_dir.is_dir():
+            return
+        self._logs_linked = True
+        logs = self._run_dir / "ray_logs"
+        logs.mkdir(exist_ok=True)
+        if self._temp_dir is not None:
+            link = logs / self._session
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(Path(self._temp_dir) / self._session / "logs",
+                                target_is_directory=True)
+        else:
+            (logs / f"{self._session}.txt").write_text(
+                f"This search ran on the Ray cluster at {self.section.address or 'auto'} "
+                f"(session {self._session}). Ray's logs are on each node of the cluster, "
+                f"under <ray temp dir>/{self._session}/logs (by default /tmp/ray).\n")
+
+    def _write_messages(self) -> None:
+        if not self._messages or not self._logs_linked or self._run_dir is None:
+            return
+        lines, self._messages = self._messages, []
+        with open(self._run_dir / "ray_logs" / "messages.log", "a", encoding="utf-8") as f:
+            f.write("".join(f"{line}\n" for line in lines))
+
+    def _keep_logs(self) -> None:
+        if self._temp_dir is None or self._run_dir is None or not self._logs_linked:
+            return
+        link = self._run_dir / "ray_logs" / self._session
+        source = Path(self._temp_dir) / self._session / "logs"
+        if link.is_symlink():
+            link.unlink()
+        if source.is_dir():
+            shutil.copytree(source, link, ignore_dangling_symlinks=True, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("*.sock", "sockets"))
+
+    def _remove_temp_dir(self) -> None:
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
+
+
+def _session_name() -> str:
+    import ray
+
+    try:
+        return ray.get_runtime_context().get_session_name() or "session"
+    except Exception:  # noqa: BLE001 - e.g. Ray Client: no local session
+        return "session"
+
+
+def _alive_nodes() -> int:
+    import ray
+
+    try:
+        return sum(1 for n in ray.nodes() if n.get("Alive"))
+    except Exception:  # noqa: BLE001 - display only
+        return 0
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -1,0 +1,261 @@
+"""The Ray executor against a real Ray: a local Ray from `symopt search --executor ray`, and
+a two-node cluster on this machine started with `ray start` (its own free ports and temp
+dirs, shut down at the end; other Ray instances on the machine are left alone)."""
+
+import math
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from symopt.cli import main
+from symopt.search.config import SearchConfig
+from symopt.search.executor import EvalJob, ProcessExecutor, make_executor
+from symopt.search.runner import run_search
+from symopt.search.store import RunStore
+
+QUADRATIC = {"name": "quadratic", "overrides": {"steps": 20}}
+LONG = {"name": "quadratic", "seeds": [0], "overrides": {"steps": 1000}}  # seconds: killable
+
+
+def test_unreachable_address_fails_before_the_run_exists(tmp_path, capsys):
+    port = _free_port()  # nothing listens there
+    assert main(["search", "--seed", "programs/sgd.prog", "--out", str(tmp_path / "r"),
+                 "--executor", "ray", "--address", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"[executor] address: cannot reach '127.0.0.1:{port}'" in err
+    assert not (tmp_path / "r").exists()  # no run, hence no training
+    assert main(["search", "--seed", "programs/sgd.prog", "--out", str(tmp_path / "r"),
+                 "--address", "auto"]) == 2
+    assert "[executor] address: only a Ray executor" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_local_ray_search_gives_the_process_executors_fitness_and_stays_quiet(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 4\nbudget = 5\nworkers = 2\nseed = 3\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    run = tmp_path / "r"
+    proc = subprocess.run([sys.executable, "-m", "symopt", "search", "--seed",
+                           "programs/adamw.prog", "--config", str(cfg), "--out", str(run),
+                           "--executor", "ray", "--progress", "plain"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    terminal = proc.stdout + proc.stderr
+    # Ray's own lines (INFO/WARNING logs, "(raylet)" messages) stay off the terminal.
+    assert not [ln for ln in terminal.splitlines() if "ray" in ln.lower()
+                and not ln.startswith(("evals ", "run stored in "))], terminal
+    assert "ray: 1 node(s)" in proc.stderr  # the progress line shows the cluster's workers
+    sessions = [p for p in (run / "ray_logs").iterdir() if p.name.startswith("session_")]
+    assert len(sessions) == 1 and not sessions[0].is_symlink()
+    assert (sessions[0] / "raylet.out").is_file()  # Ray's logs were kept in the run
+
+    store = RunStore.open(run)
+    trained = [r for r in store.candidates() if not r.cache_hit]
+    store.close()
+    assert len(trained) == 5 and all(r.node_id for r in trained)
+    assert trained[0].status == "ok"  # the seed trains; a child may diverge (fitness inf)
+    spec = SearchConfig.from_dict({"task": QUADRATIC}).task.spec()
+    process = ProcessExecutor(2)
+    try:
+        futures = [process.submit(EvalJob(_live_text(r.program_text), spec)) for r in trained]
+        again = [process.outcome(f) for f in futures]
+    finally:
+        process.shutdown()
+    assert [(o.fitness, o.status) for o in again] == [(r.fitness, r.status) for r in trained]
+
+
+# -- a two-node cluster on this machine ------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ports() -> list[str]:
+    names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+             "runtime-env-agent-port", "node-manager-port", "object-manager-port")
+    return [f"--{name}={_free_port()}" for name in names]
+
+
+class _Cluster:
+    """`ray start --block` processes, each in its own process group (killed as a group)."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.procs: list[subprocess.Popen] = []
+        self.temps: list[str] = []
+        self.env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+
+    def start_node(self, *args: str) -> Path:
+        temp = tempfile.mkdtemp(prefix="symopt-test-ray-")  # short: Ray's socket paths
+        log = self.tmp / f"node{len(self.procs)}.log"
+        cmd = ["ray", "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1",
+               "--disable-usage-stats", "--include-log-monitor=false", f"--temp-dir={temp}",
+               *_ports(), *args]
+        self.procs.append(subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                           env=self.env, start_new_session=True))
+        self.temps.append(temp)
+        return log
+
+    def wait_started(self, log: Path, proc: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 180
+        while "Ray runtime started" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+
+    def node_ids(self) -> set[str]:
+        """Node ids of this cluster's raylets (from their command lines)."""
+        groups = {p.pid for p in self.procs}
+        ids = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.getpgid(int(pid)) not in groups:
+                    continue
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if args and args[0].endswith("/raylet"):
+                ids |= {a.split("=", 1)[1] for a in args if a.startswith("--node_id=")}
+        return ids
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=30)
+        for temp in self.temps:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = _Cluster(tmp_path_factory.mktemp("cluster"))
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # the driver (this process) matches the cluster
+    try:
+        head = c.start_node("--head", f"--port={c.port}", "--include-dashboard=false",
+                            f"--ray-client-server-port={_free_port()}")
+        c.wait_started(head, c.procs[0])
+        worker = c.start_node(f"--address={c.address}", "--num-gpus=1")  # a pretend GPU
+        c.wait_started(worker, c.procs[1])
+        yield c
+    finally:
+        c.stop()
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
+
+
+def _cluster_config(cluster, **executor) -> SearchConfig:
+    return SearchConfig.from_dict({
+        "search": {"population": 4, "budget": 6, "workers": 2, "seed": 1},
+        "task": {"name": "quadratic", "overrides": {"steps": 1000}},
+        "executor": {"kind": "ray", "address": cluster.address, **executor}})
+
+
+@pytest.mark.slow
+def test_two_node_cluster_evaluations_land_on_both_nodes(cluster, tmp_path):
+    cfg = _cluster_config(cluster)
+    cfg = SearchConfig.from_dict({**cfg.to_dict(), "task": QUADRATIC})
+    res = run_search(cfg, tmp_path / "r", seeds=["programs/sgd.prog"])
+    store = RunStore.open(tmp_path / "r")
+    trained = [r for r in store.candidates() if not r.cache_hit]
+    store.close()
+    assert res.stats.evaluations == len(trained) == 6
+    assert {r.node_id for r in trained} == cluster.node_ids()  # one CPU each: both nodes work
+    assert len(cluster.node_ids()) == 2
+    notes = list((tmp_path / "r" / "ray_logs").glob("session_*.txt"))
+    assert notes and cluster.address in notes[0].read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_costs_only_its_evaluation(cluster, tmp_path):
+    """SIGKILL a busy Ray worker mid-search (no retries): that one evaluation is stored as an
+    error and not cached, the search completes its budget, and no stored row changes."""
+    cfg = _cluster_config(cluster, max_retries=0)
+    run = tmp_path / "r"
+    executor = make_executor(cfg.executor, cfg.search.workers, run_dir=run)
+    before: list[tuple] = []
+
+    def kill_a_busy_worker() -> bool:
+        rows = _rows(run)
+        busy = [w for w in executor.info if w.busy and w.up]
+        if not before and len(rows) >= 2 and busy:
+            before.extend(rows)
+            os.kill(busy[0].pid, signal.SIGKILL)
+        return False
+
+    res = run_search(cfg, run, seeds=["programs/sgd.prog"], executor=executor,
+                     stop_requested=kill_a_busy_worker)
+    executor.shutdown()
+    after = _rows(run)
+    assert before, "the search ended before a worker could be killed"
+    assert after[:len(before)] == before  # nothing stored before the kill changed
+    # The budget is done (a twin waiting on the killed evaluation is trained, not failed).
+    assert res.stats.evaluations == sum(not r[4] for r in after) >= 6
+    died = [r for r in after if r[3] == "error"]
+    assert len(died) == 1 and died[0][5].startswith("worker died 1 time(s)")
+    assert died[0][2] is None  # fitness inf
+    cache = sqlite3.connect(run / "cache.sqlite")
+    cached = cache.execute("SELECT status FROM entries WHERE key=?", (died[0][1],)).fetchall()
+    cache.close()
+    # A dead worker is never the program's fitness (a twin may have trained it since).
+    assert cached in ([], [("ok",)])
+    twins = [r for r in after if r[1] == died[0][1] and r[0] != died[0][0]]
+    assert all(r[3] == "ok" for r in twins)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_retried_on_a_fresh_actor(cluster):
+    """Two actors sharing the second node's (pretend) GPU: JAX keeps to its half of it."""
+    executor = make_executor(_cluster_config(cluster, max_retries=1, cpus_per_eval=0.5,
+                                             gpus_per_eval=0.5).executor, 2)
+    try:
+        text = Path("programs/adam.prog").read_text()
+        futures = [executor.submit(EvalJob(text, LONG)) for _ in range(2)]
+        deadline = time.monotonic() + 120
+        while not all(w.busy and w.up for w in executor.info):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert all(w.jax_memory == {"preallocate": "false", "mem_fraction": "0.5"}
+                   for w in executor.info)
+        assert len({w.node for w in executor.info}) == 1  # the node with the GPU
+        os.kill(executor.info[0].pid, signal.SIGKILL)
+        outcomes = [executor.outcome(f) for f in futures]
+    finally:
+        executor.shutdown()
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert sorted(o.message for o in outcomes) == ["", "(retried after 1 worker death(s))"]
+    assert outcomes[0].fitness == outcomes[1].fitness and math.isfinite(outcomes[0].fitness)
+
+
+def _rows(run: Path) -> list[tuple]:
+    try:
+        con = sqlite3.connect(run / "run.sqlite")
+        rows = con.execute("SELECT id, hash, fitness, status, cache_hit, message, node_id "
+                           "FROM candidates ORDER BY id").fetchall()
+        con.close()
+        return rows
+    except sqlite3.Error:
+        return []
+
+
+def _live_text(program_text: str) -> str:
+    from symopt.lang import parse
+    from symopt.search.runner import remove_dead_text
+
+    return remove_dead_text(parse(program_text))
