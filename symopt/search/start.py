@@ -7,7 +7,6 @@ stored config is the run's identity: only how long and how wide (`budget`,
 
 >>> import tempfile
 >>> from symopt.search.config import SearchConfig
-from symopt.search.executor import check_reachable
 >>> run = open_run(SearchConfig(), tempfile.mkdtemp() + "/r", seeds=["sgd"], resume=False)
 >>> [len(p.body) for p in run.seed_programs], run.store.seeds[0][0]
 ([1], 'sgd')
