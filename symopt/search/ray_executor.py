@@ -239,13 +239,21 @@ class RayExecutor:
                     job.future.cancel()
                 self._pending.clear()
                 return
-            if kind == "submit":
-                self._pending.append(event[1])
-            elif kind == "info":
-                self._on_info(*event[1:])
-            elif kind == "done":
-                self._on_done(*event[1:])
-            self._dispatch()
+            try:
+                if kind == "submit":
+                    self._pending.append(event[1])
+                elif kind == "info":
+                    self._on_info(*event[1:])
+                elif kind == "done":
+                    self._on_done(*event[1:])
+                self._dispatch()
+            except Exception as err:  # noqa: BLE001 - e.g. the cluster is gone: fail, not hang
+                self._messages.append(f"(symopt) dispatcher: {_first_line(err)}")
+                for job in self._pending:
+                    if job.attempts or job.future.set_running_or_notify_cancel():
+                        job.future.set_result(EvalOutcome(
+                            math.inf, "error", f"Ray: {_first_line(err)}", crashed=True))
+                self._pending.clear()
 
     def _start_actor(self, slot: int) -> None:
         actor: Any = self._remote.remote(self._evaluate)
