@@ -50,3 +50,22 @@ def test_small_is_about_ten_times_tiny():
     per_token = lambda t: t.layers * (12 * t.width**2 + 2 * t.context * t.width)
     work = lambda t: per_token(t) * t.steps * t.batch_size * t.context
     assert 6 < work(small) / work(tiny) < 16
+
+
+def test_dropout_only_in_training_and_same_parameters():
+    import jax
+    import jax.numpy as jnp
+
+    small = dict(width=16, layers=1, heads=2, context=16, batch_size=4, val_batches=1)
+    plain, drop = get_task("nanogpt-tiny", **small), get_task("nanogpt-tiny", dropout=0.5,
+                                                               **small)
+    params = plain.init_params(jax.random.PRNGKey(0))
+    same = jax.tree_util.tree_map(lambda a, b: a.shape == b.shape, params,
+                                  drop.init_params(jax.random.PRNGKey(0)))
+    assert all(jax.tree_util.tree_leaves(same))
+    key = jax.random.PRNGKey(1)
+    batch, dbatch = plain.train_batch(plain.data, key), drop.train_batch(drop.data, key)
+    assert jnp.array_equal(dbatch["tokens"], batch)  # same windows, plus a dropout key
+    assert float(drop.loss(params, dbatch)) != pytest.approx(float(plain.loss(params, batch)))
+    # validation is deterministic: dropout does not change it
+    assert float(drop.val_loss(params, drop.data)) == float(plain.val_loss(params, plain.data))

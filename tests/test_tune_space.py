@@ -45,7 +45,7 @@ def test_adamw_betas_in_bias_correction_move_together():
 def test_nanogpt_space_has_model_settings_and_heads_divide_width():
     task = get_task("nanogpt-tiny")
     space = build_space(LION, task)
-    assert {"layers", "heads", "width"} <= set(space.keys)
+    assert {"layers", "heads", "width", "dropout"} <= set(space.keys)
     rng = np.random.default_rng(1)
     for _ in range(200):
         v = space.sample(rng)
@@ -95,6 +95,8 @@ def test_bad_space_keys_and_ranges_name_the_key(spec, key, words):
 def test_bad_model_settings_name_the_key():
     with pytest.raises(UserError, match="layers.*at least 1"):
         build_space(LION, get_task("nanogpt-tiny"), {"layers": [0, 2]})
+    with pytest.raises(UserError, match="dropout.*below 1"):
+        build_space(LION, get_task("nanogpt-tiny"), {"dropout": [0.0, 0.5, 1.0]})
 
 
 def test_mutation_and_crossover():

@@ -3,6 +3,7 @@
     symopt tune programs/lion.prog --task nanogpt-tiny --method ga --budget 20 --out runs/t
     symopt tune programs/lion.prog --config tune.toml --out runs/t     # a [tune] table
     symopt tune --resume runs/t                                        # after a kill
+    symopt tune programs/lion.prog --task nanogpt-tiny --show-space    # the genes
 
 Writes DIR/tuned.prog (best constants; lr and task settings in its header),
 DIR/trials.csv, DIR/fitness.png, and for PBT DIR/pbt_events.csv and DIR/schedules.png.
@@ -29,6 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--config", metavar="TOML", help="a config with a [tune] table")
     parser.add_argument("--resume", metavar="DIR", help="continue the tuning run in DIR")
     parser.add_argument("--seed", type=int, help="the tuner's random seed")
+    parser.add_argument("--show-space", action="store_true",
+                        help="print the search space (keys for [tune.space]) and exit")
     parser.add_argument("--quiet", action="store_true", help="no line per trial")
 
 
@@ -41,7 +44,7 @@ def run(args) -> int:
                             "drop the other arguments")
         result = run_tune(None, None, args.resume, resume=True, progress=_say(args))
     else:
-        if not args.program or not args.out:
+        if not args.program or not (args.out or args.show_space):
             raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
         program = parse_file(args.program)
         cfg = load_config(args.config) if args.config else TuneConfig()
@@ -50,6 +53,12 @@ def run(args) -> int:
                    if v is not None}
         if changes:
             cfg = cfg.replace(**changes)
+        if args.show_space:
+            from symopt.tune.api import setup
+            from symopt.tune.space import describe_space
+
+            print(describe_space(setup(program, cfg)[1], program))
+            return 0
         result = run_tune(program, cfg, args.out, progress=_say(args))
     print(result.summary())
     print(f"tuned program: {result.run_dir / 'tuned.prog'} (trials.csv, fitness.png"

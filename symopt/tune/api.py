@@ -55,7 +55,8 @@ class TuneResult:
         return "\n".join(lines)
 
 
-def _setup(program: Program, cfg: TuneConfig) -> tuple[Task, Space]:
+def setup(program: Program, cfg: TuneConfig) -> tuple[Task, Space]:
+    """The task (with its overrides) and the search space of `program` under `cfg`."""
     if not cfg.task:
         raise UserError("tune needs a task: --task NAME or [tune] task = ...")
     task = get_task(cfg.task, **cfg.task_overrides)
@@ -75,7 +76,7 @@ def run_tune(program: Program, cfg: TuneConfig, run_dir: str | Path, *, resume: 
         meta = store.meta()
         cfg = TuneConfig.from_dict(meta["config"], source=f"{run_dir}/tune.sqlite")
         program = parse(meta["program"])
-    task, space = _setup(program, cfg)
+    task, space = setup(program, cfg)
     if not resume:
         store = TuneStore.create(run_dir, cfg.to_dict(), to_text(program))
     say = progress or (lambda s: None)

@@ -252,7 +252,9 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             "origin": row.get("origin") or "", "restored_val": row.get("restored_val"),
             "source_val": row.get("source_val"), "time": row.get("timestamp"),
         })
-    return records
+    # after a resume, Ray re-runs iterations from the last checkpoint: the re-run counts
+    last = {(r["trial"], r["generation"]): i for i, r in enumerate(records)}
+    return [r for i, r in enumerate(records) if last[r["trial"], r["generation"]] == i]
 
 
 def exploit_events(records: list[dict[str, Any]], space: Space) -> list[dict[str, Any]]:

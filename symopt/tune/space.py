@@ -4,7 +4,8 @@ A *gene* is one hyperparameter: a constant of the program (``c0``, ``c1``, ... i
 ``program.constants()`` order; constants of equal value share the gene of the first by
 default, so AdamW's ``0.9`` in ``interp`` and in its bias correction move together), the
 learning-rate multiplier ``lr_multiplier``, the ``warmup_steps`` of the schedule, and
-fields of the task (for nanoGPT: ``layers``, ``heads``, ``width``).
+fields of the task (for nanoGPT: ``layers``, ``heads``, ``width``, ``dropout``; each
+value is a model of its own, compiled once, so they are searched over a few choices).
 
 Default ranges: a constant ``v`` moves over ``[v/4, 4v]`` on a log scale; a constant in
 ``[0.5, 1)`` (a β) over ``1 − x ∈ [(1−v)/4, 4(1−v)]`` on a log scale (scale ``log1m``);
@@ -39,10 +40,11 @@ from symopt.errors import UserError
 from symopt.lang.model import Program
 from symopt.tasks.base import Task
 
-#: Task fields searched, per task class name: key -> choices (a float field: its range).
+#: Task fields searched, per task class name: key -> choices.
 #: Other fields set the compute, the data or the metric and are never tuned.
 TASK_SPACES: dict[str, dict[str, tuple[int, ...]]] = {
-    "NanoGPT": {"layers": (1, 2, 3, 4), "heads": (1, 2, 4, 8), "width": (32, 48, 64, 96, 128)},
+    "NanoGPT": {"layers": (1, 2, 3, 4), "heads": (1, 2, 4, 8), "width": (32, 48, 64, 96, 128),
+                "dropout": (0.0, 0.1, 0.2)},
 }
 SCALES = ("log", "log1m", "linear", "int", "choice")
 
@@ -197,11 +199,7 @@ def default_genes(program: Program, task: Task, *, tie_equal: bool = True) -> li
     genes.append(Gene("warmup_steps", "schedule", "int", w, 0,
                       max(1, min(max(2 * w, task.steps // 10), task.steps - 1))))
     for name, choices in TASK_SPACES.get(type(task).__name__, {}).items():
-        value = getattr(task, name)
-        if isinstance(value, float):
-            genes.append(Gene(name, "task", "linear", value, min(choices), max(choices)))
-        else:
-            genes.append(Gene(name, "task", "choice", value, choices=choices))
+        genes.append(Gene(name, "task", "choice", getattr(task, name), choices=choices))
     return genes
 
 
@@ -245,6 +243,8 @@ def _check_domain(gene: Gene, values: list[float]) -> None:
             lowest = 0
         if any(v < lowest for v in values):
             raise _bad(key, f"must be at least {lowest}, got {min(values)!r}")
+        if key == "dropout" and any(v >= 1 for v in values):
+            raise _bad(key, f"must be below 1, got {max(values)!r}")
     if key == "lr_multiplier" and any(v <= 0 for v in values):
         raise _bad(key, f"must be positive, got {min(values)!r}")
 

@@ -215,7 +215,7 @@ def trainer_for(program: Program, task: Task, chunk_steps: int | None = None) ->
     if hit is None:
         hit = Trainer(program, task, chunk_steps)
         with _LOCK:
-            if len(_CACHE) >= 8:
+            if len(_CACHE) >= 32:
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = hit
     return hit
