@@ -140,7 +140,7 @@ def test_cli_errors_name_the_key(tmp_path, capsys):
     assert "needs a task" in capsys.readouterr().err
     assert main(["tune", "--resume", str(tmp_path / "nothing")]) == 2
     assert "holds no tuning run" in capsys.readouterr().err
-    assert main(["tune", "programs/lion.prog", "--task", "nanogpt-tiny", "--show-space"]) == 0
+    assert main(["tune", "lion", "--task", "nanogpt-tiny", "--show-space"]) == 0
     shown = capsys.readouterr().out
     assert "(c = interp(g, m, 0.9))" in shown and "heads" in shown and "dropout" in shown
     with pytest.raises(UserError, match="already holds"):

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
+from symopt import programs
 from symopt.errors import UserError
-from symopt.lang import parse_file
 from symopt.tasks import get_task
 from symopt.tune.config import TuneConfig
 from symopt.tune.space import build_space
 
-LION = parse_file("programs/lion.prog")
-ADAMW = parse_file("programs/adamw.prog")
+LION = programs.load("lion")
+ADAMW = programs.load("adamw")
 
 
 def test_default_ranges_follow_the_constants():

@@ -6,9 +6,9 @@ import numpy as np
 import optax
 import pytest
 
+from symopt import programs
 from symopt.compile import to_optax
 from symopt.compile.traced import to_optax_traced
-from symopt.lang import parse_file
 from symopt.tasks import evaluate, get_task
 from symopt.tune.trainer import (
     Hyper,
@@ -20,8 +20,8 @@ from symopt.tune.trainer import (
 )
 from tests.helpers import rel_diff, train_steps
 
-ADAMW = parse_file("programs/adamw.prog")
-LION = parse_file("programs/lion.prog")
+ADAMW = programs.load("adamw")
+LION = programs.load("lion")
 
 
 def _loss(p):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from symopt import programs
 from symopt.errors import UserError
 from symopt.lang import parse_file
 
@@ -21,7 +22,8 @@ HELP = "tune a program's constants, learning rate and task settings (GA, PBT, ra
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("program", nargs="?", metavar="PROG", help="the program (.prog)")
+    parser.add_argument("program", nargs="?", metavar="PROG",
+                        help="the program: a .prog file or a built-in name (lion, adamw, ...)")
     parser.add_argument("--task", help="the task to tune on (e.g. nanogpt-tiny, quadratic)")
     parser.add_argument("--method", choices=("ga", "pbt", "random"),
                         help="ga (default), pbt (Ray Tune) or random search")
@@ -46,7 +48,7 @@ def run(args) -> int:
     else:
         if not args.program or not (args.out or args.show_space):
             raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
-        program = parse_file(args.program)
+        program = parse_file(programs.resolve(args.program))
         cfg = load_config(args.config) if args.config else TuneConfig()
         changes = {k: v for k, v in (("task", args.task), ("method", args.method),
                                      ("budget", args.budget), ("seed", args.seed))
