@@ -32,14 +32,11 @@ def add_arguments(parser) -> None:
 def load_optimizer(spec: str):
     """``make_tx`` for a ``.prog`` path (via the compiler) or ``optax:NAME``."""
     if spec.startswith("optax:"):
-        import optax
+        from symopt.tasks.optax_names import optax_factory
 
-        fn = getattr(optax, spec[len("optax:"):], None)
-        if not callable(fn):
-            raise UserError(f"{spec}: no such optax optimizer")
-        return lambda lr: fn(lr)
+        return optax_factory(spec[len("optax:"):])
     path = programs.resolve(spec)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"{spec}: no such program file or built-in program "
                         f"(built-in: {', '.join(programs.names())})")
     from symopt.compile import to_optax

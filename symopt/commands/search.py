@@ -11,6 +11,10 @@ nanogpt-small and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`
 Ctrl-C once: stop generating, finish the training runs in flight, store them, write
 best.prog and hall_of_fame.csv, print the summary and exit 130. Ctrl-C twice: stop
 at once (in-flight work is lost; everything stored stays). A completed run exits 0.
+A search that is stuck (mutation makes no new valid child, even after a restart from
+the seeds; see `[search] stall_after` and `on_stall`) stops with everything stored,
+says why and exits 3. A run directory in use by another process is refused (exit 2,
+naming that process; see `symopt.search.runlock`).
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ def run(args) -> int:
         print(f"symopt: warning: no candidate trained successfully (the best is '{best.status}'"
               f"{': ' + best.message if best.message else ''}); check the task and the seed "
               f"with `symopt eval`", file=sys.stderr)
+    if result.stalled:
+        print(f"symopt: search stopped: {result.stats.stop_reason}", file=sys.stderr)
+        return 3
     return 130 if result.interrupted else 0
 
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import ast
 import math
 import os
+import re
+import stat
 
 from symopt.errors import ProgramError
 from symopt.lang.model import Arg, Program, Stmt
@@ -27,6 +29,9 @@ from symopt.lang.registry import FUNCTIONS, IDENTITY, INFIX, PREFIX
 
 #: Larger files are refused before parsing: a real program is a few hundred bytes.
 MAX_BYTES = 1_000_000
+#: Programs with more statements (after flattening nested expressions) are refused:
+#: compiling one costs time and memory that grow with its size.
+MAX_STATEMENTS = 1000
 
 #: Python's operators, by the symbol the function registry writes them with.
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -74,21 +79,54 @@ _FORBIDDEN = {
 def parse_file(path: str | os.PathLike, *, check: bool = True) -> Program:
     """Read and parse a `.prog` file (see `parse`); errors name the file.
 
+    Only a regular file of at most `MAX_BYTES` is read: a directory, a FIFO, a device
+    (`/dev/zero`, also behind a symbolic link) or a huge file is refused before reading,
+    and opening never blocks (a FIFO without a writer cannot hang the caller).
+
     >>> from symopt import programs
     >>> programs.load("sgd").n_state
     0
+    >>> parse_file("/dev/zero")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.ProgramError: /dev/zero:1:1: not a regular file (a character device); \
+a program is read from a regular .prog file
     """
     path = os.fspath(path)
     try:
-        size = os.path.getsize(path)
-        if size > MAX_BYTES:
-            raise ProgramError.at(path, 1, 1, f"file too large ({size} bytes; a program is "
-                                              f"at most {MAX_BYTES} bytes)")
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProgramError.at(path, 1, 1, f"not a regular file ({_file_kind(info.st_mode)}); "
+                                              f"a program is read from a regular .prog file")
+        if info.st_size > MAX_BYTES:
+            raise ProgramError.at(path, 1, 1, f"file too large ({info.st_size} bytes; a program "
+                                              f"file is at most {MAX_BYTES} bytes, 1 MB)")
+        chunks, size = [], 0
+        while size <= MAX_BYTES:  # the file may grow after fstat: never read past the limit
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as err:
+        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
     return parse(data, path, check=check)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True) -> Program:
@@ -98,7 +136,10 @@ def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True
     language; nothing in `source` is ever executed.
     """
     text = _decode(source, filename)
+    _check_size(text, filename)
     program = _Parser(filename).parse_module(text)
+    if len(program.body) > MAX_STATEMENTS:
+        raise ProgramError.at(filename, 1, 1, _too_many(len(program.body)))
     if check:
         from symopt.lang.typecheck import check as typecheck
 
@@ -108,17 +149,34 @@ def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True
     return program
 
 
+def _too_many(n: int) -> str:
+    return (f"program too large: {n} statements (nested expressions counted as one statement "
+            f"per operation); a program has at most {MAX_STATEMENTS} statements")
+
+
+_ASSIGNMENT = re.compile(r"^[ \t]+[A-Za-z_]\w*[ \t]*=[^=]", re.MULTILINE)
+
+
+def _check_size(text: str, filename: str) -> None:
+    """Refuse, before building a syntax tree, a text with more assignments than
+    `MAX_STATEMENTS` (each is at least one statement): parsing costs memory and time."""
+    n = len(_ASSIGNMENT.findall(text))
+    if n > MAX_STATEMENTS:
+        raise ProgramError.at(filename, 1, 1, _too_many(n))
+
+
 def _decode(source: str | bytes, filename: str) -> str:
+    """Bytes -> text (UTF-8; a leading byte-order mark is dropped, as Python does)."""
     if isinstance(source, str):
         if len(source) > MAX_BYTES:
             raise ProgramError.at(filename, 1, 1, f"program too large ({len(source)} characters;"
                                                   f" a program is at most {MAX_BYTES})")
-        return source
+        return source.removeprefix("\ufeff")
     if len(source) > MAX_BYTES:
         raise ProgramError.at(filename, 1, 1, f"file too large ({len(source)} bytes; a program "
                                               f"is at most {MAX_BYTES} bytes)")
     try:
-        return source.decode("utf-8")
+        return source.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
         before = source[: err.start]
         line = before.count(b"\n") + 1

@@ -14,7 +14,11 @@ file, the section and the key (with a "did you mean" hint for near misses).
   population snapshots), `method` (`"evolution"`: mutate tournament winners;
   `"constants"`: the same, but only constant perturbations, so every candidate has the
   seed's structure (the hyperparameter-tuning baseline); `"random"`: random programs of
-  similar length to the seed, never derived from it (the random-search baseline)).
+  similar length to the seed, never derived from it (the random-search baseline)),
+  `stall_after` (this many mutations in a row that give no new
+  valid child mean the search is stuck; default 100) and `on_stall` (`"restart"` from
+  the seeds, the default, or `"stop"`; a search still stuck right after a restart stops,
+  with everything stored, a message naming the cause and exit code 3).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`).
@@ -35,6 +39,11 @@ file, the section and the key (with a "did you mean" hint for near misses).
   (Ray only: an evaluation whose worker died is retried this many times). `[search]
   workers` is the number of evaluations in flight with every kind; with Ray it is also the
   number of warm actors, each reserving `cpus_per_eval` CPUs and `gpus_per_eval` GPUs.
+
+Upper bounds (`LIMITS`, checked at load with an error naming the key): population
+100,000; budget 10,000,000 training runs; workers 1,024; hall_of_fame 10,000;
+stall_after 1,000,000; [task] seeds: at most 100 seeds, each below 2^31;
+[mutation] max_statements 1,000 (`symopt.lang.parser.MAX_STATEMENTS`), max_tries 100,000.
 
 >>> cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 20},
 ...                               "task": {"name": "quadratic"}})
@@ -70,6 +79,14 @@ else:  # pragma: no cover
 
 #: `[search] method`: how candidates are proposed (see the module docstring).
 METHODS = ("evolution", "constants", "random")
+#: Largest accepted values (section, key) -> bound; see the module docstring.
+LIMITS: dict[tuple[str, str], int] = {
+    ("search", "population"): 100_000, ("search", "budget"): 10_000_000,
+    ("search", "workers"): 1024, ("search", "hall_of_fame"): 10_000,
+    ("search", "stall_after"): 1_000_000, ("search", "max_candidates"): 1_000_000_000,
+    ("search", "snapshot_every"): 1_000_000_000, ("search", "restart_after"): 1_000_000_000,
+    ("task", "seeds"): 100, ("task", "seed"): 2**31 - 1,
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,8 @@ class SearchSection:
     hall_of_fame: int = 20
     snapshot_every: int = 100
     method: str = "evolution"
+    stall_after: int = 100
+    on_stall: str = "restart"
 
     @property
     def candidate_limit(self) -> int:
@@ -209,8 +228,20 @@ class SearchConfig:
             return UserError(f"{source}: [{section}] {key}: {why}")
 
         for key in ("population", "tournament", "budget", "workers", "hall_of_fame",
-                    "snapshot_every"):
+                    "snapshot_every", "stall_after"):
             checks.at_least(getattr(s, key), 1, f"{source}: [search] {key}")
+        for (section, key), limit in LIMITS.items():
+            if section == "search" and getattr(s, key) > limit:
+                raise bad("search", key, f"{getattr(s, key)} is above the limit of {limit:,}")
+        if s.on_stall not in ("restart", "stop"):
+            raise bad("search", "on_stall", f"must be 'restart' or 'stop', got {s.on_stall!r}")
+        if len(t.seeds) > LIMITS["task", "seeds"]:
+            raise bad("task", "seeds", f"{len(t.seeds)} seeds; at most "
+                      f"{LIMITS['task', 'seeds']} are allowed")
+        if any(seed > LIMITS["task", "seed"] for seed in t.seeds):
+            raise bad("task", "seeds", f"seeds are below 2^31, got {max(t.seeds)}")
+        if t.lr_multipliers is not None and len(t.lr_multipliers) > LIMITS["task", "seeds"]:
+            raise bad("task", "lr_multipliers", f"at most {LIMITS['task', 'seeds']} multipliers")
         for key in ("max_candidates", "restart_after"):
             checks.at_least(getattr(s, key), 0, f"{source}: [search] {key}")
         if s.tournament > s.population:

@@ -57,6 +57,7 @@ import numpy as np
 from symopt.errors import UserError
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Arg, Program, Stmt
+from symopt.lang.parser import MAX_STATEMENTS
 from symopt.lang.printer import format_constant, format_stmt
 from symopt.lang.registry import FUNCTIONS, KIND_TABLES
 from symopt.lang.typecheck import check, infer, typed
@@ -71,6 +72,8 @@ DEFAULT_FUNCTIONS = tuple(name for name, f in FUNCTIONS.items() if not f.identit
 
 _S = Kind.SCALAR
 _ARG_TRIES = 8  # argument draws per try before an insert gives up
+#: Upper bound of ``max_tries`` (``max_statements`` is bounded by the parser's limit).
+MAX_TRIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -158,10 +161,10 @@ def _validate(cfg: MutationConfig) -> None:
     if sum(getattr(cfg, key) for key in OPERATORS) <= 0:
         raise UserError(f"mutation.{OPERATORS[0]}: at least one operator weight "
                         f"({', '.join(OPERATORS)}) must be positive")
-    for key in ("max_statements", "max_tries"):
+    for key, limit in (("max_statements", MAX_STATEMENTS), ("max_tries", MAX_TRIES)):
         value = getattr(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise bad(key, "must be an integer of at least 1")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
+            raise bad(key, f"must be an integer from 1 to {limit:,}")
     for key in ("constant_prob", "fresh_target_prob"):
         value = getattr(cfg, key)
         if not is_number(value) or not 0 <= value <= 1:
@@ -414,6 +417,32 @@ class Mutator:
                     continue
                 return Mutation(child, op, description, tries)
         return Mutation(program, "none", f"no valid new child in {tries} tries", tries)
+
+    def check_can_mutate(self, program: Program, name: str = "the program") -> None:
+        """`UserError` naming the `[mutation]` keys when no operator with a positive weight
+        applies to `program`: a search seeded with it could never make a child.
+
+        >>> from symopt.lang import parse
+        >>> m = Mutator(MutationConfig(delete=0, modify_arg=0, perturb_constant=0,
+        ...                            replace_function=0, max_statements=2))
+        >>> seed = parse("def train(w, g, lr):\\n    u = sign(g)\\n    u = u * lr\\n    return u")
+        >>> m.check_can_mutate(seed, "s.prog")
+        Traceback (most recent call last):
+        ...
+        symopt.errors.UserError: [mutation]: no mutation can change s.prog: insert: it has \
+2 statements, max_statements is 2; the other operators have weight 0
+        """
+        parent = _Parent(program)
+        if self._applicable(parent)[0]:
+            return
+        why = {"insert": f"it has {parent.n} statements, max_statements is "
+                         f"{self.config.max_statements}",
+               "delete": "it has no statement", "modify_arg": "no statement takes arguments",
+               "perturb_constant": "it has no constant", "replace_function": "it has no statement"}
+        used = [op for op in OPERATORS if self._weights[op] > 0]
+        unused = "; the other operators have weight 0" if len(used) < len(OPERATORS) else ""
+        raise UserError(f"[mutation]: no mutation can change {name}: "
+                        + "; ".join(f"{op}: {why[op]}" for op in used) + unused)
 
     def _applicable(self, parent: _Parent) -> tuple[list[str], list[float]]:
         usable = {

@@ -42,6 +42,7 @@ class SearchStats:
     session_evaluations: int = 0
     prepare_seconds: float = 0.0
     workers: str = ""  # the executor's own line, e.g. the Ray cluster's workers
+    stop_reason: str = ""
     started: float = field(default_factory=time.monotonic)
 
     def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
@@ -113,6 +114,7 @@ class SearchStats:
             f"seed fitness {self.seed_fitness:.6g}, best {self.best_fitness:.6g}; "
             f"{self.restarts} restart(s); {self.elapsed:.1f}s; "
             f"{self.children_per_s:.0f} children/s prepared",
+            *([f"stopped: {self.stop_reason}"] if self.stop_reason else []),
             "best program (simplified):",
             self.best_text.rstrip(),
         ])
