@@ -48,3 +48,18 @@ def test_console_script_gives_no_traceback(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip() == f"{bad}:2:5: loops are not allowed"
     assert "Traceback" not in run.stderr
+
+
+def test_check_of_a_fifo_or_dev_zero_exits_2_at_once(tmp_path):
+    """A FIFO without a writer must not hang `symopt check` (issue 16)."""
+    import os
+
+    fifo, zero = tmp_path / "f.prog", tmp_path / "z.prog"
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    out = subprocess.run([sys.executable, "-m", "symopt", "check", str(fifo), str(zero)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert f"{fifo}:1:1: not a regular file (a FIFO)" in out.stderr
+    assert f"{zero}:1:1: not a regular file (a character device)" in out.stderr
+    assert "Traceback" not in out.stderr

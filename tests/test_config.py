@@ -39,6 +39,17 @@ def test_paper_config_has_the_paper_settings():
     ({"funnel": [{}, {"top_k": 0}]}, r"\[funnel 2\] top_k: must be at least 1"),
     ({"funnel": [{"lr_multipliers": []}]}, r"\[funnel 1\] lr_multipliers: must be a non-empty"),
     ({"funnel": [{"seeds": [-1]}]}, r"\[funnel 1\] seeds: needs at least one seed"),
+    # documented upper bounds (issue 16): refused at load, naming the key
+    ({"search": {"population": 1_000_000_000}},
+     r"\[search\] population: 1000000000 is above the limit of 100,000"),
+    ({"search": {"budget": 10**8}}, r"\[search\] budget: 100000000 is above the limit"),
+    ({"search": {"workers": 5000}}, r"\[search\] workers: 5000 is above the limit of 1,024"),
+    ({"task": {"seeds": list(range(101))}}, r"\[task\] seeds: 101 seeds; at most 100"),
+    ({"task": {"seeds": [2**40]}}, r"\[task\] seeds: seeds are below 2\^31"),
+    ({"mutation": {"max_statements": 5000}},
+     r"\[mutation\] mutation.max_statements: must be an integer from 1 to 1,000"),
+    ({"search": {"stall_after": 0}}, r"\[search\] stall_after: must be at least 1"),
+    ({"search": {"on_stall": "panic"}}, r"on_stall: must be 'restart' or 'stop'"),
 ])
 def test_bad_values_are_user_errors_naming_the_key(data, message):
     with pytest.raises(UserError, match=message):
@@ -145,3 +156,15 @@ def test_executor_section_round_trips_and_old_configs_get_the_default():
     assert old.executor.kind == "auto" and old.executor.max_retries == 2
     with pytest.raises(UserError, match=r"\[executor\] kind: 'inline' runs one evaluation"):
         SearchConfig().with_executor(kind="inline").with_search(workers=2)
+
+
+def test_population_of_a_billion_is_refused_by_the_cli_without_a_traceback(tmp_path, capsys):
+    from symopt.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[search]\npopulation = 1000000000\n")
+    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg),
+                 "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "[search] population: 1000000000 is above the limit of 100,000" in err
+    assert not (tmp_path / "r").exists()

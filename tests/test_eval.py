@@ -43,7 +43,12 @@ def test_eval_optax_specs_json_and_plot(tmp_path, capsys):
         (["optax:adam", "--task", "klingon"], "unknown task"),
         (["optax:adam", "--task", "quadratic", "--lr-mult", "a,b"], "--lr-mult"),
         (["optax:adam", "--task", "quadratic", "--seeds", "0"], "--seeds"),
-        (["optax:no_such_opt", "--task", "quadratic"], "no such optax optimizer"),
+        (["optax:no_such_opt", "--task", "quadratic"], "not an optax optimizer built from a "
+                                                        "learning rate; use one of: adabelief"),
+        # in the optax namespace, but not an optimizer from a learning rate (issue 16)
+        (["optax:__class__", "--task", "quadratic"], "use one of: adabelief"),
+        (["optax:apply_updates", "--task", "quadratic"], "optax:apply_updates: not an optax"),
+        (["optax:chain", "--task", "quadratic"], "optax:chain: not an optax"),
     ],
 )
 def test_eval_user_errors_exit_2(argv, message, capsys):

@@ -142,3 +142,40 @@ def test_nothing_is_executed(tmp_path):
     with pytest.raises(ProgramError):
         parse(text)
     assert not marker.exists()
+
+
+# -- bounded inputs (issue 16): files are read only if they are small regular files ----------
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "bom.prog"
+    path.write_bytes(b"\xef\xbb\xbfdef train(w, g, lr):\n    return g * lr\n")
+    assert [s.fn for s in parse_file(path).body] == ["mul"]
+    assert parse("\ufeffdef train(w, g, lr):\n    return g * lr\n").body[0].fn == "mul"
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: p.symlink_to("/dev/zero"), "not a regular file (a character device)"),
+    (lambda p: p.mkdir(), "not a regular file (a directory)"),
+    (lambda p: __import__("os").mkfifo(p), "not a regular file (a FIFO)"),
+    (lambda p: p.write_bytes(b"#" * 1_000_001), "file too large (1000001 bytes; a program "
+                                                "file is at most 1000000 bytes, 1 MB)"),
+])
+def test_special_and_huge_files_are_refused_before_reading(tmp_path, make, kind):
+    path = tmp_path / "x.prog"
+    make(path)
+    err = str(pytest.raises(ProgramError, parse_file, path).value)
+    assert err == f"{path}:1:1: {kind}" or err.startswith(f"{path}:1:1: {kind}")
+
+
+def test_programs_above_the_statement_limit_are_refused_up_front():
+    from symopt.lang.parser import MAX_STATEMENTS
+
+    body = "".join(f"    x{i} = g * 0.5\n" for i in range(MAX_STATEMENTS + 1))
+    err = errors_of(f"def train(w, g, lr):\n{body}    return g * lr\n")
+    assert f"{MAX_STATEMENTS + 1} statements" in str(err)
+    assert f"at most {MAX_STATEMENTS} statements" in str(err)
+    # few lines, but more statements once nested expressions are flattened
+    line = "    g = g" + " + g" * 40 + "\n"
+    lines = MAX_STATEMENTS // 40 + 1
+    err = errors_of("def train(w, g, lr):\n" + line * lines + "    return g * lr\n")
+    assert f"{lines * 40 + 1} statements" in str(err)

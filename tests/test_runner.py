@@ -11,6 +11,7 @@ import time
 import pytest
 
 from symopt.cli import main
+from symopt.errors import UserError
 from symopt.lang import is_valid, parse_file
 from symopt.search.config import SearchConfig
 from symopt.search.executor import EvalJob, ProcessExecutor
@@ -250,3 +251,168 @@ def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):
     assert "--budget 2 is below the 4 training runs" in capsys.readouterr().err
     store = RunStore.open(run)
     assert store.config["search"]["budget"] == 4  # the stored run is unchanged
+
+
+# -- guaranteed progress (issue 16) ----------------------------------------------------------
+
+STUCK_MUTATION = {"insert": 0, "delete": 0, "modify_arg": 0, "perturb_constant": 0,
+                  "replace_function": 1, "functions": ["sign"]}
+
+
+def _sign_seed(tmp_path):
+    seed = tmp_path / "signsgd.prog"
+    seed.write_text("def train(w, g, lr):\n    u = sign(g)\n    update = u * lr\n"
+                    "    return update\n")
+    return seed
+
+
+@pytest.mark.parametrize("on_stall, restarts", [("restart", 1), ("stop", 0)])
+def test_a_search_no_mutation_can_advance_stops_with_the_reason(tmp_path, on_stall, restarts):
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 10, "stall_after": 30,
+                                             "on_stall": on_stall},
+                                  "mutation": STUCK_MUTATION})
+    t0 = time.monotonic()
+    res = run_search(cfg, tmp_path / "r", seeds=[str(_sign_seed(tmp_path))],
+                     evaluate_fn=statement_count_fitness)
+    assert time.monotonic() - t0 < 30
+    assert res.stalled and not res.interrupted
+    assert res.stats.restarts == restarts
+    assert "stuck: 30 mutations in a row gave no new valid child" in res.stats.stop_reason
+    assert "stopped: stuck" in res.stats.summary()
+    store = RunStore.open(tmp_path / "r")
+    assert [r.operator for r in store.candidates()] == ["seed"]  # kept
+    reasons = [reason for _, reason in store.snapshots()]
+    assert reasons == ["warm start"] + ["restart from seed: stuck, 30 mutations in a row gave "
+                                        "no new valid child (50 tries each, [mutation] "
+                                        "max_tries)"] * restarts
+    assert (tmp_path / "r" / "best.prog").exists()
+
+
+def test_cli_exits_3_when_the_search_is_stuck(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 2\nbudget = 5\nstall_after = 10\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 10 }\n'
+                   '[mutation]\ninsert = 0\ndelete = 0\nmodify_arg = 0\nperturb_constant = 0\n'
+                   'functions = ["sign"]\n')
+    run = tmp_path / "r"
+    assert main(["search", "--seed", str(_sign_seed(tmp_path)), "--config", str(cfg),
+                 "--out", str(run), "--progress", "none"]) == 3
+    out, err = capsys.readouterr()
+    assert "symopt: search stopped: stuck: 10 mutations in a row" in err
+    assert "even right after a restart from the seeds" in err and "Traceback" not in err
+    assert "stopped: stuck" in out
+    # resuming the stuck run is stuck again, says so, and stores nothing twice
+    assert main(["search", "--resume", str(run), "--progress", "none"]) == 3
+    assert len(stored_rows(run)) == 1
+
+
+def test_a_seed_no_operator_can_change_is_refused_before_the_run_exists(tmp_path):
+    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 3},
+                                  "mutation": {"insert": 1, "delete": 0, "modify_arg": 0,
+                                               "perturb_constant": 0, "replace_function": 0,
+                                               "max_statements": 2}})
+    with pytest.raises(UserError, match=r"\[mutation\]: no mutation can change .*signsgd.prog: "
+                                        r"insert: it has 2 statements, max_statements is 2"):
+        run_search(cfg, tmp_path / "r", seeds=[str(_sign_seed(tmp_path))],
+                   evaluate_fn=statement_count_fitness)
+    assert not (tmp_path / "r" / "run.sqlite").exists()
+
+
+def test_insert_only_search_reaching_max_statements_still_ends(tmp_path):
+    cfg = SearchConfig.from_dict({"search": {"population": 3, "budget": 15, "stall_after": 20},
+                                  "mutation": {"insert": 1, "delete": 0, "modify_arg": 0,
+                                               "perturb_constant": 0, "replace_function": 0,
+                                               "max_statements": 4},
+                                  "cache": {"fingerprint": False}})
+    t0 = time.monotonic()
+    res = run_search(cfg, tmp_path / "r", seeds=[str(_sign_seed(tmp_path))],
+                     evaluate_fn=statement_count_fitness)
+    assert time.monotonic() - t0 < 60
+    assert res.stats.evaluations == 15 or res.stalled or (
+        res.stats.candidates >= cfg.search.candidate_limit)
+    assert res.stats.restarts >= 1  # children at the bound could not grow: back to the seed
+
+
+# -- corrupt stores on resume (issue 16): a clear message naming the file, never a traceback --
+
+def _small_run(tmp_path):
+    cfg = SearchConfig.from_dict({"search": {"population": 3, "budget": 6, "snapshot_every": 2},
+                                  "cache": {"fingerprint": False}})
+    run = tmp_path / "run"
+    run_search(cfg, run, seeds=["programs/momentum.prog"], evaluate_fn=statement_count_fitness)
+    return run
+
+
+def _sql(run, statement, *params):
+    con = sqlite3.connect(run / "run.sqlite")
+    with con:
+        con.execute(statement, params)
+    con.close()
+
+
+def _latest_snapshot(run) -> int:
+    con = sqlite3.connect(run / "run.sqlite")
+    (n,) = con.execute("SELECT MAX(id) FROM snapshots").fetchone()
+    con.close()
+    return n
+
+
+@pytest.mark.parametrize("members, problem", [
+    ("[1, 2,", "its members are not JSON"),
+    ('{"a": 1}', "its members are not a JSON list of candidate ids"),
+    ("[1, 999]", "it names candidate id(s) 999 that are not in the store"),
+])
+def test_resume_with_a_corrupt_snapshot_names_it_and_resumes_from_the_last_good_one(
+        tmp_path, capsys, members, problem):
+    run = _small_run(tmp_path)
+    snap = _latest_snapshot(run)
+    assert snap >= 2  # a good one is kept before it
+    _sql(run, "UPDATE snapshots SET members = ? WHERE id = ?", members, snap)
+    before = stored_rows(run)
+    assert main(["search", "--resume", str(run), "--budget", "8", "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"symopt: error: {run / 'run.sqlite'}: population snapshot {snap} ")
+    assert problem in err and "--from-good-snapshot" in err and "Traceback" not in err
+    assert stored_rows(run) == before  # refused, nothing written
+    cfg = SearchConfig.from_dict(RunStore.open(run).config).with_search(budget=8)
+    res = run_search(cfg, run, resume=True, evaluate_fn=statement_count_fitness,
+                     from_good_snapshot=True)
+    assert res.stats.evaluations == 8 and stored_rows(run)[: len(before)] == before
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("fitness", "abc", "column fitness holds 'abc', expected a number or NULL"),
+    ("gen_index", "x", "column gen_index holds 'x', expected a number"),
+    ("hash", b"\x01", "column hash holds b'\\x01', expected text or NULL"),
+])
+def test_resume_with_a_corrupt_candidate_row_names_the_row(tmp_path, capsys, column, value,
+                                                           message):
+    run = _small_run(tmp_path)
+    _sql(run, f"UPDATE candidates SET {column} = ? WHERE id = 3", value)
+    assert main(["search", "--resume", str(run), "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'run.sqlite'}: candidate 3: {message}" in err and "Traceback" not in err
+
+
+def test_a_corrupt_program_text_is_reported_with_the_store_and_candidate_id(tmp_path, capsys):
+    run = _small_run(tmp_path)
+    population = RunStore.open(run).population(3)
+    victim = population[-1]
+    _sql(run, "UPDATE candidates SET program_text = ? WHERE id = ?",
+         "def train(w, g, lr):\n    return g +", victim)
+    assert main(["search", "--resume", str(run), "--budget", "8", "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{run / 'run.sqlite'} (candidate {victim}):2:")
+    assert "syntax error" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("config", "{not json", "meta 'config' is not JSON"),
+    ("seeds", '[{"path": 1}]', "meta 'seeds' is not a list of {path, text} seed programs"),
+])
+def test_resume_with_corrupt_meta_names_the_field(tmp_path, capsys, key, value, message):
+    run = _small_run(tmp_path)
+    _sql(run, "UPDATE meta SET value = ? WHERE key = ?", value, key)
+    assert main(["search", "--resume", str(run), "--progress", "none"]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'run.sqlite'}: {message}" in err and "Traceback" not in err

@@ -43,6 +43,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run; "
                         "default: runs/<seed name>-<YYYYmmdd-HHMMSS>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")
+    parser.add_argument("--from-good-snapshot", action="store_true",
+                        help="with --resume: if the latest population snapshot is corrupt, "
+                             "continue from the last good one (the store keeps them all)")
     parser.add_argument("--budget", type=int, help="override [search] budget (training runs)")
     parser.add_argument("--workers", type=int, help="override [search] workers")
     parser.add_argument("--executor", choices=("inline", "process", "ray"),
@@ -58,6 +61,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if args.from_good_snapshot and not args.resume:
+        raise UserError("--from-good-snapshot only applies to --resume DIR")
     if args.resume:
         if args.seed or args.out or args.config:
             raise UserError("--resume DIR takes the seeds, config and directory of the "
@@ -92,7 +97,8 @@ def run(args) -> int:
                             progress=make_progress(args.progress),
                             stop_requested=stop_requested,
                             run_funnel_after=not args.no_funnel,
-                            funnel_log=lambda line: print(line, file=sys.stderr, flush=True))
+                            funnel_log=lambda line: print(line, file=sys.stderr, flush=True),
+                            from_good_snapshot=args.from_good_snapshot)
     print(result.stats.summary())
     if result.funnel is not None:
         print(result.funnel.summary())

@@ -135,6 +135,22 @@ class CandidateRecord:
 
 
 _COLUMNS = [f.name for f in dataclasses.fields(CandidateRecord) if f.name != "id"]
+_NUMBER, _TEXT, _INT = (int, float), (str,), (int,)
+#: What each column of `candidates` may hold (None: SQL NULL); anything else is corruption.
+_COLUMN_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
+    "program_text": (_TEXT, False), "fitness": (_NUMBER, True), "status": (_TEXT, False),
+    "message": (_TEXT, False), "gen_index": (_INT, False), "parent_id": (_INT, True),
+    "operator": (_TEXT, False), "description": (_TEXT, False), "tries": (_INT, False),
+    "hash": (_TEXT, True), "fingerprint": (_TEXT, True), "cache_hit": (_INT, False),
+    "statements": (_INT, False), "live_statements": (_INT, False),
+    "redundant_fraction": (_NUMBER, False), "prepare_seconds": (_NUMBER, False),
+    "eval_seconds": (_NUMBER, False), "created": (_NUMBER, False),
+}
+
+
+class CorruptStoreError(UserError):
+    """A run store whose contents are not what symopt wrote; the message names the file,
+    the row and what is wrong, and the way out."""
 
 
 @dataclass
@@ -201,15 +217,21 @@ class RunStore:
             raise UserError(f"{run_dir}: no run to resume here ({STORE_NAME} not found)")
         store = cls(run_dir, _connect(path, create=False))
         try:
-            ok = (store.meta("version") is not None and isinstance(store.config, dict)
-                  and isinstance(store.seeds, list))
-        except (ValueError, TypeError, KeyError, sqlite3.DatabaseError):
-            ok = False
-        if not ok:
+            if store.meta("version") is None:
+                raise CorruptStoreError(f"{path}: not a symopt run store (no version in its "
+                                        f"meta table)")
+            store.config, store.seeds  # noqa: B018 - validated on read
+        except sqlite3.DatabaseError as err:
             store.close()
-            raise UserError(f"{path}: not a symopt run store (its version, config or seed "
-                            f"programs are missing or unreadable)")
+            raise CorruptStoreError(f"{path}: not a usable run store: {err}") from None
+        except UserError:
+            store.close()
+            raise
         return store
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / STORE_NAME
 
     # -- meta ------------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
@@ -220,13 +242,34 @@ class RunStore:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def _meta_json(self, key: str, default: str) -> Any:
+        raw = self.meta(key)
+        try:
+            return json.loads(default if raw is None else raw)
+        except (TypeError, ValueError) as err:
+            raise CorruptStoreError(f"{self.path}: meta {key!r} is not JSON ({err}); the run "
+                                    f"cannot be resumed from this file") from None
+
     @property
     def config(self) -> dict[str, Any]:
-        return json.loads(self.meta("config") or "{}")
+        config = self._meta_json("config", "{}")
+        if not isinstance(config, dict):
+            raise CorruptStoreError(f"{self.path}: meta 'config' is not a table of sections")
+        return config
 
     @property
     def seeds(self) -> list[tuple[str, str]]:
-        return [(s["path"], s["text"]) for s in json.loads(self.meta("seeds") or "[]")]
+        seeds = self._meta_json("seeds", "[]")
+        if not isinstance(seeds, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("path"), str)
+                and isinstance(s.get("text"), str) for s in seeds):
+            raise CorruptStoreError(f"{self.path}: meta 'seeds' is not a list of "
+                                    f"{{path, text}} seed programs")
+        return [(s["path"], s["text"]) for s in seeds]
+
+    def source(self, record: CandidateRecord) -> str:
+        """How errors about a stored candidate name it: the store and the candidate id."""
+        return f"{self.path} (candidate {record.id})"
 
     # -- candidates ------------------------------------------------------------------
     def add(self, record: CandidateRecord) -> int:
@@ -274,6 +317,7 @@ class RunStore:
                                params)
         out = []
         for row in cur:
+            self._check_row(row)
             rec = CandidateRecord(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0])
             rec.fitness = math.inf if rec.fitness is None else rec.fitness
             rec.cache_hit = bool(rec.cache_hit)
@@ -309,6 +353,20 @@ class RunStore:
             out.append(rec)
         return out
 
+    def _check_row(self, row: tuple) -> None:
+        for name, value in zip(_COLUMNS, row[1:], strict=True):
+            types, nullable = _COLUMN_TYPES[name]
+            if value is None and nullable:
+                continue
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise CorruptStoreError(
+                    f"{self.path}: candidate {row[0]}: column {name} holds {value!r}, expected "
+                    f"{'text' if types is _TEXT else 'a number'}"
+                    f"{' or NULL' if nullable else ''}; the store was changed outside symopt. "
+                    f"Restore run.sqlite from a copy, or remove that candidate "
+                    f"(sqlite3 {self.path} 'DELETE FROM candidates WHERE id = {row[0]}') "
+                    f"and resume")
+
     # -- population ------------------------------------------------------------------
     def add_snapshot(self, members: list[int], reason: str, after_id: int | None = None) -> None:
         """Record the population (candidate ids, oldest first) as of candidate `after_id`."""
@@ -321,19 +379,38 @@ class RunStore:
 
     def snapshots(self) -> list[tuple[int, str]]:
         """`(after_id, reason)` of every population snapshot, oldest first."""
-        return [tuple(r) for r in self._db.execute(
-            "SELECT after_id, reason FROM snapshots ORDER BY id")]
+        out = []
+        for snap_id, after, reason in self._db.execute(
+                "SELECT id, after_id, reason FROM snapshots ORDER BY id"):
+            if isinstance(after, bool) or not isinstance(after, int) or not isinstance(reason, str):
+                raise CorruptStoreError(f"{self.path}: population snapshot {snap_id}: after_id "
+                                        f"{after!r} or reason {reason!r} is not what symopt "
+                                        f"writes; {_SNAPSHOT_WAY_OUT}")
+            out.append((after, reason))
+        return out
 
     def snapshot_members(self) -> list[tuple[int, list[int]]]:
         """`(after_id, member ids)` of every population snapshot, oldest first."""
         return [(after, json.loads(members)) for after, members in self._db.execute(
             "SELECT after_id, members FROM snapshots ORDER BY id")]
 
-    def population(self, size: int) -> list[int]:
-        """The current population (ids, oldest first): latest snapshot + later candidates."""
-        row = self._db.execute(
-            "SELECT after_id, members FROM snapshots ORDER BY id DESC LIMIT 1").fetchone()
-        after, members = (0, []) if row is None else (row[0], json.loads(row[1]))
+    def population(self, size: int, *, skip_corrupt: bool = False) -> list[int]:
+        """The current population (ids, oldest first): latest snapshot + later candidates.
+
+        A corrupt latest snapshot is a `CorruptStoreError` naming it; with `skip_corrupt`,
+        the latest *good* one is used instead (corrupt ones stay in the store, unused).
+        """
+        after, members = 0, []
+        for snap_id, snap_after, raw in self._db.execute(
+                "SELECT id, after_id, members FROM snapshots ORDER BY id DESC"):
+            problem = self._snapshot_problem(snap_after, raw)
+            if problem is None:
+                after, members = snap_after, json.loads(raw)
+                break
+            if not skip_corrupt:
+                raise CorruptStoreError(
+                    f"{self.path}: population snapshot {snap_id} (after candidate "
+                    f"{snap_after!r}): {problem}; {_SNAPSHOT_WAY_OUT}")
         later = [r[0] for r in self._db.execute(
             "SELECT id FROM candidates WHERE id > ? ORDER BY id", (after,))]
         return (members + later)[-size:]
@@ -390,12 +467,39 @@ class RunStore:
         keys = [d[0] for d in cur.description]
         return [dict(zip(keys, row)) for row in cur]
 
+    def _snapshot_problem(self, after: Any, raw: Any) -> str | None:
+        """What is wrong with one snapshot row, or None if it is good."""
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            return f"after_id {after!r} is not a candidate id"
+        try:
+            members = json.loads(raw) if isinstance(raw, str | bytes) else None
+        except ValueError as err:
+            return f"its members are not JSON ({err})"
+        if not isinstance(members, list) or not all(
+                isinstance(m, int) and not isinstance(m, bool) for m in members):
+            return "its members are not a JSON list of candidate ids"
+        ids = sorted(set(members))
+        found: set[int] = set()
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            found.update(r[0] for r in self._db.execute(
+                f"SELECT id FROM candidates WHERE id IN ({', '.join('?' * len(chunk))})", chunk))
+        missing = [i for i in ids if i not in found]
+        if missing:
+            return (f"it names candidate id(s) {', '.join(map(str, missing[:5]))}"
+                    f"{', ...' if len(missing) > 5 else ''} that are not in the store")
+        return None
+
     def close(self) -> None:
         self._db.close()
 
 
 def _json_number(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
+
+_SNAPSHOT_WAY_OUT = ("the store keeps the earlier snapshots: resume with "
+                     "`symopt search --resume RUN --from-good-snapshot` to continue from the "
+                     "last good one (the corrupt one is kept, unused)")
 
 
 def _connect(path: Path, create: bool = True) -> sqlite3.Connection:
