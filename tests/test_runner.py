@@ -416,3 +416,45 @@ def test_resume_with_corrupt_meta_names_the_field(tmp_path, capsys, key, value, 
     assert main(["search", "--resume", str(run), "--progress", "none"]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'run.sqlite'}: {message}" in err and "Traceback" not in err
+
+
+# -- chaos (issue 16): random SIGKILLs of a 2-worker search, each followed by --resume ------
+
+@pytest.mark.slow
+def test_chaos_random_sigkills_of_a_two_worker_search_then_resume(tmp_path):
+    """Reduced size (3 kills, budget 16); the chaos runs of the issue used 20 kills."""
+    import random
+
+    rng = random.Random(16)
+    budget, kills = 16, 3
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = 7\nworkers = 2\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
+    run = tmp_path / "run"
+    cmd = SEARCH_CMD + ["--seed", "programs/sgd.prog", "--config", str(cfg), "--out", str(run)]
+    seen: list = []
+    for _ in range(kills):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_rows(proc, run, len(seen) + 1 + rng.randrange(3))
+        time.sleep(rng.uniform(0.0, 1.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        rows = stored_rows(run)
+        assert rows[: len(seen)] == seen  # nothing stored was lost or changed
+        seen = rows
+        con = sqlite3.connect(run / "run.sqlite")
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.close()
+        cmd = SEARCH_CMD + ["--resume", str(run)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = stored_rows(run)
+    assert rows[: len(seen)] == seen
+    con = sqlite3.connect(run / "run.sqlite")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    trained = con.execute("SELECT COUNT(*) FROM candidates WHERE cache_hit = 0").fetchone()[0]
+    n, distinct = con.execute("SELECT COUNT(gen_index), COUNT(DISTINCT gen_index) "
+                              "FROM candidates").fetchone()
+    con.close()
+    assert trained == budget  # exactly the budget, after every kill
+    assert n == distinct  # no candidate stored twice

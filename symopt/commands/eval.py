@@ -26,7 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr-mult", metavar="M,M,...",
                         help="learning-rate multipliers to try, best kept (default: the task's)")
     parser.add_argument("--time-limit", type=float, metavar="S",
-                        help="wall-clock limit per evaluation, seconds")
+                        help="wall-clock limit per evaluation, seconds, compilation included "
+                             "(each evaluation then runs in a worker process stopped at the "
+                             "limit; a crash of it, e.g. out of memory, is that run's error)")
 
 
 def load_optimizer(spec: str):
@@ -110,7 +112,8 @@ def run(args) -> int:
                       f"(compile {r.compile_s:.1f}s, run {r.run_s:.1f}s)[/dim]")
 
     comp = compare(optimizers, task, seeds=args.seeds, baseline=baseline, lr_multipliers=mults,
-                   time_limit_s=args.time_limit, progress=progress)
+                   time_limit_s=args.time_limit, progress=progress,
+                   isolate=args.time_limit is not None)
     out_console = Console()
     if not out_console.is_terminal:  # files and pipes get the whole table
         out_console = Console(width=140)

@@ -8,13 +8,19 @@ more class (Ray object refs convert to futures with `ref.future()`).
 
 - `InlineExecutor`: evaluates in this process, at submit time, in order; with it a
   search is reproducible candidate for candidate.
-- `ProcessExecutor`: a `ProcessPoolExecutor` of `spawn`ed workers (JAX is not
-  fork-safe). Workers re-parse the program text (code is never pickled) and keep
-  each task object, so a task's data are loaded once per worker.
+- `ProcessExecutor`: `workers` persistent `spawn`ed worker processes (JAX is not
+  fork-safe; `symopt.isolation`), one job each at a time. Workers re-parse the
+  program text (code is never pickled) and keep each task object, so a task's data are
+  loaded once per worker. A job still running `time_limit_s` (times the number of
+  seeds) after it started, compilation included, is killed: a `timeout` row. A worker
+  that dies (out of memory, `std::bad_alloc`, a crash) costs its job only: an `error`
+  row, not cached; a fresh worker takes its place.
 - `RayExecutor` (`symopt.search.ray_executor`): a pool of warm Ray actors on this
   machine or a cluster; an evaluation whose worker died is retried.
 
-`make_executor` picks one from the `[executor]` section of a search config.
+`make_executor` picks one from the `[executor]` section of a search config; by default
+it isolates real training (`evaluate_text`) in worker processes even with one worker, so
+a candidate can never hang or take down the search.
 
 >>> ex = InlineExecutor(evaluate_fn=_constant_fitness)
 >>> out = ex.outcome(ex.submit(EvalJob("p", {"name": "t"})))
@@ -28,17 +34,16 @@ import concurrent.futures as cf
 import functools
 import json
 import math
-import multiprocessing
-import signal
+import queue
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from symopt.errors import UserError
+from symopt.isolation import IsolatedWorker, untimed
 from symopt.search.config import ExecutorSection, parse_address
 from symopt.tasks import get_task
 from symopt.tasks.seeds import Evaluation, evaluate_seeds
@@ -85,7 +90,9 @@ def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
     key = json.dumps(task_spec, sort_keys=True)
     task = _TASKS.get(key)
     if task is None:
-        task = _TASKS[key] = get_task(task_spec["name"], **task_spec.get("overrides", {}))
+        with untimed():  # in a worker: building the task is not the candidate's time
+            task = _TASKS[key] = get_task(task_spec["name"], **task_spec.get("overrides", {}))
+            task.data  # noqa: B018 - loads the data
     make_tx = functools.partial(to_optax, parse(program_text))
     return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
                           lr_multipliers=task_spec.get("lr_multipliers"),
@@ -128,49 +135,60 @@ class InlineExecutor:
         return "in this process"
 
 
-def _init_worker() -> None:
-    # Ctrl-C goes to the whole process group; the search decides what happens, not workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def job_time_limit(task_spec: dict[str, Any]) -> float | None:
+    """Seconds a job may run (compilation included): the spec's `time_limit_s` per seed.
+
+    >>> job_time_limit({"time_limit_s": 2.0, "seeds": [0, 1, 2]})
+    6.0
+    """
+    limit = task_spec.get("time_limit_s")
+    return None if limit is None else float(limit) * max(1, len(task_spec.get("seeds", [0])))
 
 
 class ProcessExecutor:
-    """A pool of `workers` spawned processes; a broken pool is replaced, never fatal."""
+    """`workers` killable worker processes (see the module docstring); never fatal."""
 
     def __init__(self, workers: int,
                  evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text):
         self.workers = workers
         self._evaluate = evaluate_fn
-        self._pool = self._new_pool()
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_init_worker)
+        self._all = [IsolatedWorker() for _ in range(workers)]
+        self._idle: queue.SimpleQueue[IsolatedWorker] = queue.SimpleQueue()
+        for worker in self._all:
+            self._idle.put(worker)
+        self._threads = cf.ThreadPoolExecutor(workers, thread_name_prefix="symopt-eval")
 
     def submit(self, job: EvalJob) -> cf.Future:
+        return self._threads.submit(self._run, self._evaluate, job)
+
+    def _run(self, evaluate_fn: Callable, job: EvalJob) -> EvalOutcome:
+        worker = self._idle.get()
         try:
-            return self._pool.submit(_guarded, self._evaluate, job)
-        except BrokenProcessPool:
-            self._restart()
-            return self._pool.submit(_guarded, self._evaluate, job)
+            out = worker.call(_guarded, (evaluate_fn, job), limit_s=job_time_limit(job.task_spec))
+        finally:
+            self._idle.put(worker)
+        if out.kind == "ok":
+            return out.value
+        if out.kind == "timeout":
+            return EvalOutcome(math.inf, "timeout", out.message, out.seconds)
+        return EvalOutcome(math.inf, "error", f"worker crashed: {out.message}", out.seconds,
+                           crashed=True)
 
     def outcome(self, future: cf.Future) -> EvalOutcome:
         try:
             return future.result()
-        except BrokenProcessPool as err:
-            self._restart()
-            return EvalOutcome(math.inf, "error", f"worker crashed: {err}", crashed=True)
         except cf.CancelledError:
             return EvalOutcome(math.inf, "error", "cancelled", crashed=True)
-        except Exception as err:  # noqa: BLE001 - e.g. an unpicklable result
+        except Exception as err:  # noqa: BLE001 - a bug here must not end the search
             return EvalOutcome(math.inf, "error", f"{type(err).__name__}: {err}", crashed=True)
 
-    def _restart(self) -> None:
-        if getattr(self._pool, "_broken", False):
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-
     def shutdown(self, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        if cancel:  # busy workers are killed; their jobs end as "died"
+            for worker in self._all:
+                worker.close()
+        self._threads.shutdown(wait=not cancel, cancel_futures=cancel)
+        for worker in self._all:
+            worker.close()
 
     def status(self) -> str:
         return f"{self.workers} local processes"
@@ -202,12 +220,15 @@ def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
                   run_dir: str | Path | None = None) -> Executor:
     """The executor an `[executor]` section asks for, with `workers` evaluations in flight.
 
-    Kind `"auto"` (the default) is an `InlineExecutor` for one worker, else a
-    `ProcessExecutor`; `"ray"` connects to (or starts) Ray and may raise `UserError`
+    Kind `"auto"` (the default) runs real training (`evaluate_text`) in killable worker
+    processes (`ProcessExecutor`), even with one worker, and a custom `evaluate_fn` with one
+    worker inline; `"ray"` connects to (or starts) Ray and may raise `UserError`
     naming `[executor] address`. Ray keeps its logs under `run_dir/ray_logs`.
 
-    >>> type(make_executor()).__name__, type(make_executor(workers=1)).__name__
-    ('InlineExecutor', 'InlineExecutor')
+    >>> type(make_executor(workers=1, evaluate_fn=_constant_fitness)).__name__
+    'InlineExecutor'
+    >>> type(make_executor(workers=1)).__name__
+    'ProcessExecutor'
     """
     if not isinstance(executor, ExecutorSection | None):
         raise TypeError(f"make_executor takes the [executor] section first, then workers; "
@@ -215,7 +236,7 @@ def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
     section = executor or ExecutorSection()
     kind = section.kind
     if kind == "auto":
-        kind = "inline" if workers == 1 else "process"
+        kind = "inline" if workers == 1 and evaluate_fn is not evaluate_text else "process"
     if kind == "inline":
         return InlineExecutor(evaluate_fn)
     if kind == "process":

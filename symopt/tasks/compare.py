@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import pickle
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,7 @@ def compare(
     lr_multipliers: Sequence[float] | None = None,
     time_limit_s: float | None = None,
     progress: Callable[[str, EvalResult], None] | None = None,
+    isolate: bool = False,
 ) -> Comparison:
     """Evaluate every optimizer on ``task`` for each seed (``seeds=N`` means 0..N-1).
 
@@ -92,6 +94,9 @@ def compare(
     baseline's mean (< 1 is better). ``progress(name, result)`` is called after each run.
     Each optimizer is one `evaluate_seeds`: a failed seed fails it, and its remaining seeds
     are not trained.
+    With ``isolate``, each run happens in a worker process (`symopt.isolation`) that
+    is killed at ``time_limit_s`` (compilation included) and whose crash (e.g. out of
+    memory) is that run's ``error``; ``make_tx`` and the task must then be picklable.
 
     >>> import optax
     >>> c = compare({"adam": lambda lr: optax.adam(lr), "zero": lambda lr: optax.set_to_zero()},
@@ -107,11 +112,53 @@ def compare(
     if baseline is not None and baseline not in optimizers:
         raise UserError(f"baseline {baseline!r} is not among the optimizers {list(optimizers)}")
     evaluations: dict[str, Evaluation] = {}
-    for name, make_tx in optimizers.items():
-        report = None if progress is None else functools.partial(progress, name)
-        evaluations[name] = evaluate_seeds(make_tx, task, seeds=seed_list,
-                                           lr_multipliers=lr_multipliers,
-                                           time_limit_s=time_limit_s, progress=report)
+    worker = None
+    if isolate:
+        from symopt.isolation import IsolatedWorker
+
+        worker = IsolatedWorker()
+    try:
+        for name, make_tx in optimizers.items():
+            report = None if progress is None else functools.partial(progress, name)
+            if worker is None:
+                evaluations[name] = evaluate_seeds(make_tx, task, seeds=seed_list,
+                                                   lr_multipliers=lr_multipliers,
+                                                   time_limit_s=time_limit_s, progress=report)
+            else:
+                evaluations[name] = _evaluate_isolated(worker, make_tx, task, seed_list,
+                                                       lr_multipliers, time_limit_s)
+                for r in evaluations[name].results:
+                    if report is not None:
+                        report(r)
+    finally:
+        if worker is not None:
+            worker.close()
     base_mean = None if baseline is None else evaluations[baseline].fitness
     return Comparison(task.name, seed_list, baseline, tuple(
         ProgramSummary(n, e, _ratio(e.fitness, base_mean)) for n, e in evaluations.items()))
+
+
+def _evaluate_in_worker(payload: bytes, seeds, lr_multipliers, time_limit_s) -> Evaluation:
+    """Worker side of `compare(isolate=True)`: one optimizer over its seeds."""
+    from symopt.isolation import untimed
+
+    with untimed():  # loading the task's data is not the optimizer's time
+        make_tx, task = pickle.loads(payload)  # noqa: S301 - made by this process's parent
+        task.data  # noqa: B018 - loads the data
+    return evaluate_seeds(make_tx, task, seeds=seeds, lr_multipliers=lr_multipliers,
+                          time_limit_s=time_limit_s)
+
+
+def _evaluate_isolated(worker, make_tx: MakeTx, task: Task, seeds, lr_multipliers,
+                       time_limit_s) -> Evaluation:
+    """`evaluate_seeds` in `worker`, killed `time_limit_s` per seed after it starts."""
+    limit = None if time_limit_s is None else time_limit_s * len(seeds)
+    out = worker.call(_evaluate_in_worker, (pickle.dumps((make_tx, task)), tuple(seeds),
+                                            lr_multipliers, time_limit_s), limit_s=limit)
+    if out.kind == "ok":
+        return out.value
+    status = "timeout" if out.kind == "timeout" else "error"
+    failed = EvalResult(fitness=math.inf, status=status, message=out.message, seed=int(seeds[0]),
+                        task=task.name, run_s=out.seconds)
+    return Evaluation(math.inf, status, out.message, out.seconds, crashed=out.kind == "died",
+                      std=math.inf, results=(failed,))

@@ -1,0 +1,122 @@
+"""Killable evaluations (symopt.isolation): deadlines that cover compilation, crashes
+that cost one evaluation (issue 16, failure 7)."""
+
+import math
+import os
+import signal
+import time
+
+from symopt.isolation import SLACK_S, IsolatedWorker, untimed
+from symopt.search.executor import EvalJob, ProcessExecutor
+
+
+def _slow_prepare_then_quick(prepare_s):
+    with untimed():  # e.g. loading a task's data
+        time.sleep(prepare_s)
+    return "done"
+
+
+def _hog(program_text, task_spec):
+    """An evaluation stuck in a step the time limit cannot interrupt (like XLA compiling)."""
+    time.sleep(600)
+
+
+def _abort_on_sign(program_text, task_spec):
+    from symopt.search.executor import EvalOutcome
+
+    if "sign" in program_text:
+        os.abort()
+    return EvalOutcome(float(len(program_text)), "ok")
+
+
+def test_worker_deaths_cost_one_call_and_the_worker_is_replaced():
+    w = IsolatedWorker()
+    try:
+        first = w.call(os.getpid).value
+        assert w.call(os.getpid).value == first  # persistent: state survives between calls
+        # what an uncaught std::bad_alloc does: std::terminate -> abort()
+        out = w.call(os.abort)
+        assert out.kind == "died" and "SIGABRT" in out.message and "bad_alloc" in out.message
+        second = w.call(os.getpid).value
+        assert second not in (first, None)
+        out = w.call(os.kill, (second, signal.SIGKILL))  # what the out-of-memory killer does
+        assert out.kind == "died" and "SIGKILL" in out.message
+        raised = w.call(int, ("x",))
+        assert raised.kind == "raised" and raised.message.startswith("ValueError")
+    finally:
+        w.close()
+
+
+def test_the_deadline_starts_after_the_untimed_preparation():
+    w = IsolatedWorker()
+    try:
+        w.call(os.getpid)  # started
+        out = w.call(_slow_prepare_then_quick, (1.0,), limit_s=0.3)
+        assert out.kind == "ok" and out.value == "done"
+        t0 = time.monotonic()
+        out = w.call(_hog, ("", {}), limit_s=0.5)
+        assert out.kind == "timeout" and "compilation included" in out.message
+        assert time.monotonic() - t0 < 0.5 + SLACK_S + 3
+    finally:
+        w.close()
+
+
+def test_process_executor_turns_a_hung_job_into_a_timeout_row_and_goes_on():
+    ex = ProcessExecutor(2, _hog)
+    try:
+        t0 = time.monotonic()
+        futures = [ex.submit(EvalJob("p", {"time_limit_s": 0.5, "seeds": [0]}))
+                   for _ in range(2)]
+        outs = [ex.outcome(f) for f in futures]
+        assert [o.status for o in outs] == ["timeout", "timeout"]
+        assert all(o.fitness == math.inf and not o.crashed for o in outs)
+        assert time.monotonic() - t0 < 0.5 + SLACK_S + 20  # not 600 s
+    finally:
+        ex.shutdown(cancel=True)
+
+
+def test_a_search_survives_an_aborting_evaluation(tmp_path):
+    """A candidate whose evaluation aborts the worker is an `error` row; the run completes."""
+    from symopt.search.config import SearchConfig
+    from symopt.search.runner import run_search
+    from symopt.search.store import RunStore
+
+    seed = tmp_path / "s.prog"
+    seed.write_text("def train(w, g, m, lr):\n    m = interp(g, m, 0.9)\n"
+                    "    update = m * lr\n    return update, m\n")
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12, "workers": 2,
+                                             "seed": 1},
+                                  "mutation": {"functions": ["sign", "abs", "square"]},
+                                  "cache": {"fingerprint": False}})
+    res = run_search(cfg, tmp_path / "r", seeds=[str(seed)], evaluate_fn=_abort_on_sign)
+    assert res.stats.evaluations == 12 and not res.interrupted
+    rows = RunStore.open(tmp_path / "r").candidates()
+    died = [r for r in rows if "sign" in r.program_text and not r.cache_hit]
+    assert died, "the search should have tried a program with sign"
+    assert all(r.status == "error" and "SIGABRT" in r.message for r in died)
+    assert any(r.status == "ok" for r in rows)
+
+
+def test_eval_time_limit_covers_compilation(tmp_path, capsys):
+    """`symopt eval --time-limit 1` on a program of ~1,000 statements, whose compilation
+    alone takes several seconds: stopped at the limit while compiling, not after."""
+    import json
+
+    from symopt.cli import main
+    from symopt.lang.parser import MAX_STATEMENTS
+
+    body = "".join(f"    g = cbrt(g) * {1 + i / 1e4}\n" for i in range(MAX_STATEMENTS // 2 - 2))
+    big = tmp_path / "big.prog"
+    big.write_text(f"def train(w, g, lr):\n{body}    return g * lr\n")
+    out = tmp_path / "r.json"
+    t0 = time.monotonic()
+    assert main(["eval", str(big), "--task", "quadratic", "--time-limit", "1",
+                 "--json", str(out)]) == 0
+    assert time.monotonic() - t0 < 120
+    seeds = {p["name"]: p["seeds"][0] for p in json.loads(out.read_text())["programs"]}
+    big_run = seeds["big"]
+    # killed at the deadline while XLA was still compiling (evaluate's own limit only
+    # acts after compilation: it would say "time limit reached while compiling")
+    assert big_run["status"] == "timeout"
+    assert big_run["message"] == "stopped at the time limit of 1s (compilation included)"
+    assert big_run["run_s"] < 1 + SLACK_S + 1.5
