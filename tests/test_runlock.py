@@ -108,3 +108,27 @@ def test_two_searches_on_one_run_and_a_resume_after_sigkill(tmp_path):
     assert '"budget": 10' in con.execute("SELECT value FROM meta WHERE key='config'").fetchone()[0]
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
+
+
+def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
+    from symopt.cli import main
+    from symopt.tune import TuneConfig, run_tune
+    from symopt.tune.store import FILE
+
+    run = tmp_path / "t"
+    program = "def train(w, g, lr):\n    update = g * (lr * 0.5)\n    return update\n"
+    from symopt.lang import parse
+
+    proc = _holding_process(run)
+    try:
+        with pytest.raises(RunLockedError, match=f"PID {proc.pid}"):
+            run_tune(parse(program), TuneConfig(task="quadratic", budget=2), run)
+        assert main(["tune", "--resume", str(run)]) == 2  # the store exists now
+        err = capsys.readouterr().err
+        assert f"PID {proc.pid} (holder-for-test" in err and "Traceback" not in err
+        assert (run / FILE).exists()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert main(["tune", "--resume", str(tmp_path / "nothing")]) == 2
+    assert not (tmp_path / "nothing").exists()  # a typo creates no directory

@@ -7,12 +7,13 @@
 >>> cfg = TuneConfig(task="quadratic", method="random", budget=3,
 ...                  task_overrides={"steps": 30}, space={"c0": [0.01, 1.0]})
 >>> r = run_tune(slow_sgd, cfg, tempfile.mkdtemp())
->>> r.fitness <= r.untuned, sorted(p.name for p in r.run_dir.iterdir())[:3]
-(True, ['fitness.png', 'trials.csv', 'tune.sqlite'])
+>>> r.fitness <= r.untuned, sorted(p.name for p in r.run_dir.iterdir())[:4]
+(True, ['fitness.png', 'run.lock', 'trials.csv', 'tune.sqlite'])
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,13 +24,14 @@ from symopt.errors import UserError
 from symopt.lang import parse
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
+from symopt.search.runlock import run_lock
 from symopt.tasks import get_task
 from symopt.tasks.base import Task
 from symopt.tune import outputs
 from symopt.tune.config import TuneConfig
 from symopt.tune.ga import run_ga, run_point, run_random
 from symopt.tune.space import Space, build_space
-from symopt.tune.store import Trial, TuneStore
+from symopt.tune.store import FILE, Trial, TuneStore
 
 
 @dataclass
@@ -69,9 +71,16 @@ def run_tune(program: Program, cfg: TuneConfig, run_dir: str | Path, *, resume: 
     (and for PBT, pbt_events.csv and schedules.png) into `run_dir`.
 
     With `resume`, `program` and `cfg` are ignored: both are read back from the store.
+    The run directory has one owner at a time (`symopt.search.runlock.run_lock`).
     """
-    run_dir = Path(run_dir)
+    with contextlib.ExitStack() as owner:
+        return _run_tune(program, cfg, Path(run_dir), resume, progress, owner)
+
+
+def _run_tune(program, cfg, run_dir, resume, progress, owner) -> TuneResult:
     if resume:
+        if (run_dir / FILE).is_file():  # else `open` says there is no tuning run here
+            owner.enter_context(run_lock(run_dir))
         store = TuneStore.open(run_dir)
         meta = store.meta()
         cfg = TuneConfig.from_dict(meta["config"], source=f"{run_dir}/tune.sqlite")
@@ -79,6 +88,8 @@ def run_tune(program: Program, cfg: TuneConfig, run_dir: str | Path, *, resume: 
     task, space = setup(program, cfg)
     if not resume:
         store = TuneStore.create(run_dir, cfg.to_dict(), to_text(program))
+        owner.callback(store.close)
+        owner.enter_context(run_lock(run_dir))
     say = progress or (lambda s: None)
     try:
         if cfg.method == "pbt":
