@@ -163,7 +163,7 @@ def test_population_of_a_billion_is_refused_by_the_cli_without_a_traceback(tmp_p
 
     cfg = tmp_path / "c.toml"
     cfg.write_text("[search]\npopulation = 1000000000\n")
-    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg),
+    assert main(["search", "--seed", "sgd", "--config", str(cfg),
                  "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "[search] population: 1000000000 is above the limit of 100,000" in err

@@ -77,7 +77,7 @@ def test_two_searches_on_one_run_and_a_resume_after_sigkill(tmp_path):
     cfg.write_text('[search]\npopulation = 6\nbudget = 10\nseed = 5\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
-    first = subprocess.Popen(SEARCH_CMD + ["--seed", "programs/sgd.prog", "--config", str(cfg),
+    first = subprocess.Popen(SEARCH_CMD + ["--seed", "sgd", "--config", str(cfg),
                                            "--out", str(run)], stderr=subprocess.PIPE, text=True)
     try:
         _wait_until(lambda: (holder(run) or {}).get("pid") == str(first.pid)

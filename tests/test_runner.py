@@ -339,7 +339,7 @@ def _small_run(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 3, "budget": 6, "snapshot_every": 2},
                                   "cache": {"fingerprint": False}})
     run = tmp_path / "run"
-    run_search(cfg, run, seeds=["programs/momentum.prog"], evaluate_fn=statement_count_fitness)
+    run_search(cfg, run, seeds=["momentum"], evaluate_fn=statement_count_fitness)
     return run
 
 
@@ -431,7 +431,7 @@ def test_chaos_random_sigkills_of_a_two_worker_search_then_resume(tmp_path):
     cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = 7\nworkers = 2\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
-    cmd = SEARCH_CMD + ["--seed", "programs/sgd.prog", "--config", str(cfg), "--out", str(run)]
+    cmd = SEARCH_CMD + ["--seed", "sgd", "--config", str(cfg), "--out", str(run)]
     seen: list = []
     for _ in range(kills):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,9 +22,10 @@ def remove_dead_text(program: Program) -> str:
     return to_text(remove_dead(program), header=False)
 
 
-def one_line(program_text: str) -> str:
-    """A program's live statements on one line, `;`-separated (for the CSV)."""
-    text = remove_dead_text(parse(program_text))
+def one_line(program_text: str, source: str = "<string>") -> str:
+    """A program's live statements on one line, `;`-separated (for the CSV); errors name
+    `source`."""
+    text = remove_dead_text(parse(program_text, source))
     body = [ln.strip() for ln in text.splitlines()[1:]]
     return "; ".join(body)
 
@@ -40,8 +41,8 @@ def write_outputs(run_dir: Path, store: RunStore, best: CandidateRecord, *, hall
     top = store.best(hall_of_fame)
     threshold = top[-1].fitness if len(top) == hall_of_fame else math.inf
     write_atomic(run_dir / "hall_of_fame.csv",
-                 hall_of_fame_csv(top, lambda r: one_line(r.program_text)))
-    live = remove_dead(parse(best.program_text))
+                 hall_of_fame_csv(top, lambda r: one_line(r.program_text, store.source(r))))
+    live = remove_dead(parse(best.program_text, store.source(best)))
     header = (f"# symopt search {run_dir}: fitness {best.fitness:.6g} "
               f"({best.status}) on task {task_name}, candidate {best.id}"
               f" ({best.operator}); seed fitness {seed_fitness:.6g}")

@@ -18,6 +18,13 @@ Stopping: `stop_requested()` (e.g. set by a Ctrl-C handler) makes the search sto
 generating, collect what is in flight, write its outputs and return with
 `interrupted=True`.
 
+Guaranteed progress: `[search] stall_after` mutations in a row without a new valid child
+(each already bounded by `[mutation] max_tries`) mean the search is stuck: it restarts
+from the seeds (`on_stall = "restart"`), and if it is stuck again before any new child,
+or with `on_stall = "stop"`, it stops like an interrupt, with `stalled=True` and the
+reason in `stats.stop_reason`. A new run whose seeds no mutation operator can change is
+refused up front (`UserError` naming the `[mutation]` keys).
+
 >>> import tempfile
 >>> from symopt.search.config import SearchConfig
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6}})
@@ -56,13 +63,16 @@ __all__ = ["SearchResult", "one_line", "remove_dead_text", "run_search",
 
 @dataclass
 class SearchResult:
-    """How a search ended: the best candidate, the counters, whether it was interrupted."""
+    """How a search ended: the best candidate, the counters, whether it was interrupted,
+    whether it stopped because mutation could make no new valid child (`stalled`; the
+    reason is `stats.stop_reason`)."""
 
     run_dir: Path
     best: CandidateRecord | None
     stats: SearchStats
     interrupted: bool
     funnel: FunnelResult | None = None
+    stalled: bool = False
 
 
 def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
@@ -76,8 +86,8 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
                resume: bool = False, executor: Executor | None = None,
                evaluate_fn: Callable[[str, dict], EvalOutcome] | None = None,
                progress=None, stop_requested: Callable[[], bool] = lambda: False,
-               run_funnel_after: bool = True, funnel_log: Callable[[str], None] = lambda s: None
-               ) -> SearchResult:
+               run_funnel_after: bool = True, funnel_log: Callable[[str], None] = lambda s: None,
+               from_good_snapshot: bool = False) -> SearchResult:
     """Run (or, with `resume=True`, continue) a search in `run_dir`; see the module doc.
 
     `seeds` are `.prog` paths or built-in program names (new runs only).
@@ -85,6 +95,8 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
     the default (`make_executor`). When the config has `[[funnel]]` stages and the search
     was not interrupted, the funnel runs next (`symopt.search.funnel`; skip it with
     `run_funnel_after=False`), its result in `SearchResult.funnel` and `best.prog`.
+    `from_good_snapshot` resumes from the last good population snapshot when the latest
+    is corrupt (`RunStore.population`); otherwise a corrupt store is a `CorruptStoreError`.
     """
     opened = open_run(config, run_dir, seeds=seeds, resume=resume,
                       check_task=evaluate_fn is None)
@@ -95,8 +107,9 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
         opened.closers.append(lambda: executor.shutdown(cancel=True))
         search = _Search(opened, Path(run_dir), Dispatcher(executor, cfg.task.spec()),
                          progress or NoProgress(), stop_requested)
+        search.from_good_snapshot = from_good_snapshot
         result = search.run()
-        if cfg.funnel and run_funnel_after and not result.interrupted:
+        if cfg.funnel and run_funnel_after and not (result.interrupted or result.stalled):
             result.funnel = run_funnel(run_dir, executor=executor, log=funnel_log,
                                        stop_requested=stop_requested)
             result.interrupted = result.funnel.interrupted
@@ -129,6 +142,8 @@ class _Search:
         self.seed_ids: list[int] = []
         self.session, self.session_noted = 0, time.monotonic()
         self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
+        self.from_good_snapshot = False
+        self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
@@ -140,11 +155,11 @@ class _Search:
             next_index = self._next_gen_index()
             stopped = False
             while True:
-                stopped = stopped or self.stop_requested()
+                stopped = stopped or self.stop_requested() or self.stalled
                 while not stopped and self._room_for_another():
                     self._child(next_index)
                     next_index += 1
-                    stopped = self.stop_requested()
+                    stopped = self.stop_requested() or self.stalled
                 if not len(self.dispatcher):
                     break
                 for done in self.dispatcher.finished(timeout=0.5):
@@ -154,10 +169,12 @@ class _Search:
                 self._record_session()
             self.progress.update(self.stats, force=True)
         self._write_outputs()
-        self._record_session(end="interrupted" if stopped else (
+        self._record_session(end="stuck: no new valid child" if self.stalled else (
+            "interrupted" if stopped else
             "budget reached" if self.stats.evaluations >= self.config.search.budget
             else "candidate limit reached"))
-        return SearchResult(self.run_dir, self.best, self.stats, interrupted=stopped)
+        return SearchResult(self.run_dir, self.best, self.stats,
+                            interrupted=stopped and not self.stalled, stalled=self.stalled)
 
     def _record_session(self, end: str | None = None) -> None:
         """Store this session's wall time and mutation failures (at most every 5 s)."""
@@ -177,7 +194,9 @@ class _Search:
             self.stats.record_invalid(mutation.tries)
             self.invalid_children += 1
             self.invalid_tries += mutation.tries
+            self._no_child(mutation.tries)
             return
+        self.failed_in_a_row, self.restarted_when_stuck = 0, False
         rec = self._prepare(mutation.program, gen_index=index,      # prepare + cache lookup
                             operator=mutation.operator, description=mutation.description,
                             parent_id=None if parent is None else parent.id,
@@ -186,6 +205,28 @@ class _Search:
             self._store(rec, mutation.program)                      # cached: store now
         else:
             self.dispatcher.submit(rec, mutation.program)           # train (or wait for twin)
+
+    def _no_child(self, tries: int) -> None:
+        """Count a mutation without a new valid child; act when `stall_after` are in a row."""
+        s = self.config.search
+        self.failed_in_a_row += 1
+        if self.failed_in_a_row < s.stall_after:
+            return
+        why = (f"{self.failed_in_a_row} mutations in a row gave no new valid child "
+               f"({tries} tries each, [mutation] max_tries)")
+        if s.on_stall == "restart" and not self.restarted_when_stuck:
+            self._reset_population(self.seed_ids, f"restart from seed: stuck, {why}")
+            self.stats.restarts += 1
+            self.since_improvement = 0
+            self.failed_in_a_row, self.restarted_when_stuck = 0, True
+            return
+        self.stalled = True
+        self.stats.stop_reason = (
+            f"stuck: {why}" + (" even right after a restart from the seeds"
+                               if self.restarted_when_stuck else "")
+            + "; everything is stored. Allow more operators or statements in [mutation] "
+              "(e.g. delete, modify_arg, a larger max_statements) or seed with another "
+              "program")
 
     def _trained(self, done: Finished) -> None:
         """A training run finished: cache its fitness, store it and the twins that waited."""
@@ -266,7 +307,7 @@ class _Search:
         return False
 
     def _display(self, rec: CandidateRecord) -> str:
-        program = remove_dead(parse(rec.program_text))
+        program = remove_dead(self._parse_stored(rec))
         try:
             program = simplify(program)
         except SymoptError:  # display only; the stored text is what counts
@@ -295,7 +336,8 @@ class _Search:
             if rec.operator == "seed":
                 self.seed_ids.append(int(rec.id or 0))
                 self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
-        ids = self.store.population(self.config.search.population)
+        ids = self.store.population(self.config.search.population,
+                                    skip_corrupt=self.from_good_snapshot)
         self.population.reset([self._member(i) for i in ids])
         restarts = [after for after, reason in self.store.snapshots()
                     if reason.startswith("restart")]
@@ -338,10 +380,14 @@ class _Search:
         self.store.add_snapshot(members, reason)
         self.population.reset([self._member(i) for i in members])
 
+    def _parse_stored(self, rec: CandidateRecord) -> Program:
+        """A stored candidate's program; errors name the store and the candidate id."""
+        return parse(rec.program_text, self.store.source(rec))
+
     def _member(self, candidate_id: int) -> Member:
         rec = self.store.get(candidate_id)
         if candidate_id not in self.programs:
-            self.programs[candidate_id] = parse(rec.program_text)
+            self.programs[candidate_id] = self._parse_stored(rec)
         return Member(candidate_id, rec.fitness, self.programs[candidate_id])
 
 

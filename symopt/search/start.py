@@ -5,6 +5,10 @@
 stored config is the run's identity: only how long and how wide (`budget`,
 `max_candidates`, `workers`) and where evaluations run (`[executor]`) may change.
 
+The run directory has one owner (`symopt.search.runlock.run_lock`), held from before the
+store is created or opened until `OpenedRun.close`. A new run whose seeds no enabled
+mutation operator can change is refused before it exists.
+
 >>> import tempfile
 >>> from symopt.search.config import SearchConfig
 >>> run = open_run(SearchConfig(), tempfile.mkdtemp() + "/r", seeds=["sgd"], resume=False)
@@ -27,7 +31,9 @@ from symopt.lang import Program, parse, parse_file, to_text
 from symopt.search.cache import EquivalenceCache, task_namespace
 from symopt.search.config import SearchConfig
 from symopt.search.executor import check_reachable
-from symopt.search.store import RunStore
+from symopt.search.mutation import Mutator
+from symopt.search.runlock import run_lock
+from symopt.search.store import STORE_NAME, RunStore
 
 
 @dataclass
@@ -58,6 +64,8 @@ def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
     try:
         cache = None
         if resume:
+            if (run_dir / STORE_NAME).is_file():  # else `open` says there is no run here
+                _hold(run_dir, closers)
             store = RunStore.open(run_dir)
             closers.append(store.close)
             config = _resumed_config(store, config, run_dir)
@@ -70,15 +78,21 @@ def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
             if not seeds:
                 raise UserError("a new search needs at least one --seed program")
             seed_items = [_seed_item(seed) for seed in seeds]
+            mutator = Mutator(config.mutation)
+            for path, text in seed_items:
+                mutator.check_can_mutate(parse(text, path), f"the seed {path}")
             _build_task(config)
             if config.cache.path:  # a bad cache path must fail before the run exists
                 cache = _open_cache(config, run_dir, closers)
             check_reachable(config.executor)  # so must an unreachable Ray cluster
+            _hold(run_dir, closers)
             store = RunStore.create(run_dir, config.to_dict(), seed_items)
             closers.append(store.close)
         if cache is None:
             cache = _open_cache(config, run_dir, closers)
-        seed_programs = [parse(text, path) for path, text in seed_items]
+        # stored seeds are named by the store they come from
+        where = (lambda path: f"{store.path} (seed {path})") if resume else str
+        seed_programs = [parse(text, where(path)) for path, text in seed_items]
     except BaseException:
         for close in reversed(closers):
             close()
@@ -91,6 +105,13 @@ def _seed_item(seed: Program | str | os.PathLike) -> tuple[str, str]:
     if isinstance(seed, Program):
         return f"<{seed.name} program>", to_text(seed)
     return str(seed), to_text(parse_file(programs.resolve(seed)))
+
+
+def _hold(run_dir: Path, closers: list[Callable[[], None]]) -> None:
+    """Own `run_dir` until the run is closed (`RunLockedError` if another process does)."""
+    lock = run_lock(run_dir)
+    lock.__enter__()
+    closers.append(lambda: lock.__exit__(None, None, None))
 
 
 def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> SearchConfig:
