@@ -132,3 +132,24 @@ def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
         proc.wait()
     assert main(["tune", "--resume", str(tmp_path / "nothing")]) == 2
     assert not (tmp_path / "nothing").exists()  # a typo creates no directory
+
+
+def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
+    from symopt.cli import main
+    from symopt.search.config import SearchConfig
+    from symopt.search.runner import run_search, statement_count_fitness
+
+    run = tmp_path / "run"
+    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 2},
+                                  "funnel": [{"task": "quadratic"}]})
+    run_search(cfg, run, seeds=["sgd"], evaluate_fn=statement_count_fitness,
+               run_funnel_after=False)
+    proc = _holding_process(run)
+    try:
+        assert main(["funnel", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert f"PID {proc.pid} (holder-for-test" in err and "Traceback" not in err
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not (run / "funnel.csv").exists()

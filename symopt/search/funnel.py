@@ -43,7 +43,14 @@ from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
 from symopt.search.config import FunnelStage, SearchConfig
 from symopt.search.executor import EvalJob, EvalOutcome, Executor, evaluate_text, make_executor
-from symopt.search.store import CandidateRecord, FunnelRecord, RunStore, write_atomic
+from symopt.search.runlock import run_lock
+from symopt.search.store import (
+    STORE_NAME,
+    CandidateRecord,
+    FunnelRecord,
+    RunStore,
+    write_atomic,
+)
 
 __all__ = ["FunnelResult", "FunnelStage", "StageResult", "funnel_csv", "run_funnel"]
 
@@ -106,10 +113,20 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
     `stages` default to the run's `[[funnel]]` config; `workers` to its `[search]
     workers`. `evaluate_fn` replaces training (tests), `executor` the default one
     (`make_executor`; a given executor is not shut down). `log` receives a line per
-    evaluation.
+    evaluation. The run directory has one owner (`symopt.search.runlock.run_lock`; a
+    search that runs its funnel already holds it).
     """
     run_dir = Path(run_dir)
-    store = RunStore.open(run_dir)
+    owner = None
+    if (run_dir / STORE_NAME).is_file():  # else `open` says there is no run here
+        owner = run_lock(run_dir)
+        owner.__enter__()
+    try:
+        store = RunStore.open(run_dir)
+    except BaseException:
+        if owner is not None:
+            owner.__exit__(None, None, None)
+        raise
     own_executor = None
     try:
         config = SearchConfig.from_dict(store.config, source=f"{run_dir}/run.sqlite")
@@ -127,6 +144,8 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
         if own_executor is not None:
             own_executor.shutdown(cancel=True)
         store.close()
+        if owner is not None:
+            owner.__exit__(None, None, None)
 
 
 class _Funnel:
