@@ -120,3 +120,36 @@ def test_eval_time_limit_covers_compilation(tmp_path, capsys):
     assert big_run["status"] == "timeout"
     assert big_run["message"] == "stopped at the time limit of 1s (compilation included)"
     assert big_run["run_s"] < 1 + SLACK_S + 1.5
+
+
+def _compile_with_little_memory():
+    """Compile a ~1,000-statement program with 300 MB of address space left: XLA's
+    allocation fails with a real std::bad_alloc, which aborts the process."""
+    import functools
+    import resource
+
+    from symopt.compile import to_optax
+    from symopt.lang import parse
+    from symopt.tasks import evaluate, get_task
+
+    task = get_task("quadratic")
+    body = "".join(f"    g = cbrt(g) * {1 + i / 1e4}\n" for i in range(498))
+    program = parse(f"def train(w, g, lr):\n{body}    return g * lr\n")
+    with open("/proc/self/status") as f:
+        size_kb = next(int(line.split()[1]) for line in f if line.startswith("VmSize"))
+    limit = (size_kb + 300_000) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return evaluate(functools.partial(to_optax, program), task).status
+
+
+def test_a_real_bad_alloc_while_compiling_costs_one_call():
+    w = IsolatedWorker()
+    try:
+        out = w.call(_compile_with_little_memory)
+        # usually XLA's std::bad_alloc aborts the worker; when Python's allocation fails
+        # first, evaluate() reports the MemoryError as an `error`: the same cost, one call
+        assert (out.kind == "died" and "SIGABRT" in out.message
+                and "bad_alloc" in out.message) or (out.kind, out.value) == ("ok", "error"), out
+        assert w.call(os.getpid).kind == "ok"  # the caller lives on, with a new worker
+    finally:
+        w.close()
