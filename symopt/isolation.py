@@ -123,8 +123,8 @@ class IsolatedWorker:
 
     def __init__(self, startup_s: float = 600.0):
         self.startup_s = startup_s
-        self._proc = None
-        self._conn = None
+        self._proc: Any = None  # a multiprocessing Process, once started
+        self._conn: Any = None  # its Connection
         self._lock = threading.Lock()
 
     def _start(self) -> None:

@@ -34,7 +34,7 @@ from symopt.errors import UserError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no lock (documented in the README)
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None
 
 LOCK_NAME = "run.lock"
 
