@@ -115,10 +115,13 @@ def test_eval_time_limit_covers_compilation(tmp_path, capsys):
     assert time.monotonic() - t0 < 120
     seeds = {p["name"]: p["seeds"][0] for p in json.loads(out.read_text())["programs"]}
     big_run = seeds["big"]
-    # killed at the deadline while XLA was still compiling (evaluate's own limit only
-    # acts after compilation: it would say "time limit reached while compiling")
+    # Killed at the deadline while XLA was still compiling; on a fast, idle machine the
+    # compilation may end before the kill (limit + slack), and evaluate's own check then
+    # reports it. Either way the limit covered compilation and the cost stays bounded.
     assert big_run["status"] == "timeout"
-    assert big_run["message"] == "stopped at the time limit of 1s (compilation included)"
+    assert big_run["message"] in ("stopped at the time limit of 1s (compilation included)",
+                                  ) or big_run["message"].startswith(
+                                      "time limit reached while compiling")
     assert big_run["run_s"] < 1 + SLACK_S + 1.5
 
 

@@ -144,7 +144,7 @@ _COLUMN_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "hash": (_TEXT, True), "fingerprint": (_TEXT, True), "cache_hit": (_INT, False),
     "statements": (_INT, False), "live_statements": (_INT, False),
     "redundant_fraction": (_NUMBER, False), "prepare_seconds": (_NUMBER, False),
-    "eval_seconds": (_NUMBER, False), "created": (_NUMBER, False),
+    "eval_seconds": (_NUMBER, False), "created": (_NUMBER, False), "node_id": (_TEXT, False),
 }
 
 
