@@ -29,9 +29,17 @@ from symopt.analysis.graph import dataflow_graph
 from symopt.analysis.hashing import canonical_hash
 from symopt.analysis.pretty import to_nested_text
 from symopt.analysis.simplifier import SimplifyError, simplify, summarize
-from symopt.lang.dead_code import live_mask, redundant_fraction, remove_dead
+from symopt.lang.dead_code import (
+    live_mask,
+    memory_line,
+    prune_slots,
+    redundant_fraction,
+    remove_dead,
+    state_values,
+)
 
 __all__ = [
     "SimplifyError", "canonical_hash", "dataflow_graph", "fingerprint", "live_mask",
-    "redundant_fraction", "remove_dead", "simplify", "summarize", "to_nested_text",
+    "memory_line", "prune_slots", "redundant_fraction", "remove_dead", "simplify",
+    "state_values", "summarize", "to_nested_text",
 ]

@@ -1,4 +1,7 @@
-"""`simplify(program)`: dead code out, constants folded, algebra tidied, names readable.
+"""`simplify(program)`: dead code and slots out, constants folded, algebra tidied, names readable.
+
+State slots that never influence the update are removed and slots that
+always hold equal values are merged first (`symopt.lang.dead_code.prune_slots`).
 
 The live statements are rewritten into a shared expression DAG
 (`symopt.analysis.rewrite`), which is written back as a flat program:
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 from symopt.analysis.fingerprinting import fingerprint, same_behaviour
 from symopt.analysis.rewrite import Dag, build_dag
 from symopt.errors import ProgramError, SymoptError
-from symopt.lang.dead_code import redundant_fraction
+from symopt.lang.dead_code import prune_slots, redundant_fraction
 from symopt.lang.model import Program, Stmt
 from symopt.lang.registry import FUNCTIONS
 from symopt.lang.typecheck import check, is_valid
@@ -63,10 +66,13 @@ class Summary:
     statements_after: int
     redundant_before: float
     redundant_after: float
+    slots_before: int = 0
+    slots_after: int = 0
 
     def __str__(self) -> str:
         return (f"statements: {self.statements_before} -> {self.statements_after}; "
-                f"redundant fraction: {self.redundant_before:.0%} -> {self.redundant_after:.0%}")
+                f"redundant fraction: {self.redundant_before:.0%} -> {self.redundant_after:.0%}; "
+                f"state slots: {self.slots_before} -> {self.slots_after}")
 
 
 def summarize(before: Program, after: Program) -> Summary:
@@ -75,10 +81,10 @@ def summarize(before: Program, after: Program) -> Summary:
     >>> from symopt import programs
     >>> p = programs.load("lion")
     >>> print(summarize(p, p))
-    statements: 7 -> 7; redundant fraction: 0% -> 0%
+    statements: 7 -> 7; redundant fraction: 0% -> 0%; state slots: 1 -> 1
     """
     return Summary(len(before.body), len(after.body), redundant_fraction(before),
-                   redundant_fraction(after))
+                   redundant_fraction(after), before.n_state, after.n_state)
 
 
 def _schedule(dag: Dag, reachable: list[int], slot_of: dict[int, str]) -> tuple[list[int], set]:
@@ -189,11 +195,13 @@ def simplify(program: Program, *, verify: bool = True) -> Program:
     """`program` simplified (see the module docstring), checked to behave the same.
 
     Raises `ProgramError` if `program` does not type-check, and `SimplifyError`
-    if the result's fingerprint differs from the input's (with `verify`).
+    if the result's fingerprint differs from the input's (with `verify`; the
+    input without its dead slots, whose removal is exact by construction).
     """
     problems = check(program)
     if problems:
         raise ProgramError(problems)
+    program = prune_slots(program)
     result = linearize(build_dag(program), program)
     if not is_valid(result):  # a rule changed a kind: a bug, never emit it
         raise SimplifyError("simplification produced a program that does not type-check; "

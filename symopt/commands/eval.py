@@ -47,6 +47,25 @@ def load_optimizer(spec: str):
     return functools.partial(to_optax, parse_file(str(path)))
 
 
+def program_notes(spec: str) -> list[str]:
+    """What `symopt eval` says about a program besides its losses: memory, transfer hint.
+
+    >>> program_notes("programs/lion.prog")[0]
+    'optimizer memory: 1 state value per parameter'
+    >>> program_notes("optax:adamw")
+    []
+    """
+    if spec.startswith("optax:"):
+        return []
+    from symopt.lang.dead_code import memory_line
+    from symopt.analysis.hints import transfer_hint
+    from symopt.lang import parse_file
+
+    program = parse_file(spec)
+    hint = transfer_hint(program)
+    return [memory_line(program)] + ([hint] if hint else [])
+
+
 def _names(specs: list[str]) -> list[str]:
     stems = [s if s.startswith("optax:") else Path(s).stem for s in specs]
     return [stem if stems.count(stem) == 1 else spec for stem, spec in zip(stems, specs)]
@@ -118,6 +137,9 @@ def run(args) -> int:
     if not out_console.is_terminal:  # files and pipes get the whole table
         out_console = Console(width=140)
     out_console.print(comparison_table(comp))
+    for name, spec in zip(names, specs):
+        for line in program_notes(spec):
+            out_console.print(f"{name}: {line}", soft_wrap=True)
     if args.json:
         out = comp.to_dict()
         out["programs_files"] = dict(zip(names, specs))

@@ -7,12 +7,14 @@ import sys
 
 from symopt import programs
 from symopt.analysis import simplify, summarize, to_nested_text
+from symopt.lang.dead_code import memory_line
 from symopt.errors import UserError
 from symopt.lang import parse_file, to_text
 
 NAME = "simplify"
-HELP = ("simplify a program (dead code, constants, algebra, names), checked to compute the "
-        "same; prints it (or writes OUT) and a before/after summary")
+HELP = ("simplify a program (dead code and state slots, constants, algebra, names), "
+        "checked to compute the same; prints it (or writes OUT), a before/after summary "
+        "and the optimizer memory")
 
 
 def add_arguments(parser) -> None:
@@ -38,4 +40,5 @@ def run(args) -> int:
     else:
         print(text, end="")
     print(f"{args.file}: {summarize(before, after)}", file=sys.stderr)
+    print(f"{args.file}: {memory_line(after)}", file=sys.stderr)
     return 0

@@ -26,6 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from symopt.lang.dead_code import state_values
+from symopt.lang.model import Program
+
 
 @dataclass(frozen=True)
 class Member:
@@ -69,17 +72,26 @@ class AgingPopulation:
     def select(self, rng: random.Random) -> Member:
         """Tournament: `tournament` distinct members drawn uniformly, the fittest wins.
 
-        Ties go to the younger member; non-finite fitness loses to any finite one.
+        Ties go to the member whose program keeps fewer state slots (less optimizer
+        memory), then to the younger member; non-finite fitness loses to any finite one.
+
+        >>> from symopt.lang import parse_file
+        >>> pop = AgingPopulation(size=2, tournament=2)
+        >>> pop.add(Member(0, 1.0, parse_file("programs/lion.prog")))
+        >>> pop.add(Member(1, 1.0, parse_file("programs/adamw.prog")))
+        >>> pop.select(child_rng(0, 0)).id, pop.best().id
+        (0, 0)
         """
         if not self._members:
             raise ValueError("cannot select from an empty population")
         k = min(self.tournament, len(self._members))
         picks = rng.sample(range(len(self._members)), k)
-        best = max(picks, key=lambda i: (-_key(self._members[i].fitness), i))
+        best = min(picks, key=lambda i: (*rank(self._members[i]), -i))
         return self._members[best]
 
     def best(self) -> Member:
-        return min(reversed(self._members), key=lambda m: _key(m.fitness))
+        """The fittest member; ties go to fewer state slots, then to the youngest."""
+        return min(reversed(self._members), key=rank)
 
     def __iter__(self) -> Iterator[Member]:
         return iter(self._members)
@@ -90,3 +102,10 @@ class AgingPopulation:
 
 def _key(fitness: float) -> float:
     return fitness if not math.isnan(fitness) else math.inf
+
+
+def rank(member: Member) -> tuple[float, int]:
+    """How a member sorts in a tournament: fitness, then state slots (fewer first)."""
+    payload = member.payload
+    slots = state_values(payload) if isinstance(payload, Program) else 0
+    return _key(member.fitness), slots

@@ -117,7 +117,18 @@ class SearchStats:
             *([f"stopped: {self.stop_reason}"] if self.stop_reason else []),
             "best program (simplified):",
             self.best_text.rstrip(),
+            *self._memory(),
         ])
+
+    def _memory(self) -> list[str]:
+        """The best program's optimizer memory, as one line (none without a best program)."""
+        from symopt.lang.dead_code import memory_line
+        from symopt.lang import parse
+
+        try:
+            return [memory_line(parse(self.best_text))]
+        except Exception:  # noqa: BLE001 - display only
+            return []
 
 
 def format_duration(seconds: float) -> str:

@@ -46,6 +46,7 @@ from pathlib import Path
 from symopt.analysis import canonical_hash, fingerprint, simplify, to_nested_text
 from symopt.errors import SymoptError
 from symopt.lang import Program, is_valid, parse, redundant_fraction, remove_dead, to_text
+from symopt.lang.dead_code import state_values
 from symopt.search.config import SearchConfig
 from symopt.search.dispatch import Dispatcher, Finished
 from symopt.search.evolution import AgingPopulation, Member, child_rng
@@ -299,7 +300,7 @@ class _Search:
         self.stats.record(cache_hit=rec.cache_hit, tries=rec.tries,
                           redundant=rec.redundant_fraction, session=session,
                           prepare_seconds=rec.prepare_seconds)
-        if self.best is None or rec.fitness < self.best.fitness:
+        if self.best is None or _better(rec, self.best):
             self.best = rec
             self.stats.best_fitness = rec.fitness
             self.stats.best_text = self._display(rec)
@@ -394,3 +395,10 @@ class _Search:
 def _executor_status(executor: Executor) -> str:
     status = getattr(executor, "status", None)  # optional for executors passed in
     return status() if callable(status) else ""
+
+
+def _better(rec: CandidateRecord, best: CandidateRecord) -> bool:
+    """Lower fitness wins; a tie goes to the program with fewer state slots."""
+    if rec.fitness != best.fitness:
+        return rec.fitness < best.fitness
+    return state_values(parse(rec.program_text)) < state_values(parse(best.program_text))
