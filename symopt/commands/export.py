@@ -1,19 +1,28 @@
-"""`symopt export FILE --to optax|python|latex [-o OUT] [--name NAME]`."""
+"""`symopt export FILE --to optax|torch|python|latex [-o OUT] [--name NAME]`.
+
+Besides the code, it prints (on stderr) the optimizer memory and, for a
+sign-like update, the hyperparameter transfer hint (`symopt.analysis.hints`).
+"""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from symopt import programs
-from symopt.compile import export_latex, export_optax, export_python
+from symopt.analysis.hints import transfer_hint
+from symopt.compile import export_latex, export_optax, export_python, export_torch
 from symopt.errors import UserError
 from symopt.lang import parse_file
+from symopt.lang.dead_code import memory_line
 
 NAME = "export"
-HELP = "export a program as a standalone optax optimizer, a Python function or LaTeX"
+HELP = ("export a program as a standalone optax optimizer, a torch.optim.Optimizer, "
+        "a Python function or LaTeX")
 
-_EXPORTERS = {"optax": export_optax, "python": export_python, "latex": export_latex}
+_EXPORTERS = {"optax": export_optax, "torch": export_torch, "python": export_python,
+              "latex": export_latex}
 
 
 def add_arguments(parser) -> None:
@@ -21,26 +30,34 @@ def add_arguments(parser) -> None:
     parser.add_argument("--to", required=True, choices=sorted(_EXPORTERS),
                         help="what to export to")
     parser.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
-    parser.add_argument("--name", help="name of the generated function "
+    parser.add_argument("--name", help="name of the generated function or (torch) class "
                         "(default: from the file name)")
 
 
 def default_name(path: str, target: str) -> str:
-    """A function name from a file name: `programs/my-lion.prog` -> `my_lion`.
+    """A function name from a file name: `programs/my-lion.prog` -> `my_lion` (torch: `MyLion`).
 
     >>> default_name("programs/my-lion.prog", "optax"), default_name("x/2nd.prog", "python")
     ('my_lion', 'p_2nd')
+    >>> default_name("runs/q/best.prog", "torch"), default_name("x/2nd.prog", "torch")
+    ('Best', 'P2nd')
     """
     if target == "latex":
         return Path(path).stem
     name = re.sub(r"[^0-9A-Za-z]+", "_", Path(path).stem).strip("_").lower() or "optimizer"
-    return "p_" + name if name[0].isdigit() else name
+    name = "p_" + name if name[0].isdigit() else name
+    if target == "torch":
+        name = "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+    return name
 
 
 def run(args) -> int:
     program = parse_file(programs.resolve(args.file))
     name = args.name or default_name(args.file, args.to)
     text = _EXPORTERS[args.to](program, name=name)
+    notes = [memory_line(program)] + [h for h in [transfer_hint(program)] if h]
+    for note in notes:
+        print(f"{args.file}: {note}", file=sys.stderr)
     if args.output:
         try:
             Path(args.output).write_text(text if text.endswith("\n") else text + "\n")

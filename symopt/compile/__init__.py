@@ -8,11 +8,12 @@ True
 """
 
 from symopt.compile.compiler import update_fn
-from symopt.compile.export import export_optax, export_python
+from symopt.compile.export import export_optax, export_python, export_torch
+from symopt.compile.hyper import Hyperparameter, hyperparameters
 from symopt.compile.latex import export_latex
-from symopt.compile.transform import ProgramState, init_state, to_optax
+from symopt.compile.transform import ProgramState, init_state, optimizer, to_optax
 
 __all__ = [
-    "ProgramState", "export_latex", "export_optax", "export_python", "init_state", "to_optax",
-    "update_fn",
+    "Hyperparameter", "ProgramState", "export_latex", "export_optax", "export_python",
+    "export_torch", "hyperparameters", "init_state", "optimizer", "to_optax", "update_fn",
 ]

@@ -1,15 +1,24 @@
-"""Python source for a program's update on one parameter tensor, built from the model.
+"""Python source for a program's update, built from the program model, for any array backend.
 
 Every identifier in generated code is made here: program variables become
 sanitized names ending in ``_`` (so none is a keyword, a builtin, a module
-name or a helper), one per definition (SSA), hyperparameters are ``c1 ...
-cN``. Constants are written with `repr`; no program text is pasted.
+name or a helper), one per definition (SSA); hyperparameters get their names
+from `symopt.compile.hyper` (``b1``, ``eps``, ...). Constants are written with
+`repr`; no program text is pasted.
+
+Generated code calls array functions through one namespace, ``_xp``: the
+templates are the registry's (`symopt.lang.registry.Function.py`, written
+against ``jnp``, the array API of `jax.numpy`), and a module binds ``_xp`` to
+`jax.numpy` or to `TORCH_NAMESPACE`, a shim over `torch`. Python builtins are
+reached as ``_builtins.NAME`` and module-level names all start with ``_`` (or
+are the modules themselves), so no user-chosen function name can shadow
+anything generated code calls (`check_name` refuses the rest).
 
 >>> from symopt.lang import parse
 >>> f = leaf_function(parse("def train(w, g, os, lr):\\n    os = os * 0.9 + g\\n"
 ...                         "    return os * lr, os"), "f")
 >>> print(f.source.splitlines()[0])
-def f(w_, g_, os_, lr_, *, c1=0.9):
+def f(w_, g_, os_, lr_, *, b1=0.9):
 """
 
 from __future__ import annotations
@@ -19,61 +28,155 @@ import re
 from dataclasses import dataclass
 
 from symopt.compile.compiler import tree_arg_positions
+from symopt.compile.hyper import hyperparameters
 from symopt.errors import ProgramError, UserError
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
-from symopt.lang.registry import FUNCTIONS
+from symopt.lang.registry import EPS, FUNCTIONS
 from symopt.lang.typecheck import check, param_kinds
 
-#: Helper functions a generated module may need, by the name templates call them.
+#: Helper functions generated code may call, by name: backend-neutral (over ``_xp``).
+#: Their semantics are the registry's implementations (`symopt.lang.registry`):
+#: protected division, cosine similarity with the registry's `EPS`, global norms.
 HELPERS = {
     "_div": '''
 def _div(x, y):
     """x / y, and 0 where y == 0 (protected division)."""
-    if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-        return x / y if y != 0 else 0.0
+    number = (_builtins.int, _builtins.float)
+    if _builtins.isinstance(y, number):
+        if y != 0:
+            return x / y
+        return 0.0 if _builtins.isinstance(x, number) else _xp.zeros_like(x)
     zero = y == 0
-    return jnp.where(zero, jnp.zeros_like(x * y), x / jnp.where(zero, jnp.ones_like(y), y))
+    ratio = x / _xp.where(zero, _xp.ones_like(y), y)
+    return _xp.where(zero, _xp.zeros_like(ratio), ratio)
 ''',
-    "_cosine_sim": '''
+    "_cosine_sim": f'''
 def _cosine_sim(x, y):
-    """Cosine similarity of two tensors (epsilon 1e-8 in the denominator)."""
-    norm = lambda a: jnp.sqrt(jnp.sum(jnp.square(a)))
-    return jnp.sum(x * y) / (norm(x) * norm(y) + 1e-08)
+    """Cosine similarity of two tensors (epsilon {EPS!r} in the denominator)."""
+    nx = _xp.sqrt(_xp.sum(_xp.square(x)))
+    ny = _xp.sqrt(_xp.sum(_xp.square(y)))
+    return _xp.sum(x * y) / (nx * ny + {EPS!r})
 ''',
     "_global_norm": '''
-def _global_norm(tree):
-    """L2 norm over every leaf of a pytree."""
-    return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree)))
+def _global_norm(leaves):
+    """L2 norm over every leaf of a tree (a list of leaves)."""
+    return _xp.sqrt(_builtins.sum(_xp.sum(_xp.square(x)) for x in leaves))
 ''',
     "_clip_by_global_norm": '''
-def _clip_by_global_norm(tree, c):
-    """`tree` scaled so that its global norm is at most |c|."""
-    scale = jnp.minimum(1.0, _div(jnp.abs(c), _global_norm(tree)))
-    return jax.tree_util.tree_map(lambda x: x * scale.astype(jnp.result_type(x)), tree)
+def _clip_by_global_norm(leaves, c):
+    """The leaves scaled so that their global norm is at most |c|."""
+    scale = _xp.minimum(1.0, _div(_xp.abs(c), _global_norm(leaves)))
+    return [x * _xp.astype(scale, x.dtype) for x in leaves]
 ''',
     "_unzip": '''
 def _unzip(outs, n):
     """Per-leaf results [(a, b, ...), ...] as `n` lists of leaves ([a, ...], [b, ...], ...)."""
-    return tuple(list(c) for c in zip(*outs)) if outs else tuple([] for _ in range(n))
-''',
-    "_cast": '''
-def _cast(x, dtype):
-    """A scalar made ready to combine with a tensor of `dtype` (Python numbers stay weak)."""
-    if isinstance(x, (int, float)):
-        return x
-    return jnp.asarray(x).astype(dtype)
+    if not outs:
+        return _builtins.tuple([] for _ in _builtins.range(n))
+    return _builtins.tuple(_builtins.list(c) for c in _builtins.zip(*outs))
 ''',
 }
 _HELPER_DEPS = {"_clip_by_global_norm": ("_div", "_global_norm")}
 
-_RESERVED_NAMES = {"jax", "jnp", "optax", "learning_rate", "dt"} | set(HELPERS)
+#: `_xp` for torch: the `jax.numpy` functions the registry's templates and the helpers call.
+#: Python numbers stay Python numbers (computed in float64 through torch, so domain errors
+#: give nan/inf as in jax.numpy); a number meeting a tensor takes the tensor's dtype.
+TORCH_NAMESPACE = '''
+class _xp:
+    """The subset of `jax.numpy` that generated code calls, over torch tensors."""
+
+    float32 = torch.float32
+
+    @staticmethod
+    def _num(x):
+        return _builtins.isinstance(x, (_builtins.int, _builtins.float))
+
+    @staticmethod
+    def _unary(fn, x):
+        if _xp._num(x):
+            return _builtins.float(fn(torch.tensor(x, dtype=torch.float64)))
+        return fn(x)
+
+    @staticmethod
+    def _binary(fn, x, y):
+        if _xp._num(x) and _xp._num(y):
+            return _builtins.float(fn(torch.tensor(x, dtype=torch.float64),
+                                      torch.tensor(y, dtype=torch.float64)))
+        if _xp._num(x):
+            x = torch.tensor(x, dtype=y.dtype, device=y.device)
+        elif _xp._num(y):
+            y = torch.tensor(y, dtype=x.dtype, device=x.device)
+        return fn(x, y)
+
+    @staticmethod
+    def _cbrt(x):
+        return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)
+
+    @staticmethod
+    def astype(x, dtype):
+        return x if _xp._num(x) else x.to(dtype)
+
+    @staticmethod
+    def asarray(x, dtype=None):
+        return torch.as_tensor(x, dtype=dtype)
+
+    @staticmethod
+    def where(c, x, y):
+        return torch.where(c, x, y)
+
+    @staticmethod
+    def zeros_like(x):
+        return torch.zeros_like(x)
+
+    @staticmethod
+    def ones_like(x):
+        return torch.ones_like(x)
+
+    @staticmethod
+    def sum(x):
+        return x if _xp._num(x) else torch.sum(x)
+
+    @staticmethod
+    def clip(x, lo, hi):
+        if _xp._num(x) and _xp._num(lo) and _xp._num(hi):
+            return _builtins.min(_builtins.max(x, lo), hi)
+        if _xp._num(x):
+            x = torch.tensor(x, dtype=torch.float64)
+        if _xp._num(lo) and _xp._num(hi):
+            return torch.clamp(x, lo, hi)
+        lo, hi = (torch.as_tensor(v, dtype=x.dtype, device=x.device) for v in (lo, hi))
+        return torch.clamp(x, lo, hi)
+
+
+for _name, _fn in (("abs", torch.abs), ("cos", torch.cos), ("sin", torch.sin),
+                   ("tan", torch.tan), ("arcsin", torch.arcsin), ("arccos", torch.arccos),
+                   ("arctan", torch.arctan), ("sinh", torch.sinh), ("cosh", torch.cosh),
+                   ("tanh", torch.tanh), ("arcsinh", torch.arcsinh),
+                   ("arccosh", torch.arccosh), ("arctanh", torch.arctanh),
+                   ("exp", torch.exp), ("exp2", torch.exp2), ("expm1", torch.expm1),
+                   ("log", torch.log), ("log10", torch.log10), ("log2", torch.log2),
+                   ("log1p", torch.log1p), ("square", torch.square), ("sqrt", torch.sqrt),
+                   ("cbrt", _xp._cbrt), ("sign", torch.sign), ("negative", torch.negative)):
+    _builtins.setattr(_xp, _name, _builtins.staticmethod(
+        lambda x, _fn=_fn: _xp._unary(_fn, x)))
+for _name, _fn in (("maximum", torch.maximum), ("minimum", torch.minimum),
+                   ("power", torch.pow)):
+    _builtins.setattr(_xp, _name, _builtins.staticmethod(
+        lambda x, y, _fn=_fn: _xp._binary(_fn, x, y)))
+'''
+
+#: Names every generated module defines or imports at module level (a function named so
+#: would replace them).
+_MODULE_NAMES = {"jax", "optax", "torch", "math", "ProgramState"}
+
+_RESERVED_NAMES = {"jnp", "learning_rate", "dt"} | _MODULE_NAMES | set(HELPERS)
 
 
 @dataclass(frozen=True)
 class LeafFunction:
-    """Generated source of ``def NAME(<params>, *, c1=..., ...)`` over single arrays."""
+    """Generated source of ``def NAME(<params>, *, b1=..., ...)`` over single arrays."""
 
     source: str
     params: tuple[str, ...]  # identifiers of the program's parameters, in order
@@ -88,15 +191,16 @@ class StagedUpdate:
     """The program's update over a whole parameter tree, as generated source.
 
     `functions` defines the stages, functions over single arrays; `tree_lines`
-    are the statements of the optimizer's ``update_fn`` that bind the program's
-    parameters from ``updates``, ``slots``, ``params``, ``count`` and
-    ``learning_rate``, run the stages and the global statements, and leave
-    ``treedef`` and ``outs``: one list of leaves per returned value, cast to
-    the parameters' dtypes.
+    are statements that, once the program's parameters (`params`, in order)
+    are bound (tensors as lists of leaves, scalars as numbers or 0-d arrays,
+    hyperparameters by name), run the stages and the global statements and
+    leave ``outs``: one list of leaves per returned value, cast to the
+    parameters' dtypes. The exporter of each backend binds the parameters.
     """
 
     functions: str
     tree_lines: tuple[str, ...]
+    params: tuple[str, ...]  # identifiers of the program's parameters, in order
     hyperparameters: tuple[tuple[str, float], ...]  # (identifier, default value)
     helpers: tuple[str, ...]  # helper names the generated code calls
     uses_weights: bool
@@ -104,16 +208,20 @@ class StagedUpdate:
 
 
 def check_name(name: str) -> str:
-    """`name` if it can name a generated function; `UserError` otherwise.
+    """`name` if it can name a generated function or class; `UserError` otherwise.
 
-    >>> check_name("my_lion")
-    'my_lion'
+    Builtins are fine (generated code calls them as ``_builtins.NAME``); names
+    generated modules define or import at module level are not.
+
+    >>> check_name("my_lion"), check_name("zip")
+    ('my_lion', 'zip')
     """
     import keyword
 
     if (not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or keyword.iskeyword(name)
             or name in _RESERVED_NAMES or name.startswith("_")):
-        raise UserError(f"--name {name!r} is not a usable Python function name")
+        raise UserError(f"--name {name!r} is not a usable Python name here (not a keyword, "
+                        f"not starting with '_', none of {', '.join(sorted(_RESERVED_NAMES))})")
     return name
 
 
@@ -151,7 +259,7 @@ class _Stmt:
     target: str
     kind: Kind
     scope: str  # "scalar" (reads Scalars only), "leaf" (per leaf) or "global" (whole tree)
-    texts: tuple[str, ...]  # argument identifiers: variables, or c1 ... cN for constants
+    texts: tuple[str, ...]  # argument texts: variables, hyperparameters or literals
     reads: tuple[str, ...]  # the variables among them
     expr: str  # over single arrays
     tree_expr: str  # over lists of leaves (global statements at tree level)
@@ -182,13 +290,18 @@ def _translate(program: Program) -> _Translation:
     if problems:
         raise ProgramError(problems)
     program = remove_dead(program)
+    hyper_of: dict[int, str] = {}
+    defaults: dict[str, float] = {}
+    for h in hyperparameters(program):
+        defaults[h.name] = h.value
+        hyper_of.update((k, h.name) for k in h.positions)
     names = _Names()
     params = tuple(names.define(p) for p in program.params)
     pkinds = param_kinds(program)
     kinds = {names.current[p]: pkinds[p] for p in program.params}
     order = {ident: i - len(params) for i, ident in enumerate(params)}
-    hyper: list[tuple[str, float]] = []
     stmts = []
+    k = -1
     for index, stmt in enumerate(program.body):
         fn = FUNCTIONS[stmt.fn]
         texts, arg_kinds, reads = [], [], []
@@ -198,21 +311,21 @@ def _translate(program: Program) -> _Translation:
                 reads.append(ident)
                 arg_kinds.append(kinds[ident])
             else:
-                ident = f"c{len(hyper) + 1}"
-                hyper.append((ident, float(a)))
+                k += 1
+                ident = hyper_of.get(k) or _literal(float(a))  # a fixed constant: a literal
                 arg_kinds.append(Kind.SCALAR)
             texts.append(ident)
         out = fn.result_kind(tuple(arg_kinds))
         if fn.arity == 0:
             expr = tree_expr = _literal(fn.constant())
         else:
-            expr = tree_expr = fn.py.format(*texts)
+            expr = tree_expr = _template(fn).format(*texts)
         if fn.scope == "global":
             # a Scalar where a tree goes is a one-leaf float32 tree, as in the compiler
             tree_pos = tree_arg_positions(fn)
-            tree_expr = fn.py.format(*(
-                f"jnp.asarray({t}, jnp.float32)" if i in tree_pos and k == Kind.SCALAR else t
-                for i, (t, k) in enumerate(zip(texts, arg_kinds, strict=True))))
+            tree_expr = _template(fn).format(*(
+                f"[_xp.asarray({t}, _xp.float32)]" if i in tree_pos and kd == Kind.SCALAR else t
+                for i, (t, kd) in enumerate(zip(texts, arg_kinds, strict=True))))
         scope = ("global" if fn.scope == "global"
                  else "scalar" if out == Kind.SCALAR else "leaf")
         target = names.define(stmt.target)
@@ -224,10 +337,15 @@ def _translate(program: Program) -> _Translation:
     uses_weights = any(program.params[0] in s.uses() for s in program.body) or (
         program.params[0] in program.returns)
     return _Translation(params=params, kinds=kinds, order=order, stmts=tuple(stmts),
-                        hyper=tuple(hyper),
+                        hyper=tuple(defaults.items()),
                         returns=tuple(names.current[r] for r in program.returns),
                         uses_weights=uses_weights, has_step=program.has_step,
                         n_state=program.n_state)
+
+
+def _template(fn) -> str:
+    """The registry's Python template of `fn`, over the ``_xp`` namespace."""
+    return fn.py.replace("jnp.", "_xp.")
 
 
 def _helpers_of(exprs) -> set[str]:
@@ -247,13 +365,15 @@ class _Function:
 
 def _function(name: str, tr: _Translation, stmts, outs, *, final: bool,
               inputs=None) -> _Function:
-    """``def NAME(<tree inputs>, <scalar inputs>, *, <constants>)`` over single arrays.
+    """``def NAME(<tree inputs>, <scalar inputs>, *, <hyperparameters>)`` over single arrays.
 
     It runs `stmts` (in order) and returns `outs`, cast to the parameters'
     dtype if `final`. Its inputs are what the statements read and do not define
     (or the given `inputs`): arrays first, then scalars. Statements that read
-    scalars only run first, uncast (Python numbers stay Python numbers); scalars
-    the array statements read are cast to the dtype.
+    scalars only run first, as they are (Python numbers stay Python numbers,
+    arrays keep their dtype). An array statement that reads a scalar combines
+    it uncast and casts its result to the parameters' dtype ``dt``: a float32
+    hyperparameter meeting bfloat16 leaves computes ``1 - b2`` in float32.
     """
     defined = {s.target for s in stmts}
     if inputs is None:
@@ -261,17 +381,19 @@ def _function(name: str, tr: _Translation, stmts, outs, *, final: bool,
         inputs |= {o for o in outs if o not in defined}
     hyper_names = {h for h, _ in tr.hyper}
     scalar_idents = {i for i in inputs if tr.kinds[i] == Kind.SCALAR} | hyper_names
-    scalar_lines, tensor_lines, cast_needed = [], [], []
+    scalar_lines, tensor_lines = [], []
     used_hyper = set()
+    need_dt = final
     for s in stmts:
         used_hyper.update(t for t in s.texts if t in hyper_names)
         if s.kind == Kind.SCALAR and all(r in scalar_idents for r in s.reads):
             scalar_lines.append(f"{s.target} = {s.expr}")
             scalar_idents.add(s.target)
+        elif any(t in scalar_idents for t in s.texts):
+            need_dt = True
+            tensor_lines.append(f"{s.target} = _xp.astype({s.expr}, dt)")
         else:
-            cast_needed.extend(t for t in s.texts if t in scalar_idents and t not in cast_needed)
             tensor_lines.append(f"{s.target} = {s.expr}")
-    need_dt = final or bool(cast_needed)
     if need_dt:
         inputs = set(inputs) | {tr.dtype_ref}
     params = tuple(sorted(inputs, key=lambda i: (tr.kinds[i] == Kind.SCALAR, tr.order[i])))
@@ -282,10 +404,9 @@ def _function(name: str, tr: _Translation, stmts, outs, *, final: bool,
     body = list(scalar_lines)
     if need_dt:
         body.append(f"dt = {tr.dtype_ref}.dtype")
-    body.extend(f"{c} = _cast({c}, dt)" for c in cast_needed)
     body.extend(tensor_lines)
     trailing = "," if len(outs) == 1 else ""  # always return a tuple
-    body.append("return " + ", ".join(f"{o}.astype(dt)" if final else o for o in outs)
+    body.append("return " + ", ".join(f"_xp.astype({o}, dt)" if final else o for o in outs)
                 + trailing)
     source = "\n".join([head] + [f"    {line}" for line in body]) + "\n"
     helpers = _helpers_of(body)
@@ -333,11 +454,13 @@ def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdat
     >>> from symopt.lang import parse
     >>> st = staged_update(parse("def train(w, g, lr):\\n"
     ...                          "    return g / global_norm(g) * lr"))
-    >>> print("\\n".join(st.tree_lines[2:]))
+    >>> st.params
+    ('w_', 'g_', 'lr_')
+    >>> print("\\n".join(st.tree_lines))
     t1_ = _global_norm(g_)
     outs = _unzip([
         _update_leaf(*xs, lr_, t1_)
-        for xs in zip(g_)
+        for xs in _builtins.zip(g_)
     ], 1)
     """
     tr = _translate(program)
@@ -354,18 +477,7 @@ def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdat
     segments.append(("stage", run))  # the last stage returns the outputs, even if empty
     n_stages = sum(kind == "stage" for kind, _ in segments)
 
-    w, g = tr.params[0], tr.params[1]
-    slots = tr.params[2:2 + tr.n_state]
-    lr = tr.params[2 + tr.n_state]
-    lines = [f"{lr} = learning_rate(count) if callable(learning_rate) else learning_rate"]
-    if tr.has_step:
-        lines.append(f"{tr.params[-1]} = (count + 1).astype(jnp.float32)")
-    lines.append(f"{g}, treedef = jax.tree_util.tree_flatten(updates)")
-    if tr.uses_weights:
-        lines.append(f"{w} = treedef.flatten_up_to(params)")
-    if slots:
-        lines.append(f"{', '.join(slots)}{',' if len(slots) == 1 else ''} = "
-                     "[treedef.flatten_up_to(s) for s in slots]")
+    lines: list[str] = []
     sources, helpers, have = [], {"_unzip"}, set(tr.params)
     k = 0
     for kind, stmts in segments:
@@ -399,12 +511,12 @@ def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdat
         assigned = "outs" if final else ", ".join(outs) + ("," if len(outs) == 1 else "")
         lines += [f"{assigned} = _unzip([",
                   f"    {name}(*xs{scalars}{hyper})",
-                  f"    for xs in zip({', '.join(trees)})",
+                  f"    for xs in _builtins.zip({', '.join(trees)})",
                   f"], {len(outs)})"]
         if not final:
             have.update(outs)
     return StagedUpdate(functions="\n\n".join(sources), tree_lines=tuple(lines),
-                        hyperparameters=tr.hyper, helpers=tuple(sorted(helpers)),
+                        params=tr.params, hyperparameters=tr.hyper, helpers=tuple(sorted(helpers)),
                         uses_weights=tr.uses_weights, n_stages=n_stages)
 
 

@@ -36,6 +36,42 @@ from symopt.lang.typecheck import check, typed
 UpdateFn = Callable[..., tuple]
 
 
+def float_dtype(dtypes):
+    """The widest floating dtype among `dtypes`, at least float32 (where steps are counted).
+
+    >>> import jax.numpy as jnp
+    >>> float_dtype([jnp.bfloat16, jnp.int32]), float_dtype([])
+    (dtype('float32'), dtype('float32'))
+    """
+    out = jnp.dtype(jnp.float32)
+    for dt in dtypes:
+        if jnp.issubdtype(dt, jnp.floating):
+            out = jnp.promote_types(out, dt)
+    return out
+
+
+def check_real(dtypes) -> None:
+    """`UserError` for complex leaves: programs are defined over real numbers.
+
+    (`square(g)` would be g·g where optax's moments use |g|²; rather than a
+    silently different optimizer, complex parameters are refused.)
+    """
+    for dt in dtypes:
+        if jnp.issubdtype(dt, jnp.complexfloating):
+            raise UserError(f"complex parameters are not supported ({jnp.dtype(dt).name}): "
+                            "symopt programs are defined over real numbers (square(g) would be "
+                            "g*g, not |g|^2); optimize the real and imaginary parts as separate "
+                            "real parameters")
+
+
+def _scalar(x):
+    """A number as a Python float; an array as a 0-d array of a floating dtype (kept)."""
+    if isinstance(x, (int, float)):
+        return float(x)
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
 def _constants_as_names(program: Program) -> tuple[Program, tuple[str, ...]]:
     """`program` with its i-th constant replaced by the name ``#i`` (never a parsed name)."""
     names: list[str] = []
@@ -53,15 +89,20 @@ def _constants_as_names(program: Program) -> tuple[Program, tuple[str, ...]]:
 
 
 def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
-    """Compile `program` to ``run(params, grads, state, lr, step) -> (update, new_state)``.
+    """Compile `program` to ``run(params, grads, state, lr, step, constants=None)``.
 
-    `state` is a tuple of pytrees shaped like `grads`, one per state slot; `lr`
-    is a number or 0-d array; `step` the 1-based step count. Only statements the
-    outputs depend on run. Raises `ProgramError` if the program does not type-check.
+    ``run`` returns ``(update, new_state)``. `state` is a tuple of pytrees
+    shaped like `grads`, one per state slot; `lr` is a number or 0-d array;
+    `step` the 1-based step count (a number, or a 0-d array whose floating
+    dtype is kept); `constants`, if given, replaces the program's constants
+    (in ``program.constants()`` order): a list of numbers or 0-d arrays (the
+    hyperparameters of `symopt.compile.to_optax`), or a vector. Only
+    statements the outputs depend on run. Raises `ProgramError` if the program
+    does not type-check, `UserError` for complex leaves (`check_real`).
 
-    With ``traced_constants=True`` the program's constants are not baked in: ``run``
-    takes them as a sixth argument, a vector in ``program.constants()`` order, so one
-    compiled function serves every value of them (tuning, Population Based Training).
+    With ``traced_constants=True`` the constants must be given (a vector, as
+    float32), so one compiled function serves every value of them (tuning,
+    Population Based Training).
 
     >>> import jax.numpy as jnp
     >>> from symopt.lang import parse
@@ -80,12 +121,9 @@ def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
     t = typed(program)
     if t is None:
         raise ProgramError(check(program))
-    const_names: tuple[str, ...] = ()
-    if traced_constants:
-        named, const_names = _constants_as_names(program)
-        ops = statement_ops(t, jnp, program=named)
-    else:
-        ops = statement_ops(t, jnp)
+    named, const_names = _constants_as_names(program)
+    ops = statement_ops(t, jnp, program=named)
+    defaults = dict(zip(const_names, (float(c) for c in program.constants()), strict=True))
     p = program.params
     w_name, g_name = p[0], p[1]
     state_names = program.state_names
@@ -108,20 +146,26 @@ def update_fn(program: Program, *, traced_constants: bool = False) -> UpdateFn:
         else:
             w_leaves = None
             dtypes = [x.dtype for x in g_leaves]
+        check_real(x.dtype for x in g_leaves)
         if len(state) != n_state:
             raise UserError(f"state has {len(state)} slots, the program has {n_state}")
-        env = {g_name: g_leaves, w_name: w_leaves}
+        env = dict(defaults)
+        if constants is None and traced_constants:
+            raise UserError("this update function takes the constants as an argument")
+        if constants is not None:
+            if not isinstance(constants, (list, tuple)):
+                vec = jnp.asarray(constants, jnp.float32).reshape(-1)
+                constants = [vec[i] for i in range(vec.shape[0])]
+            if len(constants) != len(const_names):
+                raise UserError(f"{len(constants)} constants given, "
+                                f"the program has {len(const_names)}")
+            env.update((n, _scalar(c)) for n, c in zip(const_names, constants, strict=True))
+        env[g_name], env[w_name] = g_leaves, w_leaves
         for name, slot in zip(state_names, state, strict=True):
             env[name] = treedef.flatten_up_to(slot)
-        env[lr_name] = float(lr) if isinstance(lr, (int, float)) else jnp.asarray(lr, jnp.float32)
+        env[lr_name] = _scalar(lr)
         if step_name is not None:
-            env[step_name] = (float(step) if isinstance(step, int)
-                              else jnp.asarray(step, jnp.float32))
-        if const_names:
-            if constants is None:
-                raise UserError("this update function takes the constants as an argument")
-            consts = jnp.asarray(constants, jnp.float32)
-            env.update((n, consts[i]) for i, n in enumerate(const_names))
+            env[step_name] = _scalar(step)
         for op in ops:
             op(env, dtypes)
         outs = []

@@ -19,7 +19,8 @@ Python-float scalars stay Python floats through the functions that have a `fold`
 array arithmetic as weakly typed numbers, exactly as optax's own code does. Other functions
 on Python floats get them through `lift` (JAX: as they are, weakly typed; NumPy:
 `numpy.float32`, so both compute in float32). Array scalars are cast to a leaf's dtype when
-combined with it (bfloat16 params give bfloat16 state and updates).
+combined with it uncast, and the result is cast back to the leaf's dtype (bfloat16 params
+give bfloat16 state and updates; a float32 scalar is not rounded to bfloat16 first).
 
 >>> import numpy as np
 >>> from symopt.lang import parse, typed
@@ -52,13 +53,6 @@ def _same(x: Any) -> Any:
     return x
 
 
-def _cast(s: Any, dtype: Any) -> Any:
-    """A scalar made ready to combine with a leaf of `dtype` (Python floats stay weak)."""
-    if s.__class__ is float or s.dtype == dtype:
-        return s
-    return s.astype(dtype)
-
-
 def tree_arg_positions(fn: Function) -> tuple[int, ...]:
     """The argument positions of a global function that take a whole tree.
 
@@ -87,16 +81,21 @@ def _elementwise(fn: Function, xp: Any, lift: Callable, target: str, args: tuple
         return scalar_op
 
     def op(env, dtypes):
+        # Scalars combine uncast and the result is cast back to the leaf's dtype: a float32
+        # hyperparameter meeting a bfloat16 leaf computes `1 - b2` in float32, not as 1.
         cols = []
         for a, k in zip(args, kinds, strict=True):
             if k is None:
                 cols.append([a] * len(dtypes))
             elif k == _S:
-                s = env[a]
-                cols.append([_cast(s, dt) for dt in dtypes])
+                cols.append([env[a]] * len(dtypes))
             else:
                 cols.append(env[a])
-        env[target] = [impl(xp, *xs) for xs in zip(*cols, strict=True)]
+        out = []
+        for dt, xs in zip(dtypes, zip(*cols, strict=True), strict=True):
+            x = impl(xp, *xs)
+            out.append(x if x.dtype == dt else x.astype(dt))
+        env[target] = out
     return op
 
 
