@@ -238,7 +238,8 @@ def export_torch(program: Program, name: str = "Optimizer") -> str:
         lines.append(f"                    st[{s!r}] = torch.zeros_like("
                      "q, memory_format=torch.preserve_format)")
     lines += [
-        "                st['step'] += 1",
+        "                st['step'] = st['step'] + 1  # a new tensor: never shared with a "
+        "state_dict",
         f"            {g} = [q.grad for q in params]",
     ]
     if staged.uses_weights:
