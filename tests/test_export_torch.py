@@ -174,7 +174,7 @@ def test_trains_a_torch_model(modules):
         loss = torch.nn.functional.mse_loss(model(x), y)
         loss.backward()
         opt.step()
-        first = float(loss) if first is None else first
+        first = loss.item() if first is None else first
     assert loss.item() < 0.5 * first
 
 

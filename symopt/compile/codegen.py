@@ -89,17 +89,17 @@ class _xp:
 
     float32 = torch.float32
 
-    @staticmethod
+    @_builtins.staticmethod
     def _num(x):
         return _builtins.isinstance(x, (_builtins.int, _builtins.float))
 
-    @staticmethod
+    @_builtins.staticmethod
     def _unary(fn, x):
         if _xp._num(x):
             return _builtins.float(fn(torch.tensor(x, dtype=torch.float64)))
         return fn(x)
 
-    @staticmethod
+    @_builtins.staticmethod
     def _binary(fn, x, y):
         if _xp._num(x) and _xp._num(y):
             return _builtins.float(fn(torch.tensor(x, dtype=torch.float64),
@@ -110,35 +110,35 @@ class _xp:
             y = torch.tensor(y, dtype=x.dtype, device=x.device)
         return fn(x, y)
 
-    @staticmethod
+    @_builtins.staticmethod
     def _cbrt(x):
         return torch.sign(x) * torch.abs(x) ** (1.0 / 3.0)
 
-    @staticmethod
+    @_builtins.staticmethod
     def astype(x, dtype):
         return x if _xp._num(x) else x.to(dtype)
 
-    @staticmethod
+    @_builtins.staticmethod
     def asarray(x, dtype=None):
         return torch.as_tensor(x, dtype=dtype)
 
-    @staticmethod
+    @_builtins.staticmethod
     def where(c, x, y):
         return torch.where(c, x, y)
 
-    @staticmethod
+    @_builtins.staticmethod
     def zeros_like(x):
         return torch.zeros_like(x)
 
-    @staticmethod
+    @_builtins.staticmethod
     def ones_like(x):
         return torch.ones_like(x)
 
-    @staticmethod
+    @_builtins.staticmethod
     def sum(x):
         return x if _xp._num(x) else torch.sum(x)
 
-    @staticmethod
+    @_builtins.staticmethod
     def clip(x, lo, hi):
         if _xp._num(x) and _xp._num(lo) and _xp._num(hi):
             return _builtins.min(_builtins.max(x, lo), hi)

@@ -209,7 +209,7 @@ def export_torch(program: Program, name: str = "Optimizer") -> str:
         f"    def __init__(self, params, lr=1e-3{', *' + sig if hyper else ''}):",
         "        if not _builtins.isinstance(lr, torch.Tensor) and not lr >= 0.0:",
         "            raise _builtins.ValueError(f'invalid learning rate: {lr}')",
-        f"        super().__init__(params, _builtins.dict({defaults}))",
+        f"        _builtins.super({name}, self).__init__(params, _builtins.dict({defaults}))",
         "",
         "    @torch.no_grad()",
         "    def step(self, closure=None):",
