@@ -132,6 +132,7 @@ def test_search_counts_programs_differing_by_a_useless_slot_as_one(tmp_path):
                      evaluate_fn=fitness)
     assert len(trained) == 1 and res.stats.cache_hits >= 1
     assert parse(trained[0]).n_state == 1
+    assert "optimizer memory: 1 state value per parameter" in res.stats.summary()
 
 
 def test_tournament_tie_goes_to_fewer_slots():
