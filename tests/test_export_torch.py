@@ -70,9 +70,10 @@ def _run_jax(program, params, grads):
     return [np.asarray(p) for p in ps]
 
 
-def _rel(a, b):
-    return max(float(np.max(np.abs(x - y)) / max(np.max(np.abs(y)), 1e-30))
-               for x, y in zip(a, b, strict=True))
+def _rel(a, b, start):
+    """Largest per-tensor max |a - b| / max |b - start|: relative to how far training moved."""
+    return max(float(np.max(np.abs(x - y)) / max(np.max(np.abs(y - s)), 1e-30))
+               for x, y, s in zip(a, b, start, strict=True))
 
 
 @pytest.mark.parametrize("path", PROGRAMS)
@@ -81,7 +82,7 @@ def test_torch_export_equals_the_jax_path(path, modules):
     ours, _ = _run_torch(modules(path).Opt, params, grads, lr=LR)
     want = _run_jax(parse_file(path), params, grads)
     assert all(x.shape == s for x, s in zip(ours, SHAPES, strict=True))
-    assert _rel(ours, want) <= 1e-5
+    assert _rel(ours, want, params) <= 1e-5
 
 
 REFERENCES = {
@@ -99,7 +100,9 @@ def test_torch_export_equals_torch_optim(name, modules):
     params, grads = _data(seed=1)
     ours, _ = _run_torch(modules(f"programs/{name}.prog").Opt, params, grads, lr=LR)
     theirs, _ = _run_torch(lambda ps, lr: REFERENCES[name](ps), params, grads, lr=LR)
-    assert _rel(ours, theirs) <= 1e-5
+    # torch's AdamW decays by `p *= 1 - lr * wd` before the step: float32 rounding of that
+    # product on |p| ~ 2 adds up to ~5e-5 of the distance moved in 100 steps; adam, sgd: ~1e-6
+    assert _rel(ours, theirs, params) <= (1e-4 if name == "adamw" else 1e-5)
 
 
 def test_param_groups_state_dict_round_trip_zero_grad_and_closure(modules):
