@@ -70,6 +70,11 @@ def test_eval_programs(tmp_path, capsys):
     assert set(by) == {"adamw", "lion", "sgd"} and by["adamw"]["ratio"] == 1.0
     assert all(p["n_ok"] == 1 for p in by.values())
     assert by["adamw"]["mean"] < 0.5  # starts at ln 2 = 0.693
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "adamw: optimizer memory: 2 state values per parameter" in printed
+    assert "lion: optimizer memory: 1 state value per parameter" in printed
+    assert "lion: hint: the update is sign-like" in printed and "3-10x larger" in printed
+    assert "sgd: hint" not in printed
 
 
 @pytest.mark.parametrize("flag, target, message", [
