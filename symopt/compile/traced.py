@@ -32,7 +32,8 @@ from symopt.compile.transform import ProgramState, init_state, to_optax  # noqa:
 from symopt.lang.model import Program
 
 
-def to_optax_traced(program: Program, learning_rate, constants) -> optax.GradientTransformation:
+def to_optax_traced(program: Program, learning_rate,
+                    constants) -> optax.GradientTransformationExtraArgs:
     """An optax optimizer running `program` with `constants` in place of its own.
 
     `learning_rate` is a number, a 0-d array or a schedule ``count -> lr`` (it may close
@@ -44,13 +45,13 @@ def to_optax_traced(program: Program, learning_rate, constants) -> optax.Gradien
     def init(params):
         return init_state(program, params)
 
-    def update(grads, state, params=None):
+    def update(grads, state, params=None, **extra_args):
+        del extra_args  # optax's GradientTransformationExtraArgs contract
         count = state.count
         lr = learning_rate(count) if callable(learning_rate) else learning_rate
         step = (count + 1).astype(jnp.float32)
         upd, slots = run(params, grads, state.slots, lr, step, consts)
         upd = jax.tree_util.tree_map(jnp.negative, upd)
-        next_count = jnp.where(count < jnp.iinfo(jnp.int32).max, count + 1, count)
-        return upd, ProgramState(count=next_count, slots=slots)
+        return upd, ProgramState(count=optax.safe_increment(count), slots=slots)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
