@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from symopt.analysis import canonical_hash, memory_line, prune_slots, remove_dead, simplify
-from symopt.lang.dead_code import state_values
 from symopt.cli import main
 from symopt.compile import to_optax
 from symopt.lang import is_valid, parse, parse_file, to_text
+from symopt.lang.dead_code import state_values
 from symopt.search.config import SearchConfig
 from symopt.search.evolution import AgingPopulation, Member, child_rng
 from symopt.search.runner import run_search, statement_count_fitness

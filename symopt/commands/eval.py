@@ -57,9 +57,9 @@ def program_notes(spec: str) -> list[str]:
     """
     if spec.startswith("optax:"):
         return []
-    from symopt.lang.dead_code import memory_line
     from symopt.analysis.hints import transfer_hint
     from symopt.lang import parse_file
+    from symopt.lang.dead_code import memory_line
 
     program = parse_file(spec)
     hint = transfer_hint(program)

@@ -7,9 +7,9 @@ import sys
 
 from symopt import programs
 from symopt.analysis import simplify, summarize, to_nested_text
-from symopt.lang.dead_code import memory_line
 from symopt.errors import UserError
 from symopt.lang import parse_file, to_text
+from symopt.lang.dead_code import memory_line
 
 NAME = "simplify"
 HELP = ("simplify a program (dead code and state slots, constants, algebra, names), "

@@ -15,7 +15,6 @@ True
 
 from __future__ import annotations
 
-from symopt.lang.dead_code import remove_dead
 from symopt.compile.codegen import (
     TORCH_NAMESPACE,
     check_name,
@@ -23,6 +22,7 @@ from symopt.compile.codegen import (
     leaf_function,
     staged_update,
 )
+from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 

@@ -34,10 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from symopt.lang.dead_code import remove_dead
 from symopt.compile.compiler import check_real, float_dtype, update_fn
 from symopt.compile.hyper import constant_values, hyperparameters
 from symopt.errors import UserError
+from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
 
 

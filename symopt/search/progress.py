@@ -122,8 +122,8 @@ class SearchStats:
 
     def _memory(self) -> list[str]:
         """The best program's optimizer memory, as one line (none without a best program)."""
-        from symopt.lang.dead_code import memory_line
         from symopt.lang import parse
+        from symopt.lang.dead_code import memory_line
 
         try:
             return [memory_line(parse(self.best_text))]
