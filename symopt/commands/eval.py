@@ -50,7 +50,7 @@ def load_optimizer(spec: str):
 def program_notes(spec: str) -> list[str]:
     """What `symopt eval` says about a program besides its losses: memory, transfer hint.
 
-    >>> program_notes("programs/lion.prog")[0]
+    >>> program_notes("lion")[0]
     'optimizer memory: 1 state value per parameter'
     >>> program_notes("optax:adamw")
     []
@@ -61,7 +61,7 @@ def program_notes(spec: str) -> list[str]:
     from symopt.lang import parse_file
     from symopt.lang.dead_code import memory_line
 
-    program = parse_file(spec)
+    program = parse_file(programs.resolve(spec))
     hint = transfer_hint(program)
     return [memory_line(program)] + ([hint] if hint else [])
 
