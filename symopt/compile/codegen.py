@@ -382,7 +382,7 @@ def _function(name: str, tr: _Translation, stmts, outs, *, final: bool,
     hyper_names = {h for h, _ in tr.hyper}
     scalar_idents = {i for i in inputs if tr.kinds[i] == Kind.SCALAR} | hyper_names
     scalar_lines, tensor_lines = [], []
-    used_hyper = set()
+    used_hyper: set[str] = set()
     need_dt = final
     for s in stmts:
         used_hyper.update(t for t in s.texts if t in hyper_names)

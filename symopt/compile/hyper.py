@@ -81,9 +81,10 @@ def hyperparameters(program: Program) -> tuple[Hyperparameter, ...]:
             power_of_step.add(s.target)
         else:
             power_of_step.discard(s.target)
-        for i, a in enumerate(s.args):
-            if a.__class__ is str:
+        for i, arg in enumerate(s.args):
+            if isinstance(arg, str):
                 continue
+            a = float(arg)
             k += 1
             others = [x for j, x in enumerate(s.args) if j != i]
             if s.fn == "sub" and i == 0 and a == 1.0 and others[0] in power_of_step:
