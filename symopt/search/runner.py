@@ -300,7 +300,7 @@ class _Search:
         self.stats.record(cache_hit=rec.cache_hit, tries=rec.tries,
                           redundant=rec.redundant_fraction, session=session,
                           prepare_seconds=rec.prepare_seconds)
-        if self.best is None or _better(rec, self.best):
+        if self.best is None or self._better(rec, self.best):
             self.best = rec
             self.stats.best_fitness = rec.fitness
             self.stats.best_text = self._display(rec)
@@ -381,6 +381,13 @@ class _Search:
         self.store.add_snapshot(members, reason)
         self.population.reset([self._member(i) for i in members])
 
+    def _better(self, rec: CandidateRecord, best: CandidateRecord) -> bool:
+        """Lower fitness wins; a tie goes to the program with fewer state slots."""
+        if rec.fitness != best.fitness:
+            return rec.fitness < best.fitness
+        return (state_values(self._parse_stored(rec))
+                < state_values(self._parse_stored(best)))
+
     def _parse_stored(self, rec: CandidateRecord) -> Program:
         """A stored candidate's program; errors name the store and the candidate id."""
         return parse(rec.program_text, self.store.source(rec))
@@ -396,9 +403,3 @@ def _executor_status(executor: Executor) -> str:
     status = getattr(executor, "status", None)  # optional for executors passed in
     return status() if callable(status) else ""
 
-
-def _better(rec: CandidateRecord, best: CandidateRecord) -> bool:
-    """Lower fitness wins; a tie goes to the program with fewer state slots."""
-    if rec.fitness != best.fitness:
-        return rec.fitness < best.fitness
-    return state_values(parse(rec.program_text)) < state_values(parse(best.program_text))

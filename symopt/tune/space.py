@@ -42,7 +42,7 @@ from symopt.tasks.base import Task
 
 #: Task fields searched, per task class name: key -> choices.
 #: Other fields set the compute, the data or the metric and are never tuned.
-TASK_SPACES: dict[str, dict[str, tuple[int, ...]]] = {
+TASK_SPACES: dict[str, dict[str, tuple[float, ...]]] = {
     "NanoGPT": {"layers": (1, 2, 3, 4), "heads": (1, 2, 4, 8), "width": (32, 48, 64, 96, 128),
                 "dropout": (0.0, 0.1, 0.2)},
 }
