@@ -224,6 +224,7 @@ def _figures(h: RunHistory, run_dir: Path, curves: bool) -> list[str]:
         for bar, k, total in zip(bars, d["better_than_parent"], d["children"]):
             ax.annotate(f"{k}/{total}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                         ha="center", va="bottom", fontsize=8)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
         ax.set_ylabel("% of children better than their parent")
         ax.set_title("Success of each mutation operator")
 
