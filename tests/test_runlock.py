@@ -153,3 +153,23 @@ def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
         proc.kill()
         proc.wait()
     assert not (run / "funnel.csv").exists()
+
+
+def test_report_that_trains_curves_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
+    from symopt.cli import main
+    from symopt.search.config import SearchConfig
+    from symopt.search.runner import run_search, statement_count_fitness
+
+    run = tmp_path / "run"
+    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 3},
+                                  "task": {"name": "quadratic", "overrides": {"steps": 10}}})
+    run_search(cfg, run, seeds=["sgd"], evaluate_fn=statement_count_fitness)
+    proc = _holding_process(run)
+    try:
+        assert main(["report", str(run)]) == 2  # it would write curves into run.sqlite
+        err = capsys.readouterr().err
+        assert f"PID {proc.pid} (holder-for-test" in err and "Traceback" not in err
+        assert main(["report", str(run), "--no-curves"]) == 0  # read-only: no lock needed
+    finally:
+        proc.kill()
+        proc.wait()

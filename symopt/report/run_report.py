@@ -36,6 +36,7 @@ from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
 from symopt.report.notes import duration, fmt, md_table, notes_block, write_keeping_notes
 from symopt.report.tables import optional_tables
+from symopt.search.runlock import run_lock
 from symopt.search.store import CandidateRecord, RunStore
 
 REPORT_NAME = "report.md"
@@ -244,7 +245,8 @@ def _curves_figure(h: RunHistory, run_dir: Path) -> list[str]:
         return ["No validation curves: the run has no finite best.", ""]
     pairs = [("seed", seeds[0]), ("best", best)] if best.id != seeds[0].id else [
         ("seed", seeds[0])]
-    stored = store_curves(h, [rec for _, rec in pairs])
+    with run_lock(run_dir):  # training the curves writes them into the run's store
+        stored = store_curves(h, [rec for _, rec in pairs])
     data: dict[str, list] = {"program": [], "candidate": [], "task_seed": [], "step": [],
                              "val_loss": []}
     for name, rec in pairs:
