@@ -12,6 +12,7 @@ import time
 import jax.numpy as jnp
 import optax
 import pytest
+from helpers import load_module
 
 from symopt.cli import main
 from symopt.compile import to_optax
@@ -20,7 +21,6 @@ from symopt.lang import parse, parse_file
 from symopt.tasks import evaluate, get_task
 from symopt.tune import TuneConfig, run_tune
 from symopt.tune.store import TuneStore
-from tests.helpers import load_module
 
 # sgd.prog with a learning-rate constant 100x too small; [tune.space] widens its range
 SLOW_SGD = "def train(w, g, lr):\n    update = g * (lr * 0.01)\n    return update\n"

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import rel_diff, train_steps
 
 from symopt import programs
 from symopt.compile import to_optax
@@ -18,7 +19,6 @@ from symopt.tune.trainer import (
     state_to_arrays,
     trainer_for,
 )
-from tests.helpers import rel_diff, train_steps
 
 ADAMW = programs.load("adamw")
 LION = programs.load("lion")

@@ -23,12 +23,11 @@ True
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import optax
 
 from symopt.compile.compiler import update_fn
-from symopt.compile.transform import ProgramState, init_state, to_optax  # noqa: F401
+from symopt.compile.transform import ProgramState, init_state, running, to_optax  # noqa: F401
 from symopt.lang.model import Program
 
 
@@ -39,19 +38,5 @@ def to_optax_traced(program: Program, learning_rate,
     `learning_rate` is a number, a 0-d array or a schedule ``count -> lr`` (it may close
     over traced values too); `constants` a vector of ``len(program.constants())``.
     """
-    run = update_fn(program, traced_constants=True)
     consts = jnp.asarray(constants, jnp.float32).reshape(-1)
-
-    def init(params):
-        return init_state(program, params)
-
-    def update(grads, state, params=None, **extra_args):
-        del extra_args  # optax's GradientTransformationExtraArgs contract
-        count = state.count
-        lr = learning_rate(count) if callable(learning_rate) else learning_rate
-        step = (count + 1).astype(jnp.float32)
-        upd, slots = run(params, grads, state.slots, lr, step, consts)
-        upd = jax.tree_util.tree_map(jnp.negative, upd)
-        return upd, ProgramState(count=optax.safe_increment(count), slots=slots)
-
-    return optax.GradientTransformationExtraArgs(init, update)
+    return running(program, update_fn(program, traced_constants=True), learning_rate, consts)

@@ -107,7 +107,14 @@ def to_optax(program: Program, learning_rate, **hyperparameters_
             raise UserError(f"hyperparameter {name} must be a number or a 0-d array, "
                             f"got {type(value).__name__}")
     consts = constant_values(program, hyper, hyperparameters_)
-    run = update_fn(program)
+    return running(program, update_fn(program), learning_rate, consts)
+
+
+def running(program: Program, run: Callable, learning_rate,
+            consts) -> optax.GradientTransformationExtraArgs:
+    """The optax transformation around a compiled update `run(params, grads, slots, lr, step,
+    consts)` of `program` (`update_fn`): state, step counter, learning rate, sign.
+    Shared by `to_optax` and `symopt.compile.traced.to_optax_traced`."""
 
     def init(params):
         return init_state(program, params)
