@@ -41,6 +41,31 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+def scan_steps(task: Task, tx: optax.GradientTransformation, state: TrainState, data: Any,
+               length: int) -> tuple[tuple[Any, Any, jax.Array], jax.Array]:
+    """`length` training steps of `task` with `tx` from `state` as one `lax.scan` (traceable).
+
+    Steps past ``task.steps`` leave parameters and optimizer state unchanged. Returns
+    ``((params, opt_state, step), losses)``; shared by the evaluator and `symopt.tune`.
+    """
+    total = task.steps
+    grad_fn = jax.value_and_grad(task.loss)
+
+    def body(carry, _):
+        params, opt_state, step = carry
+        batch = task.train_batch(data, jax.random.fold_in(state.key, step))
+        loss, grads = grad_fn(params, batch)
+        updates, new_opt = tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        active = step < total
+        keep = lambda new, old: jax.tree_util.tree_map(
+            lambda a, b: jnp.where(active, a, b), new, old
+        )
+        return (keep(new_params, params), keep(new_opt, opt_state), step + 1), loss
+
+    return jax.lax.scan(body, (state.params, state.opt_state, state.step), None, length=length)
+
+
 class _TaskFns:
     """Compiled parameter init and validation of one task (shared by every optimizer)."""
 
@@ -90,24 +115,8 @@ class Runner:
         return self._tx(multiplier).init(params)
 
     def _chunk_fn(self, state, multiplier, data):
-        task, tx, total = self.task, self._tx(multiplier), self.task.steps
-        grad_fn = jax.value_and_grad(task.loss)
-
-        def body(carry, _):
-            params, opt_state, step = carry
-            batch = task.train_batch(data, jax.random.fold_in(state.key, step))
-            loss, grads = grad_fn(params, batch)
-            updates, new_opt = tx.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            active = step < total
-            keep = lambda new, old: jax.tree_util.tree_map(
-                lambda a, b: jnp.where(active, a, b), new, old
-            )
-            return (keep(new_params, params), keep(new_opt, opt_state), step + 1), loss
-
-        (params, opt_state, step), losses = jax.lax.scan(
-            body, (state.params, state.opt_state, state.step), None, length=self.chunk_len
-        )
+        (params, opt_state, step), losses = scan_steps(
+            self.task, self._tx(multiplier), state, data, self.chunk_len)
         return TrainState(params, opt_state, step, state.key), losses, _all_finite(params)
 
     def compile(self) -> float:

@@ -34,6 +34,7 @@ from symopt.compile.traced import to_optax_traced
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 from symopt.tasks.base import Task
+from symopt.tasks.train import scan_steps
 
 _XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
@@ -126,22 +127,9 @@ class Trainer:
         return TrainState(params, opt_state, jnp.zeros((), jnp.int32), k_data)
 
     def _chunk_fn(self, state: TrainState, hyper: Hyper, data):
-        task, tx, total = self.task, self._tx(hyper), self.task.steps
-        grad_fn = jax.value_and_grad(task.loss)
-
-        def body(carry, _):
-            params, opt_state, step = carry
-            batch = task.train_batch(data, jax.random.fold_in(state.key, step))
-            loss, grads = grad_fn(params, batch)
-            updates, new_opt = tx.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            active = step < total
-            keep = lambda new, old: jax.tree_util.tree_map(
-                lambda a, b: jnp.where(active, a, b), new, old)
-            return (keep(new_params, params), keep(new_opt, opt_state), step + 1), loss
-
-        (params, opt_state, step), losses = jax.lax.scan(
-            body, (state.params, state.opt_state, state.step), None, length=self.chunk_len)
+        total = self.task.steps
+        (params, opt_state, step), losses = scan_steps(
+            self.task, self._tx(hyper), state, data, self.chunk_len)
         step = jnp.minimum(step, total)
         return TrainState(params, opt_state, step, state.key), losses, _all_finite(params)
 
