@@ -66,3 +66,17 @@ def test_fingerprint_sees_per_leaf_against_global_reductions():
     a = parse("def train(w, g, lr):\n    u = g * norm(g) * lr\n    return u")
     b = parse("def train(w, g, lr):\n    u = g * global_norm(g) * lr\n    return u")
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_eager_jax_through_the_same_registry_code_gives_the_same_fingerprints():
+    # The benchmark's baseline (bench/bench_analysis.py) is this very trace with
+    # xp=jax.numpy: both engines must compute the same outputs for it to be a fair one.
+    import jax.numpy as jnp
+
+    from symopt import programs
+
+    for name in ("adamw", "lion", "nesterov"):
+        p = programs.load(name)
+        for a, b in zip(trace(p), trace(p, jnp), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        assert fingerprint(p) == fingerprint(p, jnp), name

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Any
 
 import numpy as np
 
@@ -86,11 +87,13 @@ def fixed_inputs():
     return weights, grads
 
 
-def trace(program: Program) -> list[np.ndarray]:
+def trace(program: Program, xp: Any = np) -> list[np.ndarray]:
     """Every returned value of `program` on the fixed inputs: one float64 array per output.
 
     Output j holds, for every step, the returned value number j (update, then
-    state slots) over all leaves, flattened.
+    state slots) over all leaves, flattened. `xp` is the array namespace the registry's
+    implementations run with: `numpy`, or `jax.numpy` (run eagerly, the fingerprint's
+    former engine, which ``bench/bench_analysis.py`` measures against).
 
     >>> from symopt import programs
     >>> [a.shape for a in trace(programs.load("lion"))]
@@ -99,11 +102,14 @@ def trace(program: Program) -> list[np.ndarray]:
     typed_program = typed(program)
     if typed_program is None:
         raise ProgramError(check(program))
-    ops = statement_ops(typed_program, np, lift=np.float32)
+    ops = statement_ops(typed_program, xp, lift=xp.float32)
     weights, grads = fixed_inputs()
+    if xp is not np:
+        weights = [xp.asarray(x) for x in weights]
+        grads = [[xp.asarray(x) for x in step] for step in grads]
     params = program.params
     dtypes = [np.dtype(np.float32)] * len(SHAPES)
-    state = [[np.zeros(s, np.float32) for s in SHAPES] for _ in range(program.n_state)]
+    state = [[xp.zeros(s, xp.float32) for s in SHAPES] for _ in range(program.n_state)]
     w = weights
     per_output: list[list] = [[] for _ in program.returns]
     with np.errstate(all="ignore"):
@@ -114,11 +120,14 @@ def trace(program: Program) -> list[np.ndarray]:
                 env["step"] = float(t + 1)
             for op in ops:
                 op(env, dtypes)
-            outs = [[np.asarray(x, np.float32) for x in env[r]] for r in program.returns]
+            values = [env[r] for r in program.returns]
+            outs = [[np.asarray(x, np.float32) for x in v] for v in values]
             for j, value in enumerate(outs):
                 per_output[j].extend(value)
-            state = outs[1:]
-            w = [a - b for a, b in zip(w, outs[0], strict=True)]
+            if xp is np:
+                values = outs
+            state = values[1:]
+            w = [a - b for a, b in zip(w, values[0], strict=True)]
     return [np.concatenate([x.astype(np.float64).ravel() for x in leaves])
             for leaves in per_output]
 
@@ -142,16 +151,16 @@ def round_output(x: np.ndarray) -> np.ndarray:
     return np.where(finite, rounded, x)
 
 
-def fingerprint(program: Program) -> str:
+def fingerprint(program: Program, xp: Any = np) -> str:
     """The numeric fingerprint of `program` (see the module docstring).
 
-    Raises `ProgramError` if the program does not type-check.
+    Raises `ProgramError` if the program does not type-check. `xp`: as in `trace`.
 
     >>> from symopt import programs
     >>> fingerprint(programs.load("sgd")) == fingerprint(programs.load("sgd"))
     True
     """
-    outputs = [round_output(x) for x in trace(program)]
+    outputs = [round_output(x) for x in trace(program, xp)]
     h = blake2b(digest_size=16)
     finite = True
     for x in outputs:
