@@ -113,7 +113,7 @@ def test_state_slot_keeps_its_name_only_when_the_old_value_is_dead():
 
 
 def test_wrong_rewrite_is_refused(monkeypatch):
-    monkeypatch.setitem(rewrite._RULES, "abs", lambda d, x: x)  # abs(x) -> x: wrong
+    monkeypatch.setitem(rewrite._RULES, "abs", (rewrite.parse_rule("abs(x) -> x"),))  # wrong
     with pytest.raises(SimplifyError, match="would change what the program computes"):
         simplify(prog("w, g, lr", "u = abs(g) * lr; return u"))
 

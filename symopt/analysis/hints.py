@@ -15,7 +15,8 @@ own scale), a function that is bounded whatever its input (``sign``, ``tanh``,
 bounded value, ``clip_by_global_norm``, ``cosine_sim``), or a smooth function
 of bounded values (``+ - *``, ``interp``, ``maximum``, ``minimum``,
 ``exp``...; not ``power``, ``log`` or norms, which can blow up or grow with
-size); a division is bounded only by a nonzero constant. The gradient, the
+size); a division is bounded only by a nonzero constant. Which rule a function
+follows is its registry entry's `bounded`. The gradient, the
 state slots and ``step`` are unbounded. The update is sign-like when it is
 bounded and depends on the gradient.
 
@@ -28,18 +29,7 @@ from __future__ import annotations
 
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
-
-#: Functions whose value is bounded whatever their (finite) arguments.
-_ALWAYS_BOUNDED = frozenset({
-    "sign", "tanh", "sin", "cos", "arctan", "arcsin", "arccos", "arctanh", "cosine_sim",
-    "clip_by_global_norm", "get_pi", "get_e", "get_eps",
-})
-#: Functions bounded when every argument is.
-_BOUNDED_IF_ARGS = frozenset({
-    "add", "sub", "mul", "interp", "maximum", "minimum", "negative", "copy", "abs",
-    "square", "cube", "cbrt", "exp", "exp2", "exp10", "expm1", "sinh", "cosh", "arcsinh",
-    "arccosh", "sqrt",
-})
+from symopt.lang.registry import FUNCTIONS
 
 
 def sign_like(program: Program) -> bool:
@@ -53,15 +43,16 @@ def sign_like(program: Program) -> bool:
         bounded["step"] = False
     for s in p.body:
         arg_bounded = [bounded[a] if a.__class__ is str else True for a in s.args]
-        if s.fn in _ALWAYS_BOUNDED:
+        rule = FUNCTIONS[s.fn].bounded  # the registry says when a function's value is bounded
+        if rule == "always":
             ok = True
-        elif s.fn == "clip":
-            ok = arg_bounded[0] or arg_bounded[1]
-        elif s.fn in ("div", "reciprocal"):
+        elif rule == "if_any_arg":
+            ok = any(arg_bounded)
+        elif rule == "if_constant_divisor":
             den = s.args[-1]
             ok = arg_bounded[0] and den.__class__ is float and den != 0.0
         else:
-            ok = s.fn in _BOUNDED_IF_ARGS and all(arg_bounded)
+            ok = rule == "if_args" and all(arg_bounded)
         bounded[s.target] = ok
         depends_on_g[s.target] = any(depends_on_g.get(a, False) for a in s.uses())
     u = p.returns[0]

@@ -6,29 +6,18 @@
 which applies the rules below, then interns the node so that equal
 subexpressions are shared (commutative arguments compared in sorted order).
 
-Rules (each keeps the value under the registry's protected semantics, up to
-float rounding; none changes the kind of a value — a rule whose result would
-have another kind, e.g. ``interp(lr, g, 0.0) -> lr``, is not applied):
+The rules are the registry's (`Function.rewrites`, e.g. ``"sqrt(square(x)) -> abs(x)"``
+on the ``sqrt`` entry), parsed once by `parse_rule` and matched here. Each keeps the
+value under the registry's protected semantics, up to float rounding. Besides them:
 
-- copies vanish: ``x = y`` makes ``x`` another name for ``y``;
+- copies vanish: ``x = y`` makes ``x`` another name for ``y`` (the registry's identity);
 - constant folding: an elementwise function of constants becomes a constant,
   computed as the compiler computes it (``+ - *`` ``/`` and pure-Python
   implementations in double precision, written with the fewest digits within
   rounding, `tidy`; JAX implementations in float32, folded only when the exact
   float32 value has a short decimal form, e.g. ``sqrt(4.0)``), kept only when finite;
-- ``x * 1``, ``x + 0``, ``x - 0``, ``x / 1`` -> ``x``; ``0 - x`` -> ``-x``;
-  ``x * -1`` -> ``-x``; ``x * x`` -> ``square(x)``;
-- ``(x * c1) * c2`` -> ``x * (c1 * c2)``: chained constant factors merged;
-  likewise ``(x + c1) + c2`` -> ``x + (c1 + c2)``;
-- ``-(-x)`` -> ``x``; ``x + (-y)`` -> ``x - y``; ``x - (-y)`` -> ``x + y``;
-- ``sqrt(square(x))`` -> ``abs(x)``; ``square(sqrt(x))`` -> ``abs(x)``;
-  ``x / abs(x)`` -> ``sign(x)`` (so ``x / sqrt(x * x)`` -> ``sign(x)``: protected
-  division makes ``0 / 0 = 0 = sign(0)``);
-- ``abs``/``square``/``sign`` of values that are already so, e.g.
-  ``abs(-x)`` -> ``abs(x)``, ``sign(sign(x))`` -> ``sign(x)``;
-- ``x * reciprocal(y)`` -> ``x / y``; ``reciprocal(reciprocal(x))`` -> ``x``;
-- ``interp(x, y, 0)`` -> ``x``; ``interp(x, y, 1)`` -> ``y``; ``interp(x, x, a)``,
-  ``maximum(x, x)``, ``minimum(x, x)`` -> ``x``.
+- no rule changes the kind of a value: one whose result would have another kind, e.g.
+  ``interp(x, y, 0.0) -> x`` on ``interp(lr, g, 0.0)``, is not applied.
 
 >>> from symopt.lang import parse
 >>> p = parse('''
@@ -49,17 +38,18 @@ have another kind, e.g. ``interp(lr, g, 0.0) -> lr``, is not applied):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+import re
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
+from symopt.errors import ProgramError
 from symopt.lang.dead_code import live_mask
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS
-from symopt.lang.typecheck import param_kinds
+from symopt.lang.typecheck import check, typed
 
 Value = "str | float | int"  # a parameter name, a constant, or a node id
 
@@ -128,7 +118,12 @@ def _same(x, y) -> bool:
 
 
 class Dag:
-    """Nodes ``(fn, args)`` with their kinds; `make` rewrites and interns."""
+    """Nodes ``(fn, args)`` with their kinds; `make` rewrites and interns.
+
+    Kinds are not inferred here: `build_dag` passes each statement's kind from the type
+    checker's `TypedProgram`; a node a rule builds gets its kind from its function's kind
+    table (`Function.result_kind`), and a rule applies only if its result keeps the kind.
+    """
 
     def __init__(self, param_kind: dict[str, Kind]):
         self.param_kind = param_kind
@@ -151,7 +146,8 @@ class Dag:
     def is_op(self, v, fn: str) -> bool:
         return v.__class__ is int and self.nodes[v][0] == fn
 
-    def intern(self, fn: str, args: tuple) -> int:
+    def intern(self, fn: str, args: tuple, kind: Kind | None = None) -> int:
+        """The node of ``fn(*args)`` (of kind `kind`, by default its kind-table entry)."""
         f = FUNCTIONS[fn]
         key_args = tuple(sorted(args, key=_sort_key)) if f.commutative else args
         key = (fn, key_args)
@@ -159,25 +155,28 @@ class Dag:
         if node is None:
             node = len(self.nodes)
             self.nodes.append((fn, args))
-            self.kinds.append(f.result_kind(tuple(self.kind(a) for a in args)))
+            self.kinds.append(kind if kind is not None else self._result_kind(fn, args))
             self.index[key] = node
         return node
 
-    def make(self, fn: str, args: tuple):
-        """The value of ``fn(*args)``, simplified by the rules in the module docstring."""
+    def _result_kind(self, fn: str, args: tuple) -> Kind | None:
+        return FUNCTIONS[fn].result_kind(tuple(self.kind(a) for a in args))
+
+    def make(self, fn: str, args: tuple, kind: Kind | None = None):
+        """The value of ``fn(*args)``, simplified by the rules in the module docstring.
+
+        `kind`: the value's kind when known (a statement's, from the type checker)."""
         if FUNCTIONS[fn].identity:
             return args[0]
         if args and all(_is_const(a) for a in args):
             folded = fold(fn, list(args))
             if folded is not None:
                 return folded
-        out_kind = FUNCTIONS[fn].result_kind(tuple(self.kind(a) for a in args))
-        rule: Callable[..., Any] | None = _RULES.get(fn)
-        if rule is not None:
-            result = rule(self, *args)
-            if result is not None and self.kind(result) == out_kind:
-                return result
-        return self.intern(fn, tuple(args))
+        out_kind = kind if kind is not None else self._result_kind(fn, args)
+        result = _apply_rules(self, fn, args)
+        if result is not None and self.kind(result) == out_kind:
+            return result
+        return self.intern(fn, tuple(args), out_kind)
 
     def describe(self, v) -> str:
         """A nested text of a value, for tests and messages."""
@@ -193,126 +192,161 @@ def _sort_key(v):
     return (0, v) if v.__class__ is str else (1, repr(v)) if v.__class__ is float else (2, v)
 
 
-# --- rules: each returns the simplified value, or None to keep the node as is ---
+# --- rules: the registry's patterns, parsed once, matched against the DAG ---
 
-def _mul(d: Dag, x, y):
-    for a, b in ((x, y), (y, x)):
-        if _same(b, 1.0):
-            return a
-        if _same(b, -1.0):
-            return d.make("negative", (a,))
-        if _is_const(b) and d.is_op(a, "mul"):
-            inner = d.nodes[a][1]
-            for i in (0, 1):
-                if _is_const(inner[i]):
-                    return d.make("mul", (inner[1 - i], d.make("mul", (inner[i], b))))
-        if d.is_op(b, "reciprocal"):
-            return d.make("div", (a, d.nodes[b][1][0]))
-    if _same(x, y) and not _is_const(x):
-        return d.make("square", (x,))
+#: A pattern: a variable name, a constant, or ``(fn, (sub-patterns...))``.
+Pattern = "str | float | tuple[str, tuple]"
+
+
+class Rule(NamedTuple):
+    """``fn(*args) -> result``: `args` are the sub-patterns of the left side."""
+
+    fn: str
+    args: tuple
+    result: object
+    text: str
+
+
+_TOKEN = re.compile(r"\s*(?:(-?\d+\.\d*(?:e-?\d+)?)|([A-Za-z_]\w*)|(->|[(),]))")
+
+
+def parse_rule(text: str) -> Rule:
+    """A registry rewrite ``"pattern -> result"`` (see `Function`), checked against the registry.
+
+    >>> parse_rule("mul(x, reciprocal(y)) -> div(x, y)")[:3]
+    ('mul', ('x', ('reciprocal', ('y',))), ('div', ('x', 'y')))
+    """
+    tokens = []
+    pos = 0
+    while pos < len(text.rstrip()):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise ValueError(f"rewrite {text!r}: cannot read {text[pos:]!r}")
+        number, name, punct = m.groups()
+        tokens.append(float(number) if number is not None else name or punct)
+        pos = m.end()
+    tokens.reverse()
+
+    def term():
+        tok = tokens.pop()
+        if tok.__class__ is float or tok in ("->", "(", ")", ","):
+            return tok
+        if not tokens or tokens[-1] != "(":
+            return tok
+        tokens.pop()
+        subs = [term()]
+        while tokens.pop() == ",":
+            subs.append(term())
+        if tok not in FUNCTIONS or FUNCTIONS[tok].arity != len(subs):
+            raise ValueError(f"rewrite {text!r}: {tok}() with {len(subs)} arguments")
+        return (tok, tuple(subs))
+
+    lhs = term()
+    arrow, rhs = tokens.pop() if tokens else None, term() if tokens else None
+    if arrow != "->" or tokens or lhs.__class__ is not tuple or rhs is None:
+        raise ValueError(f"rewrite {text!r} is not 'fn(...) -> result'")
+    unbound = _variables(rhs) - _variables(lhs)
+    if unbound:
+        raise ValueError(f"rewrite {text!r}: {sorted(unbound)} not on the left side")
+    return Rule(lhs[0], lhs[1], rhs, text)
+
+
+def _variables(pattern) -> set[str]:
+    if pattern.__class__ is str:
+        return {pattern}
+    if pattern.__class__ is tuple:
+        return set().union(*map(_variables, pattern[1]))
+    return set()
+
+
+_CONSTANT_VAR = re.compile(r"c\d*")
+_NODE_VAR = re.compile(r"v\d*")
+
+
+def _match(d: Dag, pattern, value, bound: dict) -> bool:
+    if pattern.__class__ is float:
+        return _same(value, pattern)
+    if pattern.__class__ is str:
+        if _CONSTANT_VAR.fullmatch(pattern) and not _is_const(value):
+            return False
+        if _NODE_VAR.fullmatch(pattern) and _is_const(value):
+            return False
+        if pattern in bound:
+            return _same(bound[pattern], value)
+        bound[pattern] = value
+        return True
+    fn, subs = pattern
+    if not d.is_op(value, fn):
+        return False
+    args = d.nodes[value][1]
+    for order in _orders(fn, args):
+        trial = dict(bound)
+        if all(_match(d, p, a, trial) for p, a in zip(subs, order, strict=True)):
+            bound.update(trial)
+            return True
+    return False
+
+
+def _orders(fn: str, args: tuple) -> tuple[tuple, ...]:
+    """The argument orders a pattern of `fn` is matched in: both for a commutative pair."""
+    return (args, args[::-1]) if FUNCTIONS[fn].commutative and len(args) == 2 else (args,)
+
+
+def _build(d: Dag, pattern, bound: dict):
+    if pattern.__class__ is str:
+        return bound[pattern]
+    if pattern.__class__ is float:
+        return pattern
+    fn, subs = pattern
+    return d.make(fn, tuple(_build(d, p, bound) for p in subs))
+
+
+def _apply_rules(d: Dag, fn: str, args: tuple):
+    """The result of the first of `fn`'s rules that matches ``fn(*args)``, or None.
+
+    A commutative pair is tried as written with every rule, then swapped with every rule.
+    """
+    rules = _RULES.get(fn)
+    if not rules:
+        return None
+    for order in _orders(fn, args):
+        for rule in rules:
+            bound: dict = {}
+            if all(_match(d, p, a, bound) for p, a in zip(rule.args, order, strict=True)):
+                return _build(d, rule.result, bound)
     return None
 
 
-def _add(d: Dag, x, y):
-    for a, b in ((x, y), (y, x)):
-        if _same(b, 0.0):
-            return a
-        if _is_const(b) and d.is_op(a, "add"):
-            inner = d.nodes[a][1]
-            for i in (0, 1):
-                if _is_const(inner[i]):
-                    return d.make("add", (inner[1 - i], d.make("add", (inner[i], b))))
-        if d.is_op(b, "negative"):
-            return d.make("sub", (a, d.nodes[b][1][0]))
-    return None
+def _compile_rules() -> dict[str, tuple[Rule, ...]]:
+    rules = {}
+    for f in FUNCTIONS.values():
+        parsed = tuple(parse_rule(text) for text in f.rewrites)
+        wrong = [r.text for r in parsed if r.fn != f.name]
+        if wrong:
+            raise ValueError(f"{f.name}: rewrites of another function: {wrong}")
+        if parsed:
+            rules[f.name] = parsed
+    return rules
 
 
-def _sub(d: Dag, x, y):
-    if _same(y, 0.0):
-        return x
-    if _same(x, 0.0):
-        return d.make("negative", (y,))
-    if d.is_op(y, "negative"):
-        return d.make("add", (x, d.nodes[y][1][0]))
-    return None
-
-
-def _div(d: Dag, x, y):
-    if _same(y, 1.0):
-        return x
-    if d.is_op(y, "abs") and _same(d.nodes[y][1][0], x):
-        return d.make("sign", (x,))
-    return None
-
-
-def _negative(d: Dag, x):
-    if d.is_op(x, "negative"):
-        return d.nodes[x][1][0]
-    return None
-
-
-def _sqrt(d: Dag, x):
-    if d.is_op(x, "square"):
-        return d.make("abs", (d.nodes[x][1][0],))
-    return None
-
-
-def _square(d: Dag, x):
-    if d.is_op(x, "sqrt"):
-        return d.make("abs", (d.nodes[x][1][0],))
-    if d.is_op(x, "negative") or d.is_op(x, "abs"):
-        return d.make("square", (d.nodes[x][1][0],))
-    return None
-
-
-def _abs(d: Dag, x):
-    if d.is_op(x, "negative"):
-        return d.make("abs", (d.nodes[x][1][0],))
-    if d.is_op(x, "abs") or d.is_op(x, "square") or d.is_op(x, "sqrt"):
-        return x
-    return None
-
-
-def _sign(d: Dag, x):
-    if d.is_op(x, "sign"):
-        return x
-    return None
-
-
-def _reciprocal(d: Dag, x):
-    if d.is_op(x, "reciprocal"):
-        return d.nodes[x][1][0]
-    return None
-
-
-def _interp(d: Dag, x, y, a):
-    if _same(a, 0.0):
-        return x
-    if _same(a, 1.0):
-        return y
-    if _same(x, y):
-        return x
-    return None
-
-
-def _idempotent(d: Dag, x, y):
-    return x if _same(x, y) else None
-
-
-_RULES = {
-    "mul": _mul, "add": _add, "sub": _sub, "div": _div, "negative": _negative,
-    "sqrt": _sqrt, "square": _square, "abs": _abs, "sign": _sign,
-    "reciprocal": _reciprocal, "interp": _interp, "maximum": _idempotent, "minimum": _idempotent,
-}
+#: Every function's rewrite rules, by function, from the registry.
+_RULES: dict[str, tuple[Rule, ...]] = _compile_rules()
 
 
 def build_dag(program: Program) -> Dag:
-    """Replay the live statements of `program` into a simplified, shared `Dag`."""
-    dag = Dag(param_kinds(program))
+    """Replay the live statements of `program` into a simplified, shared `Dag`.
+
+    Raises `ProgramError` if `program` does not type-check.
+    """
+    typed_program = typed(program)
+    if typed_program is None:
+        raise ProgramError(check(program))
+    dag = Dag(typed_program.params)
     env: dict = {p: p for p in program.params}
-    for s, live in zip(program.body, live_mask(program), strict=True):
+    for s, live, kind in zip(program.body, live_mask(program), typed_program.kinds,
+                             strict=True):
         if live:
             args = tuple(env[a] if a.__class__ is str else float(a) for a in s.args)
-            env[s.target] = dag.make(s.fn, args)
+            env[s.target] = dag.make(s.fn, args, kind)
     dag.outputs = [env[r] for r in program.returns]
     return dag

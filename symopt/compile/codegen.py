@@ -33,43 +33,13 @@ from symopt.errors import ProgramError, UserError
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
-from symopt.lang.registry import EPS, FUNCTIONS
+from symopt.lang.registry import FUNCTIONS
 from symopt.lang.typecheck import check, param_kinds
 
 #: Helper functions generated code may call, by name: backend-neutral (over ``_xp``).
-#: Their semantics are the registry's implementations (`symopt.lang.registry`):
-#: protected division, cosine similarity with the registry's `EPS`, global norms.
-HELPERS = {
-    "_div": '''
-def _div(x, y):
-    """x / y, and 0 where y == 0 (protected division)."""
-    number = (_builtins.int, _builtins.float)
-    if _builtins.isinstance(y, number):
-        if y != 0:
-            return x / y
-        return 0.0 if _builtins.isinstance(x, number) else _xp.zeros_like(x)
-    zero = y == 0
-    ratio = x / _xp.where(zero, _xp.ones_like(y), y)
-    return _xp.where(zero, _xp.zeros_like(ratio), ratio)
-''',
-    "_cosine_sim": f'''
-def _cosine_sim(x, y):
-    """Cosine similarity of two tensors (epsilon {EPS!r} in the denominator)."""
-    nx = _xp.sqrt(_xp.sum(_xp.square(x)))
-    ny = _xp.sqrt(_xp.sum(_xp.square(y)))
-    return _xp.sum(x * y) / (nx * ny + {EPS!r})
-''',
-    "_global_norm": '''
-def _global_norm(leaves):
-    """L2 norm over every leaf of a tree (a list of leaves)."""
-    return _xp.sqrt(_builtins.sum(_xp.sum(_xp.square(x)) for x in leaves))
-''',
-    "_clip_by_global_norm": '''
-def _clip_by_global_norm(leaves, c):
-    """The leaves scaled so that their global norm is at most |c|."""
-    scale = _xp.minimum(1.0, _div(_xp.abs(c), _global_norm(leaves)))
-    return [x * _xp.astype(scale, x.dtype) for x in leaves]
-''',
+#: The registry's entries carry theirs (`Function.py_helper`: protected division, cosine
+#: similarity with the registry's `EPS`, global norms); `_unzip` is the code generator's.
+HELPERS = {f"_{f.name}": f.py_helper for f in FUNCTIONS.values() if f.py_helper} | {
     "_unzip": '''
 def _unzip(outs, n):
     """Per-leaf results [(a, b, ...), ...] as `n` lists of leaves ([a, ...], [b, ...], ...)."""
@@ -78,7 +48,9 @@ def _unzip(outs, n):
     return _builtins.tuple(_builtins.list(c) for c in _builtins.zip(*outs))
 ''',
 }
-_HELPER_DEPS = {"_clip_by_global_norm": ("_div", "_global_norm")}
+#: The other helpers each helper calls.
+_HELPER_DEPS = {h: tuple(d for d in HELPERS if d != h and d + "(" in src)
+                for h, src in HELPERS.items()}
 
 #: `_xp` for torch: the `jax.numpy` functions the registry's templates and the helpers call.
 #: Python numbers stay Python numbers (computed in float64 through torch, so domain errors

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
+from symopt.lang.registry import IDENTITY
 
 #: Largest constant added to a value that is read as an epsilon.
 EPS_MAX = 1e-3
@@ -56,7 +57,7 @@ def _slot_values(p: Program) -> dict[str, str]:
     holds = {name: name for name in p.state_names}
     for s in p.body:
         holds.pop(s.target, None)
-        if s.fn == "copy" and s.args[0].__class__ is str and s.args[0] in holds:
+        if s.fn == IDENTITY and s.args[0].__class__ is str and s.args[0] in holds:
             holds[s.target] = holds[s.args[0]]
     for name, r in zip(p.state_names, p.returns[1:], strict=True):
         holds.setdefault(r, name)

@@ -34,7 +34,7 @@ that differ only by a useless slot hash alike.
 from __future__ import annotations
 
 from symopt.lang.model import Program, Stmt
-from symopt.lang.registry import FUNCTIONS
+from symopt.lang.registry import FUNCTIONS, IDENTITY
 
 
 def live_mask(program: Program) -> tuple[bool, ...]:
@@ -121,7 +121,7 @@ def _slot_keys(program: Program, cls: dict[str, int]) -> dict[str, int]:
     env.update({name: key(("slot", c)) for name, c in cls.items()})
     for s in program.body:
         args = [env[a] if a.__class__ is str else key(("const", repr(a))) for a in s.args]
-        if s.fn == "copy":
+        if FUNCTIONS[s.fn].identity:
             env[s.target] = args[0]
             continue
         if FUNCTIONS[s.fn].commutative:
@@ -196,7 +196,7 @@ def prune_slots(program: Program) -> Program:
     params = p[:2] + survivors + p[2 + len(names):]
     returns = (program.returns[0],) + tuple(new_value[n] for n in survivors)
     readers = {a for s in live.body for a in s.uses()} | set(live.returns)
-    binds = tuple(Stmt(n, "copy", (alias[n],)) for n in names if n in alias and n in readers)
+    binds = tuple(Stmt(n, IDENTITY, (alias[n],)) for n in names if n in alias and n in readers)
     pruned = program.replace(params=params, body=binds + live.body, returns=returns)
     return pruned.replace(body=tuple(
         s for s, k in zip(pruned.body, live_mask(pruned), strict=True) if k))

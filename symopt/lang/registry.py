@@ -84,7 +84,23 @@ class Function:
 
     `py` and `latex` are format templates over the argument texts `{0}`,
     `{1}`, ...; `py` is an expression over `jnp` arrays (elementwise and leaf
-    scopes) or over pytrees (global scope, using the exporter's helpers).
+    scopes) or over pytrees (global scope). Where `py` calls ``_NAME(...)``, `py_helper`
+    is the source of that export helper (``def _NAME(...)`` over ``_xp``, the array
+    namespace of the generated module, and ``_builtins``), the same computation as `impl`;
+    a helper may call other entries' helpers.
+
+    ``bounded`` says when its value is bounded, for the sign-like hint
+    (`symopt.analysis.hints`): ``"always"`` (whatever its finite arguments), ``"if_args"``
+    (when every argument is), ``"if_any_arg"`` (when one is), ``"if_constant_divisor"``
+    (the first argument is and the last is a nonzero constant), ``""`` (not known to be).
+
+    How it simplifies: ``rewrites``, algebraic identities tried in order by the simplifier
+    (`symopt.analysis.rewrite`), as ``"pattern -> result"`` in call form over the
+    registry's names, e.g. ``"sqrt(square(x)) -> abs(x)"``. In a pattern a number matches
+    that constant, ``c1``/``c2`` any constant, ``v`` any value but a constant, any other
+    name any value (a name used twice: the same value); the arguments of a `commutative`
+    function match in either order. Each keeps the value under the protected semantics
+    (``tests/test_registry.py`` checks them numerically).
 
     >>> import numpy as np, jax.numpy as jnp
     >>> div = FUNCTIONS["div"]
@@ -108,7 +124,10 @@ class Function:
     scales: bool = False
     commutative: bool = False
     py: str = ""
+    py_helper: str = ""
     latex: str = ""
+    rewrites: tuple[str, ...] = ()
+    bounded: str = ""
     doc: str = ""
     _table: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -185,6 +204,39 @@ def _clip_by_global_norm(xp, leaves, c):
     return [x * scale.astype(x.dtype) for x in leaves]
 
 
+# Export helpers (`Function.py_helper`): the implementations above as generated source.
+_DIV_PY = '''
+def _div(x, y):
+    """x / y, and 0 where y == 0 (protected division)."""
+    number = (_builtins.int, _builtins.float)
+    if _builtins.isinstance(y, number):
+        if y != 0:
+            return x / y
+        return 0.0 if _builtins.isinstance(x, number) else _xp.zeros_like(x)
+    zero = y == 0
+    ratio = x / _xp.where(zero, _xp.ones_like(y), y)
+    return _xp.where(zero, _xp.zeros_like(ratio), ratio)
+'''
+_COSINE_SIM_PY = f'''
+def _cosine_sim(x, y):
+    """Cosine similarity of two tensors (epsilon {EPS!r} in the denominator)."""
+    nx = _xp.sqrt(_xp.sum(_xp.square(x)))
+    ny = _xp.sqrt(_xp.sum(_xp.square(y)))
+    return _xp.sum(x * y) / (nx * ny + {EPS!r})
+'''
+_GLOBAL_NORM_PY = '''
+def _global_norm(leaves):
+    """L2 norm over every leaf of a tree (a list of leaves)."""
+    return _xp.sqrt(_builtins.sum(_xp.sum(_xp.square(x)) for x in leaves))
+'''
+_CLIP_BY_GLOBAL_NORM_PY = '''
+def _clip_by_global_norm(leaves, c):
+    """The leaves scaled so that their global norm is at most |c|."""
+    scale = _xp.minimum(1.0, _div(_xp.abs(c), _global_norm(leaves)))
+    return [x * _xp.astype(scale, x.dtype) for x in leaves]
+'''
+
+
 def _py_div(x: float, y: float) -> float:
     return 0.0 if y == 0 else x / y
 
@@ -201,54 +253,73 @@ def _constant(name, value, latex, doc, value_name) -> Function:
     # The value as a float32 would hold it: what the compiler and the exporter use.
     f32 = float(np.float32(value))
     return _f(name, 0, lambda xp: xp.float32(value), repr(value), latex, doc, fold=lambda: f32,
-              value_name=value_name)
+              value_name=value_name, bounded="always")
 
 
 _ENTRIES = [
     # binary arithmetic
     _f("add", 2, _xp("add"), "{0} + {1}", "{0} + {1}", "x + y", infix="+", precedence=1,
-       commutative=True, fold=operator.add, value_name="sum"),
+       commutative=True, fold=operator.add, value_name="sum",
+       rewrites=("add(x, 0.0) -> x", "add(add(c1, x), c2) -> add(x, add(c1, c2))",
+                 "add(x, negative(y)) -> sub(x, y)"), bounded="if_args"),
     _f("sub", 2, _xp("subtract"), "{0} - {1}", "{0} - {1}", "x - y", infix="-", precedence=1,
-       fold=operator.sub, value_name="diff"),
+       fold=operator.sub, value_name="diff",
+       rewrites=("sub(x, 0.0) -> x", "sub(0.0, y) -> negative(y)",
+                 "sub(x, negative(y)) -> add(x, y)"), bounded="if_args"),
     _f("mul", 2, _xp("multiply"), "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*", precedence=2,
-       commutative=True, fold=operator.mul, value_name="prod", scales=True),
+       commutative=True, fold=operator.mul, value_name="prod", scales=True,
+       rewrites=("mul(x, 1.0) -> x", "mul(x, -1.0) -> negative(x)",
+                 "mul(mul(c1, x), c2) -> mul(x, mul(c1, c2))",
+                 "mul(x, reciprocal(y)) -> div(x, y)", "mul(v, v) -> square(v)"),
+           bounded="if_args"),
     _f("div", 2, _safe_div, "_div({0}, {1})", "\\frac{{{0}}}{{{1}}}",
        "x / y, with x / 0 = 0 (protected)", infix="/", precedence=2, fold=_py_div,
-       value_name="ratio"),
+       value_name="ratio", py_helper=_DIV_PY,
+       rewrites=("div(x, 1.0) -> x", "div(x, abs(x)) -> sign(x)"), bounded="if_constant_divisor"),
     _f("maximum", 2, _xp("maximum"), "jnp.maximum({0}, {1})", "\\max({0}, {1})",
-       "elementwise maximum", commutative=True, value_name="hi"),
+       "elementwise maximum", commutative=True, value_name="hi",
+       rewrites=("maximum(x, x) -> x",), bounded="if_args"),
     _f("minimum", 2, _xp("minimum"), "jnp.minimum({0}, {1})", "\\min({0}, {1})",
-       "elementwise minimum", commutative=True, value_name="lo"),
+       "elementwise minimum", commutative=True, value_name="lo",
+       rewrites=("minimum(x, x) -> x",), bounded="if_args"),
     _f("power", 2, _xp("power"), "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y",
        value_name="pow"),
     # unary
-    _unary("abs", _xp("abs"), "jnp.abs({0})", "|{0}|", "absolute value"),
-    _unary("cos", _xp("cos"), "jnp.cos({0})", "\\cos({0})", "cosine"),
-    _unary("sin", _xp("sin"), "jnp.sin({0})", "\\sin({0})", "sine"),
+    _unary("abs", _xp("abs"), "jnp.abs({0})", "|{0}|", "absolute value",
+           rewrites=("abs(negative(x)) -> abs(x)", "abs(abs(x)) -> abs(x)",
+                     "abs(square(x)) -> square(x)", "abs(sqrt(x)) -> sqrt(x)"), bounded="if_args"),
+    _unary("cos", _xp("cos"), "jnp.cos({0})", "\\cos({0})", "cosine", bounded="always"),
+    _unary("sin", _xp("sin"), "jnp.sin({0})", "\\sin({0})", "sine", bounded="always"),
     _unary("tan", _xp("tan"), "jnp.tan({0})", "\\tan({0})", "tangent"),
     _unary("arcsin", lambda xp, x: xp.arcsin(xp.clip(x, -1.0, 1.0)),
            "jnp.arcsin(jnp.clip({0}, -1.0, 1.0))", "\\arcsin({0})",
-           "arcsine, argument clipped to [-1, 1]"),
+           "arcsine, argument clipped to [-1, 1]", bounded="always"),
     _unary("arccos", lambda xp, x: xp.arccos(xp.clip(x, -1.0, 1.0)),
            "jnp.arccos(jnp.clip({0}, -1.0, 1.0))", "\\arccos({0})",
-           "arccosine, argument clipped to [-1, 1]"),
-    _unary("arctan", _xp("arctan"), "jnp.arctan({0})", "\\arctan({0})", "arctangent"),
-    _unary("sinh", _xp("sinh"), "jnp.sinh({0})", "\\sinh({0})", "hyperbolic sine"),
-    _unary("cosh", _xp("cosh"), "jnp.cosh({0})", "\\cosh({0})", "hyperbolic cosine"),
-    _unary("tanh", _xp("tanh"), "jnp.tanh({0})", "\\tanh({0})", "hyperbolic tangent"),
+           "arccosine, argument clipped to [-1, 1]", bounded="always"),
+    _unary("arctan", _xp("arctan"), "jnp.arctan({0})", "\\arctan({0})", "arctangent",
+           bounded="always"),
+    _unary("sinh", _xp("sinh"), "jnp.sinh({0})", "\\sinh({0})", "hyperbolic sine",
+           bounded="if_args"),
+    _unary("cosh", _xp("cosh"), "jnp.cosh({0})", "\\cosh({0})", "hyperbolic cosine",
+           bounded="if_args"),
+    _unary("tanh", _xp("tanh"), "jnp.tanh({0})", "\\tanh({0})", "hyperbolic tangent",
+           bounded="always"),
     _unary("arcsinh", _xp("arcsinh"), "jnp.arcsinh({0})", "\\operatorname{{arsinh}}({0})",
-           "inverse hyperbolic sine"),
+           "inverse hyperbolic sine", bounded="if_args"),
     _unary("arccosh", lambda xp, x: xp.arccosh(xp.maximum(x, 1.0)),
            "jnp.arccosh(jnp.maximum({0}, 1.0))", "\\operatorname{{arcosh}}({0})",
-           "inverse hyperbolic cosine, argument raised to at least 1"),
+           "inverse hyperbolic cosine, argument raised to at least 1", bounded="if_args"),
     _unary("arctanh", lambda xp, x: xp.arctanh(xp.clip(x, -_UNIT_OPEN, _UNIT_OPEN)),
            f"jnp.arctanh(jnp.clip({{0}}, {-_UNIT_OPEN!r}, {_UNIT_OPEN!r}))",
-           "\\operatorname{{artanh}}({0})", "inverse hyperbolic tangent, argument clipped"),
-    _unary("exp", _xp("exp"), "jnp.exp({0})", "e^{{{0}}}", "e ** x"),
-    _unary("exp2", _xp("exp2"), "jnp.exp2({0})", "2^{{{0}}}", "2 ** x"),
+           "\\operatorname{{artanh}}({0})", "inverse hyperbolic tangent, argument clipped",
+           bounded="always"),
+    _unary("exp", _xp("exp"), "jnp.exp({0})", "e^{{{0}}}", "e ** x", bounded="if_args"),
+    _unary("exp2", _xp("exp2"), "jnp.exp2({0})", "2^{{{0}}}", "2 ** x", bounded="if_args"),
     _unary("exp10", lambda xp, x: xp.power(10.0, x), "jnp.power(10.0, {0})", "10^{{{0}}}",
-           "10 ** x"),
-    _unary("expm1", _xp("expm1"), "jnp.expm1({0})", "(e^{{{0}}} - 1)", "e ** x - 1"),
+           "10 ** x", bounded="if_args"),
+    _unary("expm1", _xp("expm1"), "jnp.expm1({0})", "(e^{{{0}}} - 1)", "e ** x - 1",
+           bounded="if_args"),
     _unary("log", lambda xp, x: xp.log(xp.abs(x) + _LOG_TINY),
            f"jnp.log(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log|{0}|",
            "natural log of |x| (protected)"),
@@ -259,39 +330,50 @@ _ENTRIES = [
            f"jnp.log2(jnp.abs({{0}}) + {_LOG_TINY!r})", "\\log_2|{0}|",
            "log base 2 of |x| (protected)"),
     _unary("log1p", _xp("log1p"), "jnp.log1p({0})", "\\log(1 + {0})", "log(1 + x)"),
-    _unary("square", _xp("square"), "jnp.square({0})", "{{{0}}}^2", "x ** 2"),
+    _unary("square", _xp("square"), "jnp.square({0})", "{{{0}}}^2", "x ** 2",
+           rewrites=("square(sqrt(x)) -> abs(x)", "square(negative(x)) -> square(x)",
+                     "square(abs(x)) -> square(x)"), bounded="if_args"),
     _unary("sqrt", lambda xp, x: xp.sqrt(xp.abs(x)), "jnp.sqrt(jnp.abs({0}))",
-           "\\sqrt{{|{0}|}}", "square root of |x| (protected)"),
-    _unary("cube", lambda xp, x: x * x * x, "{0} * {0} * {0}", "{{{0}}}^3", "x ** 3"),
-    _unary("cbrt", _xp("cbrt"), "jnp.cbrt({0})", "\\sqrt[3]{{{0}}}", "cube root"),
+           "\\sqrt{{|{0}|}}", "square root of |x| (protected)",
+           rewrites=("sqrt(square(x)) -> abs(x)",), bounded="if_args"),
+    _unary("cube", lambda xp, x: x * x * x, "{0} * {0} * {0}", "{{{0}}}^3", "x ** 3",
+           bounded="if_args"),
+    _unary("cbrt", _xp("cbrt"), "jnp.cbrt({0})", "\\sqrt[3]{{{0}}}", "cube root",
+           bounded="if_args"),
     _unary("sign", _xp("sign"), "jnp.sign({0})", "\\operatorname{{sign}}({0})",
-           "-1, 0 or 1"),
+           "-1, 0 or 1", rewrites=("sign(sign(x)) -> sign(x)",), bounded="always"),
     _unary("reciprocal", lambda xp, x: _safe_div(xp, xp.ones_like(x), x), "_div(1.0, {0})",
-           "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)"),
-    _unary("negative", _xp("negative"), "-{0}", "-{0}", "-x", fold=operator.neg, prefix="-"),
+           "\\frac{{1}}{{{0}}}", "1 / x, with 1 / 0 = 0 (protected)",
+           rewrites=("reciprocal(reciprocal(x)) -> x",), bounded="if_constant_divisor"),
+    _unary("negative", _xp("negative"), "-{0}", "-{0}", "-x", fold=operator.neg, prefix="-",
+           rewrites=("negative(negative(x)) -> x",), bounded="if_args"),
     _f("norm", 1, _norm, "jnp.sqrt(jnp.sum(jnp.square({0})))", "\\lVert {0} \\rVert",
        "L2 norm of each parameter tensor", scope="leaf", kind_rule=_reduce_leaf),
     # n-ary
     _f("interp", 3, lambda xp, x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
-       "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y", value_name="ema"),
+       "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y", value_name="ema",
+       rewrites=("interp(x, y, 0.0) -> x", "interp(x, y, 1.0) -> y", "interp(x, x, a) -> x"),
+       bounded="if_args"),
     _f("clip", 2, lambda xp, x, c: xp.clip(x, -xp.abs(c), xp.abs(c)),
        "jnp.clip({0}, -jnp.abs({1}), jnp.abs({1}))", "\\operatorname{{clip}}({0}, {1})",
-       "x clipped to [-|c|, |c|]"),
+       "x clipped to [-|c|, |c|]", bounded="if_any_arg"),
     _f("dot", 2, lambda xp, x, y: xp.sum(x * y), "jnp.sum({0} * {1})",
        "\\langle {0}, {1} \\rangle", "inner product within each parameter tensor",
        scope="leaf", kind_rule=_reduce_leaf, commutative=True),
     _f("cosine_sim", 2, _cosine_sim, "_cosine_sim({0}, {1})",
        "\\cos\\angle({0}, {1})", "cosine similarity within each parameter tensor",
-       scope="leaf", kind_rule=_reduce_leaf, commutative=True),
+       scope="leaf", kind_rule=_reduce_leaf, commutative=True, py_helper=_COSINE_SIM_PY,
+       bounded="always"),
     _f("global_norm", 1, _global_norm, "_global_norm({0})", "\\lVert {0} \\rVert_{{global}}",
-       "L2 norm over the whole parameter tree", scope="global", kind_rule=_to_scalar),
+       "L2 norm over the whole parameter tree", scope="global", kind_rule=_to_scalar,
+       py_helper=_GLOBAL_NORM_PY),
     _f("clip_by_global_norm", 2, _clip_by_global_norm, "_clip_by_global_norm({0}, {1})",
        "\\operatorname{{clip}}_{{\\lVert\\cdot\\rVert}}({0}, {1})",
        "x scaled so that its global norm is at most |c| (c a Scalar)", scope="global",
-       kind_rule=_tree_with_scalar_bound),
+       kind_rule=_tree_with_scalar_bound, py_helper=_CLIP_BY_GLOBAL_NORM_PY, bounded="always"),
     # assignment of a name or a constant (`x = y`, `x = 0.5`)
     _f("copy", 1, lambda xp, x: x, "{0}", "{0}", "the value itself: `x = y` or `x = 0.5`",
-       fold=lambda x: x, identity=True),
+       fold=lambda x: x, identity=True, bounded="if_args"),
     # nullary
     _constant("get_pi", math.pi, "\\pi", "pi", "pi"),
     _constant("get_e", math.e, "e", "Euler's number", "e_const"),
