@@ -34,7 +34,7 @@ from symopt.lang.dead_code import remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
 from symopt.lang.registry import FUNCTIONS
-from symopt.lang.typecheck import check, param_kinds
+from symopt.lang.typecheck import check, typed
 
 #: Helper functions generated code may call, by name: backend-neutral (over ``_xp``).
 #: The registry's entries carry theirs (`Function.py_helper`: protected division, cosine
@@ -258,10 +258,13 @@ class _Translation:
 
 
 def _translate(program: Program) -> _Translation:
-    problems = check(program)
-    if problems:
-        raise ProgramError(problems)
+    """The live statements in generated identifiers; kinds from the type checker (`typed`)."""
+    if typed(program) is None:
+        raise ProgramError(check(program))
     program = remove_dead(program)
+    typed_program = typed(program)
+    if typed_program is None:  # never: dead code removal keeps a valid program valid
+        raise ProgramError(check(program))
     hyper_of: dict[int, str] = {}
     defaults: dict[str, float] = {}
     for h in hyperparameters(program):
@@ -269,25 +272,22 @@ def _translate(program: Program) -> _Translation:
         hyper_of.update((k, h.name) for k in h.positions)
     names = _Names()
     params = tuple(names.define(p) for p in program.params)
-    pkinds = param_kinds(program)
-    kinds = {names.current[p]: pkinds[p] for p in program.params}
+    kinds = {names.current[p]: typed_program.params[p] for p in program.params}
     order = {ident: i - len(params) for i, ident in enumerate(params)}
     stmts = []
     k = -1
-    for index, stmt in enumerate(program.body):
+    for index, (stmt, out, arg_kinds) in enumerate(zip(
+            program.body, typed_program.kinds, typed_program.arg_kinds, strict=True)):
         fn = FUNCTIONS[stmt.fn]
-        texts, arg_kinds, reads = [], [], []
+        texts, reads = [], []
         for a in stmt.args:
             if isinstance(a, str):
                 ident = names.current[a]
                 reads.append(ident)
-                arg_kinds.append(kinds[ident])
             else:
                 k += 1
                 ident = hyper_of.get(k) or _literal(float(a))  # a fixed constant: a literal
-                arg_kinds.append(Kind.SCALAR)
             texts.append(ident)
-        out = fn.result_kind(tuple(arg_kinds))
         if fn.arity == 0:
             expr = tree_expr = _literal(fn.constant())
         else:
