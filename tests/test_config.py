@@ -1,5 +1,9 @@
 """Search configs: the shipped ones load; bad keys and types name the offending key."""
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -168,3 +172,72 @@ def test_population_of_a_billion_is_refused_by_the_cli_without_a_traceback(tmp_p
     err = capsys.readouterr().err
     assert "[search] population: 1000000000 is above the limit of 100,000" in err
     assert not (tmp_path / "r").exists()
+
+
+# -- the built-in configs ship with the package ----------------------------------------
+
+def test_built_in_config_names_resolve_from_any_directory(tmp_path, monkeypatch):
+    from symopt.search.config import config_names, default_config_path
+
+    monkeypatch.chdir(tmp_path)  # an empty directory: no checkout, no search_configs/
+    assert config_names() == ["default", "nanogpt_tiny", "paper", "quick"]
+    assert load_config("quick").task.name == "quadratic"
+    assert load_config("quick.toml") == load_config("quick")
+    assert load_config(default_config_path()).task.name == "nanogpt-tiny"
+    (tmp_path / "quick").mkdir()  # a name that is not a file still means the built-in
+    assert load_config("quick").task.name == "quadratic"
+    mine = tmp_path / "quick.toml"  # an existing file wins over the built-in name
+    mine.write_text('[task]\nname = "rosenbrock"\n')
+    assert load_config("quick.toml").task.name == "rosenbrock"
+    with pytest.raises(UserError, match=r"nope: config file not found \(built-in configs: "
+                                        r"default, nanogpt_tiny, paper, quick\)"):
+        load_config("nope")
+
+
+def test_checkout_search_configs_is_the_packaged_folder():
+    root = Path(__file__).resolve().parent.parent
+    from symopt.search.config import default_config_path
+
+    assert (root / "search_configs").resolve() == default_config_path().parent.resolve()
+
+
+_BUILD = """
+from setuptools.dist import Distribution
+dist = Distribution()
+dist.script_name = "setup.py"
+dist.parse_config_files()
+cmd = dist.get_command_obj("build_py")
+cmd.build_lib = {lib!r}
+cmd.compile = 0
+cmd.ensure_finalized()
+dist.run_command("build_py")
+"""
+
+_LOAD = """
+from symopt.search.config import default_config_path, load_config
+print(default_config_path())
+print(load_config(default_config_path()).task.name, load_config("quick").task.name)
+"""
+
+
+def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
+    """What `pip install .` puts in the wheel (setuptools' build_py, driven by pyproject's
+    package-data) holds the configs, and that copy alone resolves them from an empty dir."""
+    root = Path(__file__).resolve().parent.parent
+    src, lib, cwd = tmp_path / "src", tmp_path / "lib", tmp_path / "elsewhere"
+    src.mkdir(), cwd.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "symopt", src / "symopt",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    subprocess.run([sys.executable, "-W", "ignore", "-c", _BUILD.format(lib=str(lib))],
+                   cwd=src, check=True, capture_output=True, timeout=120)
+    shipped = sorted(p.name for p in (lib / "symopt" / "search" / "configs").glob("*.toml"))
+    assert shipped == ["default.toml", "nanogpt_tiny.toml", "paper.toml", "quick.toml"]
+    assert (lib / "symopt" / "programs" / "adamw.prog").is_file()
+    proc = subprocess.run([sys.executable, "-c", _LOAD], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(lib)})
+    assert proc.returncode == 0, proc.stderr
+    where, names = proc.stdout.splitlines()
+    assert Path(where) == lib / "symopt" / "search" / "configs" / "default.toml"
+    assert names == "nanogpt-tiny quadratic"

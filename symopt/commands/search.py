@@ -1,12 +1,16 @@
 """`symopt search`: evolve optimizer programs from seed programs (see symopt.search.runner).
 
     symopt search --seed programs/adamw.prog        # the default: nanogpt-tiny, ~15 min
-    symopt search --seed programs/adamw.prog --config search_configs/quick.toml --out runs/q
+    symopt search --seed adamw --config quick --out runs/q    # built-in names work anywhere
+    symopt search --seed adamw --budget 20 --set funnel.*.top_k=1   # any config key
     symopt search --resume runs/q [--budget 400]
     symopt search --seed programs/adamw.prog --executor ray [--address HOST:PORT] --out runs/r
 
-Without --config, `search_configs/default.toml` (the nanogpt-tiny proxy and a funnel on
-nanogpt-small and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`.
+Without --config, the built-in `default` config (`search_configs/default.toml` in a
+checkout, shipped with the package: the nanogpt-tiny proxy and a funnel on nanogpt-small
+and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`. `--set KEY=VALUE`
+changes any config key of a new run (`symopt.search.settings`), e.g.
+`task.overrides.steps=50` or `funnel.2.top_k=1` (`funnel.*.…`: every stage).
 
 Ctrl-C once: stop generating, finish the training runs in flight, store them, write
 best.prog and hall_of_fame.csv, print the summary and exit 130. Ctrl-C twice: stop
@@ -29,6 +33,7 @@ from symopt.search.config import SearchConfig, default_config_path, load_config
 from symopt.search.interrupt import stop_on_sigint
 from symopt.search.progress import make_progress
 from symopt.search.runner import run_search
+from symopt.search.settings import apply_settings
 
 NAME = "search"
 HELP = "evolve optimizer programs from seed programs (regularized evolution)"
@@ -38,8 +43,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", action="append", default=[], metavar="PROG",
                         help="seed program: a .prog file or a built-in name such as adamw; "
                              "repeat for several")
-    parser.add_argument("--config", metavar="TOML", help="search config (search_configs/*.toml;"
-                        " default: search_configs/default.toml)")
+    parser.add_argument("--config", metavar="TOML", help="search config: a TOML file or a "
+                        "built-in name (default, quick, nanogpt_tiny, paper; default: default)")
     parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run; "
                         "default: runs/<seed name>-<YYYYmmdd-HHMMSS>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")
@@ -54,6 +59,9 @@ def add_arguments(parser) -> None:
                         help="override [executor] address: '' (start a local Ray), 'auto', "
                              "HOST:PORT or ray://HOST:PORT (an existing cluster)")
     parser.add_argument("--random-seed", type=int, help="override [search] seed (new runs)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change a config key of a new run, e.g. task.overrides.steps=50, "
+                             "funnel.1.top_k=2 or funnel.*.lr_multipliers=[1.0]; repeatable")
     parser.add_argument("--no-funnel", action="store_true",
                         help="skip the [[funnel]] stages (run them later: symopt funnel DIR)")
     parser.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto",
@@ -64,9 +72,9 @@ def run(args) -> int:
     if args.from_good_snapshot and not args.resume:
         raise UserError("--from-good-snapshot only applies to --resume DIR")
     if args.resume:
-        if args.seed or args.out or args.config:
+        if args.seed or args.out or args.config or args.set:
             raise UserError("--resume DIR takes the seeds, config and directory of the "
-                            "stored run; drop --seed/--config/--out")
+                            "stored run; drop --seed/--config/--set/--out")
         from symopt.search.store import RunStore
         store = RunStore.open(args.resume)
         config = SearchConfig.from_dict(store.config, source=f"{args.resume}/run.sqlite")
@@ -75,7 +83,7 @@ def run(args) -> int:
     else:
         if not args.seed:
             raise UserError("a new search needs --seed PROG (or --resume DIR)")
-        config = load_config(args.config or default_config_path())
+        config = apply_settings(load_config(args.config or default_config_path()), args.set)
         run_dir = args.out or default_run_dir(args.seed[0])
     overrides = {k: v for k, v in (("budget", args.budget), ("workers", args.workers))
                  if v is not None}

@@ -40,6 +40,10 @@ file, the section and the key (with a "did you mean" hint for near misses).
   workers` is the number of evaluations in flight with every kind; with Ray it is also the
   number of warm actors, each reserving `cpus_per_eval` CPUs and `gpus_per_eval` GPUs.
 
+The built-in configs (`config_names`: default, quick, nanogpt_tiny, paper) ship with the
+package in `symopt/search/configs/` (`search_configs/` in a checkout); `load_config`
+takes a file or one of these names (`--config quick`).
+
 Upper bounds (`LIMITS`, checked at load with an error naming the key): population
 100,000; budget 10,000,000 training runs; workers 1,024; hall_of_fame 10,000;
 stall_after 1,000,000; [task] seeds: at most 100 seeds, each below 2^31;
@@ -64,6 +68,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -354,27 +359,68 @@ class SearchConfig:
         return cfg
 
 
+CONFIG_SUFFIX = ".toml"
+
+
+def _configs_folder() -> Path:
+    # The built-in configs ship with the package (`search_configs/` in a checkout links here).
+    return Path(str(resources.files("symopt.search") / "configs"))
+
+
+def config_names() -> list[str]:
+    """The names of the built-in search configs (`--config NAME`), sorted.
+
+    >>> config_names()
+    ['default', 'nanogpt_tiny', 'paper', 'quick']
+    """
+    return sorted(p.stem for p in _configs_folder().glob("*" + CONFIG_SUFFIX))
+
+
 def default_config_path() -> Path:
-    """`search_configs/default.toml` of this checkout: the config of `symopt search` without
-    --config (the nanogpt-tiny proxy, about 15 minutes on a 2-core CPU, and its funnel).
+    """The built-in `default` config, shipped with the package: the config of `symopt
+    search` without --config (the nanogpt-tiny proxy, about 15 minutes on a 2-core CPU,
+    and its funnel), found from any directory.
 
     >>> default_config_path().name
     'default.toml'
     """
-    path = Path(__file__).resolve().parents[2] / "search_configs" / "default.toml"
-    if not path.is_file():
-        raise UserError(f"{path}: the default search config is missing; pass --config TOML")
-    return path
+    return resolve_config("default")
+
+
+def resolve_config(spec: str | os.PathLike) -> Path:
+    """Where a config named on a command line lives: an existing file wins, then a built-in
+    name (``quick`` or ``quick.toml``, see `config_names`); anything else is returned as
+    given (`load_config` then reports the missing file with the built-in names).
+
+    >>> resolve_config("quick").parent == resolve_config("default.toml").parent
+    True
+    >>> resolve_config("no/such.toml")
+    PosixPath('no/such.toml')
+    """
+    given = Path(spec)
+    if given.is_file():
+        return given
+    text = os.fspath(spec)
+    stem = text[: -len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
+    builtin = _configs_folder() / (stem + CONFIG_SUFFIX)
+    if stem and "/" not in stem and os.sep not in stem and builtin.is_file():
+        return builtin
+    return given
 
 
 def load_config(path: str | os.PathLike) -> SearchConfig:
-    """Read and validate a TOML search config."""
-    path = Path(path)
+    """Read and validate a TOML search config: a file, or a built-in name (`resolve_config`).
+
+    >>> load_config("quick").task.name
+    'quadratic'
+    """
+    path = resolve_config(path)
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
-        raise UserError(f"{path}: config file not found") from None
+        raise UserError(f"{path}: config file not found (built-in configs: "
+                        f"{', '.join(config_names())})") from None
     except OSError as err:
         raise UserError(f"{path}: cannot read config: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
