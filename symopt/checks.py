@@ -58,3 +58,20 @@ def at_least(value: int, low: int, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise UserError(f"{where}: must be at least {low}, got {value!r}")
     return value
+
+
+#: How programs run as optimizers (`symopt.tasks.engine`).
+ENGINES = ("interpreted", "compiled")
+
+
+def engine(value: str, where: str) -> str:
+    """An engine name, one of `ENGINES`.
+
+    >>> engine("fast", "[task] engine")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: [task] engine: must be 'interpreted' or 'compiled', got 'fast'
+    """
+    if value not in ENGINES:
+        raise UserError(f"{where}: must be 'interpreted' or 'compiled', got {value!r}")
+    return value

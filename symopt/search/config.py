@@ -1,5 +1,5 @@
 """Search configuration: a TOML file with `[search]`, `[task]`, `[mutation]`, `[cache]`,
-`[executor]`.
+`[executor]`, `[hurdles]`.
 
 Every key is checked: an unknown key or a wrong type is a `UserError` naming the
 file, the section and the key (with a "did you mean" hint for near misses).
@@ -21,7 +21,14 @@ file, the section and the key (with a "did you mean" hint for near misses).
   with everything stored, a message naming the cause and exit code 3).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
-  fields, e.g. `steps`).
+  fields, e.g. `steps`), `engine` (`"interpreted"`, the default: one compiled interpreter
+  per size class runs every program; `"compiled"`: one compile per program; see
+  `symopt.tasks.engine`).
+- `[hurdles]` (early stopping, as in AutoML-Zero; `symopt.search.hurdles`): `at`
+  (fractions of the run, e.g. `[0.25, 0.5]`; empty = off), `rule` (`"quantile"`: stop a
+  child whose validation loss there is above the `quantile` of the population's;
+  `"seed"`: above the seed's curve x (1 + `margin`)), `min_members` (the quantile rule
+  falls back to the seed rule while fewer members have a loss at that point).
 - `[mutation]`: the keys of `symopt.search.mutation.MutationConfig` (operator weights,
   bounds, functions); `SearchConfig.mutation` holds it typed, built once here.
 - `[[funnel]]` (any number of stages, in order; see `symopt.search.funnel`): `task`,
@@ -74,6 +81,7 @@ from typing import Any
 
 from symopt import checks
 from symopt.errors import UserError
+from symopt.search.hurdles import HurdlesSection
 from symopt.search.mutation import MutationConfig
 
 if sys.version_info >= (3, 11):
@@ -122,9 +130,11 @@ class TaskSection:
     lr_multipliers: tuple[float, ...] | None = None
     time_limit_s: float | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    engine: str = "interpreted"
 
     def spec(self) -> dict[str, Any]:
-        """A JSON-able description of the task: what an evaluation depends on."""
+        """A JSON-able description of the task: what an evaluation depends on. The engine
+        is not part of it (both give the same fitness), so caches are shared."""
         return {"name": self.name, "seeds": list(self.seeds),
                 "lr_multipliers": (None if self.lr_multipliers is None
                                    else list(self.lr_multipliers)),
@@ -199,13 +209,14 @@ class SearchConfig:
     cache: CacheSection = field(default_factory=CacheSection)
     funnel: tuple[FunnelStage, ...] = ()
     executor: ExecutorSection = field(default_factory=ExecutorSection)
+    hurdles: HurdlesSection = field(default_factory=HurdlesSection)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> SearchConfig:
         """Validate a parsed TOML document (see the module docstring for the keys)."""
         if not isinstance(data, dict):
             raise UserError(f"{source}: expected a table of sections")
-        sections = {"search", "task", "mutation", "cache", "funnel", "executor"}
+        sections = {"search", "task", "mutation", "cache", "funnel", "executor", "hurdles"}
         for key in data:
             if key not in sections:
                 raise UserError(f"{source}: [{key}]: unknown section{_hint(key, sections)}")
@@ -213,6 +224,7 @@ class SearchConfig:
         task = _section(TaskSection, data.get("task", {}), source, "task")
         cache = _section(CacheSection, data.get("cache", {}), source, "cache")
         executor = _section(ExecutorSection, data.get("executor", {}), source, "executor")
+        hurdles = _section(HurdlesSection, data.get("hurdles", {}), source, "hurdles")
         mutation = data.get("mutation", {})
         if not isinstance(mutation, dict):
             raise UserError(f"{source}: [mutation] must be a table")
@@ -222,7 +234,7 @@ class SearchConfig:
             raise UserError(f"{source}: [mutation] {err}") from None
         funnel = _funnel_stages(data.get("funnel", []), source)
         cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache, funnel=funnel,
-                  executor=executor)
+                  executor=executor, hurdles=hurdles)
         cfg._check_values(source)
         return cfg
 
@@ -270,6 +282,9 @@ class SearchConfig:
                 raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
             checks.lr_multipliers(stage.lr_multipliers, f"{source}: [{where}] lr_multipliers")
             checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
+        for key, why in self.hurdles.problems():
+            raise bad("hurdles", key, why)
+        checks.engine(t.engine, f"{source}: [task] engine")
         self._check_executor(bad)
 
     def _check_executor(self, bad) -> None:
@@ -320,9 +335,12 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
-        out = {"search": dataclasses.asdict(self.search), "task": self.task.spec(),
+        out = {"search": dataclasses.asdict(self.search),
+               "task": {**self.task.spec(), "engine": self.task.engine},
                "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
                "executor": dataclasses.asdict(self.executor)}
+        if self.hurdles.at:  # absent when off, like the funnel
+            out["hurdles"] = self.hurdles.to_dict()
         if out["task"]["lr_multipliers"] is None:
             del out["task"]["lr_multipliers"]
         if out["task"]["time_limit_s"] is None:

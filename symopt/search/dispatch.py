@@ -66,8 +66,10 @@ class Dispatcher:
         """Whether a program with this hash or fingerprint is training now."""
         return key in self._twins
 
-    def submit(self, rec: CandidateRecord, program: Program) -> bool:
-        """Train `program` (True), or queue it behind its twin in flight (False)."""
+    def submit(self, rec: CandidateRecord, program: Program,
+               extra_spec: dict[str, Any] | None = None) -> bool:
+        """Train `program` (True), or queue it behind its twin in flight (False).
+        `extra_spec` is added to this run's task spec (its hurdles)."""
         for key in (rec.hash, rec.fingerprint):
             if key and key in self._twins:  # its twin is training now: wait for its result
                 self._twins[key].append(Waiting(rec, program))
@@ -75,7 +77,7 @@ class Dispatcher:
         for key in (rec.hash, rec.fingerprint):
             if key:
                 self._twins[key] = []
-        job = EvalJob(remove_dead_text(program), self.task_spec)
+        job = EvalJob(remove_dead_text(program), {**self.task_spec, **(extra_spec or {})})
         self._in_flight[self.executor.submit(job)] = Waiting(rec, program)
         return True
 

@@ -31,7 +31,6 @@ a candidate can never hang or take down the search.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import functools
 import json
 import math
 import queue
@@ -83,20 +82,24 @@ _TASKS: dict[str, Any] = {}
 
 def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
     """Train the task with the program given as text: `evaluate_seeds` over the spec's seeds
-    (its rule: the first seed that fails fails the program)."""
-    from symopt.compile import to_optax
-    from symopt.lang import parse
+    (its rule: the first seed that fails fails the program).
 
-    key = json.dumps(task_spec, sort_keys=True)
+    The spec may name the `engine` (default `symopt.tasks.engine.DEFAULT_ENGINE`) and carry
+    `hurdles` (``[step, threshold]`` pairs, see `symopt.tasks.trial.Trial`)."""
+    from symopt.lang import parse
+    from symopt.tasks.engine import DEFAULT_ENGINE, ProgramOptimizer
+
+    key = json.dumps([task_spec["name"], task_spec.get("overrides", {})], sort_keys=True)
     task = _TASKS.get(key)
     if task is None:
         with untimed():  # in a worker: building the task is not the candidate's time
             task = _TASKS[key] = get_task(task_spec["name"], **task_spec.get("overrides", {}))
             task.data  # noqa: B018 - loads the data
-    make_tx = functools.partial(to_optax, parse(program_text))
+    make_tx = ProgramOptimizer(parse(program_text), task_spec.get("engine", DEFAULT_ENGINE))
     return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
                           lr_multipliers=task_spec.get("lr_multipliers"),
-                          time_limit_s=task_spec.get("time_limit_s")).verdict()
+                          time_limit_s=task_spec.get("time_limit_s"),
+                          hurdles=[tuple(h) for h in task_spec.get("hurdles", ())]).verdict()
 
 
 def _constant_fitness(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:

@@ -43,6 +43,11 @@ class SearchStats:
     prepare_seconds: float = 0.0
     workers: str = ""  # the executor's own line, e.g. the Ray cluster's workers
     stop_reason: str = ""
+    stopped_diverged: int = 0  # training runs stopped early, this session
+    stopped_hurdle: int = 0
+    skipped_steps: int = 0  # training steps they did not run
+    train_seconds: float = 0.0  # training time of this session's runs (compiles excluded)
+    train_steps: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
@@ -60,6 +65,44 @@ class SearchStats:
             self.session_candidates += 1
             self.session_evaluations += 0 if cache_hit else 1
             self.prepare_seconds += prepare_seconds
+
+    def record_training(self, status: str, steps: int, planned_steps: int,
+                        run_seconds: float) -> None:
+        """Count one training run; a run stopped early saved ``planned - steps`` steps.
+
+        >>> s = SearchStats(budget=4)
+        >>> s.record_training("ok", 100, 100, 10.0)
+        >>> s.record_training("hurdle", 25, 100, 2.5)
+        >>> s.stopped_hurdle, round(s.saved_seconds, 1), round(s.saved_pct)
+        (1, 7.5, 38)
+        """
+        self.train_seconds += run_seconds
+        self.train_steps += steps
+        if status in ("diverged", "hurdle") and planned_steps > steps:
+            if status == "diverged":
+                self.stopped_diverged += 1
+            else:
+                self.stopped_hurdle += 1
+            self.skipped_steps += planned_steps - steps
+
+    @property
+    def saved_seconds(self) -> float:
+        """Training time early stops saved: their skipped steps at this session's pace."""
+        per_step = self.train_seconds / self.train_steps if self.train_steps else 0.0
+        return self.skipped_steps * per_step
+
+    @property
+    def saved_pct(self) -> float:
+        """`saved_seconds` as a share of what full runs would have taken."""
+        total = self.saved_seconds + self.train_seconds
+        return 100.0 * self.saved_seconds / total if total else 0.0
+
+    @property
+    def prepare_us_per_child(self) -> float:
+        """Microseconds of preparation (mutate, check, dead code, hash, fingerprint, cache)
+        per child this session."""
+        return 1e6 * self.prepare_seconds / self.session_candidates if (
+            self.session_candidates) else 0.0
 
     def record_invalid(self, tries: int) -> None:
         """Count a mutation that gave no valid new child at all."""
@@ -113,7 +156,11 @@ class SearchStats:
             self.line(),
             f"seed fitness {self.seed_fitness:.6g}, best {self.best_fitness:.6g}; "
             f"{self.restarts} restart(s); {self.elapsed:.1f}s; "
-            f"{self.children_per_s:.0f} children/s prepared",
+            f"{self.children_per_s:.0f} children/s prepared "
+            f"({self.prepare_us_per_child:.0f} us per child)",
+            f"early stops: {self.stopped_diverged} diverged, {self.stopped_hurdle} at a hurdle;"
+            f" training time saved {format_duration(self.saved_seconds)} "
+            f"({self.saved_pct:.0f}% of full runs)",
             *([f"stopped: {self.stop_reason}"] if self.stop_reason else []),
             "best program (simplified):",
             self.best_text.rstrip(),

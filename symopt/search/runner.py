@@ -14,6 +14,11 @@ The pieces around the loop have their own modules: `start` (a new or resumed run
 Warm start: each seed program is evaluated, then the population is P copies of the
 seeds (round-robin), as in the paper. Budget = training runs (seeds included).
 
+Early stops: each trained candidate's validation curves go into the store's `curves`
+table; with `[hurdles]`, a child's run gets thresholds at the hurdle steps from the
+curves of the population (or the seed's), `symopt.search.hurdles`. Seeds never get
+hurdles. The summary reports the training time early stops saved.
+
 Stopping: `stop_requested()` (e.g. set by a Ctrl-C handler) makes the search stop
 generating, collect what is in flight, write its outputs and return with
 `interrupted=True`.
@@ -52,6 +57,7 @@ from symopt.search.dispatch import Dispatcher, Finished
 from symopt.search.evolution import AgingPopulation, Member, child_rng
 from symopt.search.executor import EvalOutcome, Executor, evaluate_text, make_executor
 from symopt.search.funnel import FunnelResult, run_funnel
+from symopt.search.hurdles import hurdle_steps, thresholds
 from symopt.search.outputs import one_line, remove_dead_text, write_outputs
 from symopt.search.progress import NoProgress, SearchStats
 from symopt.search.proposals import Proposer
@@ -106,8 +112,10 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
         executor = executor or make_executor(cfg.executor, cfg.search.workers,
                                              evaluate_fn or evaluate_text, run_dir=run_dir)
         opened.closers.append(lambda: executor.shutdown(cancel=True))
-        search = _Search(opened, Path(run_dir), Dispatcher(executor, cfg.task.spec()),
-                         progress or NoProgress(), stop_requested)
+        spec = {**cfg.task.spec(), "engine": cfg.task.engine}
+        search = _Search(opened, Path(run_dir), Dispatcher(executor, spec),
+                         progress or NoProgress(), stop_requested,
+                         hurdles=evaluate_fn is None)
         search.from_good_snapshot = from_good_snapshot
         result = search.run()
         if cfg.funnel and run_funnel_after and not (result.interrupted or result.stalled):
@@ -123,7 +131,7 @@ class _Search:
     """The state of one search session: population, counters, the best so far."""
 
     def __init__(self, opened, run_dir: Path, dispatcher: Dispatcher, progress,
-                 stop_requested: Callable[[], bool]):
+                 stop_requested: Callable[[], bool], hurdles: bool = True):
         self.run_dir = run_dir
         self.store, self.cache, self.config = opened.store, opened.cache, opened.config
         self.seed_programs = opened.seed_programs
@@ -145,6 +153,13 @@ class _Search:
         self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
         self.from_good_snapshot = False
         self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
+        self.curves: dict[int, list[tuple[int, float]]] = {}  # id → first task seed's curve
+        self.hurdle_steps: list[int] = []
+        if cfg.hurdles.at and hurdles:  # only with real training: a stand-in has no curves
+            from symopt.tasks import get_task
+
+            task = get_task(cfg.task.name, **cfg.task.overrides)
+            self.hurdle_steps = hurdle_steps(task.steps, task.n_evals, cfg.hurdles.at)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
@@ -205,7 +220,8 @@ class _Search:
         if rec.cache_hit:
             self._store(rec, mutation.program)                      # cached: store now
         else:
-            self.dispatcher.submit(rec, mutation.program)           # train (or wait for twin)
+            self.dispatcher.submit(rec, mutation.program,           # train (or wait for twin)
+                                   self._hurdles())
 
     def _no_child(self, tries: int) -> None:
         """Count a mutation without a new valid child; act when `stall_after` are in a row."""
@@ -234,17 +250,36 @@ class _Search:
         rec, outcome = done.record, done.outcome
         rec.fitness, rec.status, rec.message = outcome.fitness, outcome.status, outcome.message
         rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
+        self.stats.record_training(outcome.status, outcome.steps, outcome.planned_steps,
+                                   outcome.run_seconds)
         if not outcome.crashed:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
         self._store(rec, done.program)
+        self._store_curves(int(rec.id or 0), outcome)
         for twin in done.twins:
             if outcome.crashed:  # a dead worker says nothing of the program: train the twin
-                self.dispatcher.submit(twin.record, twin.program)
+                self.dispatcher.submit(twin.record, twin.program,
+                                       {} if twin.record.operator == "seed" else self._hurdles())
                 continue
             twin.record.fitness, twin.record.status = rec.fitness, rec.status
             twin.record.cache_hit = True
             twin.record.message = f"same program as candidate {rec.id}"
             self._store(twin.record, twin.program)
+
+    def _store_curves(self, rec_id: int, outcome: EvalOutcome) -> None:
+        for k, (task_seed, steps, losses) in enumerate(outcome.curves):
+            self.store.set_curve(rec_id, task_seed, list(steps), list(losses))
+            if k == 0:
+                self.curves[rec_id] = list(zip(steps, losses, strict=True))
+
+    def _hurdles(self) -> dict:
+        """A child's hurdles now: thresholds from the population's curves (or the seed's)."""
+        if not self.hurdle_steps:
+            return {}
+        seed = min((self.curves.get(i, []) for i in self.seed_ids),
+                   key=lambda c: c[-1][1] if c else math.inf, default=[])
+        members = (self.curves.get(m.id, []) for m in self.population)
+        return {"hurdles": thresholds(self.config.hurdles, self.hurdle_steps, seed, members)}
 
     def _room_for_another(self) -> bool:
         s, in_flight = self.config.search, len(self.dispatcher)
@@ -334,6 +369,11 @@ class _Search:
     def _load_history(self) -> None:
         for rec in self.store.candidates():
             self._account(rec, session=False)
+            if self.hurdle_steps and rec.id is not None:
+                stored = self.store.curves(rec.id)
+                if stored:
+                    steps, losses = next(iter(stored.values()))
+                    self.curves[rec.id] = list(zip(steps, losses, strict=True))
             if rec.operator == "seed":
                 self.seed_ids.append(int(rec.id or 0))
                 self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-STATUSES = ("ok", "diverged", "timeout", "error")
+STATUSES = ("ok", "diverged", "timeout", "error", "hurdle")
 
 
 @dataclass(eq=False, kw_only=True)
@@ -137,7 +137,9 @@ class EvalResult:
     ``fitness`` is the final validation loss of the best multiplier when ``status == "ok"``,
     else ``inf``. ``curve`` holds the validation loss at ``eval_steps`` (the first point is
     at step 0); ``train_curve`` the training loss of every step. ``trials`` maps each
-    multiplier tried to its fitness. In :meth:`to_dict`, non-finite floats become ``None``
+    multiplier tried to its fitness. ``steps`` counts the training steps done over all
+    multipliers, ``planned_steps`` those full runs would have done (fewer were done when a
+    run stopped early). In :meth:`to_dict`, non-finite floats become ``None``
     (JSON ``null``).
     """
 
@@ -154,6 +156,7 @@ class EvalResult:
     compile_s: float = 0.0
     run_s: float = 0.0
     steps: int = 0
+    planned_steps: int = 0
     steps_per_s: float = 0.0
     seed: int = 0
     task: str = ""

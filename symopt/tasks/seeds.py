@@ -19,6 +19,7 @@ they could not change the verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -40,7 +41,11 @@ class Evaluation:
     each trained seed's `EvalResult`, in order (it may be empty where only the verdict
     travels, e.g. back from a worker process). ``crashed`` marks outcomes caused by the
     executor running it (a dead worker), not by the program: they are not cached. ``node``
-    is the Ray node that ran it ("" off Ray).
+    is the Ray node that ran it ("" off Ray). ``curves`` holds ``(task seed, steps,
+    validation losses)`` for each seed trained (partial when it stopped early), ``steps`` and
+    ``planned_steps`` the training steps done over all seeds and those full runs would have
+    done, ``run_seconds`` the training time (compilation excluded): what the search stores
+    and counts as saved by early stops, kept by `verdict`.
     """
 
     fitness: float
@@ -51,6 +56,10 @@ class Evaluation:
     std: float = 0.0
     results: tuple[EvalResult, ...] = ()
     node: str = ""
+    curves: tuple[tuple[int, tuple[int, ...], tuple[float, ...]], ...] = ()
+    steps: int = 0
+    planned_steps: int = 0
+    run_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -63,8 +72,7 @@ class Evaluation:
 
     def verdict(self) -> Evaluation:
         """This evaluation without its per-seed results (small to send between processes)."""
-        return Evaluation(self.fitness, self.status, self.message, self.seconds, self.crashed,
-                          self.std)
+        return dataclasses.replace(self, results=())
 
 
 def evaluate_seeds(
@@ -74,11 +82,12 @@ def evaluate_seeds(
     seeds: Sequence[int] = (0,),
     lr_multipliers: Sequence[float] | None = None,
     time_limit_s: float | None = None,
+    hurdles: Sequence[tuple[int, float]] = (),
     progress: Callable[[EvalResult], None] | None = None,
 ) -> Evaluation:
     """Train `task` with ``make_tx`` once per seed; see the module docstring for the rule.
 
-    ``lr_multipliers`` and ``time_limit_s`` (per seed) go to `evaluate`;
+    ``lr_multipliers``, ``time_limit_s`` (per seed) and ``hurdles`` go to `evaluate`;
     ``progress(result)`` is called after each seed.
     """
     if not isinstance(task, Task):
@@ -87,17 +96,24 @@ def evaluate_seeds(
     results: list[EvalResult] = []
     for seed in seeds:
         r = evaluate(make_tx, task, seed=seed, lr_multipliers=lr_multipliers,
-                     time_limit_s=time_limit_s)
+                     time_limit_s=time_limit_s, hurdles=hurdles)
         results.append(r)
         if progress is not None:
             progress(r)
         if r.status != "ok" or not math.isfinite(r.fitness):
             status = r.status if r.status != "ok" else "diverged"
             return Evaluation(math.inf, status, r.message, time.perf_counter() - start,
-                              std=math.inf, results=tuple(results))
+                              std=math.inf, results=tuple(results), **_training(results))
     fits = [r.fitness for r in results]
     if not fits:
         return Evaluation(math.inf, "error", "no seeds to train", std=math.inf)
     std = statistics.pstdev(fits) if len(fits) > 1 else 0.0
     return Evaluation(sum(fits) / len(fits), "ok", "", time.perf_counter() - start, std=std,
-                      results=tuple(results))
+                      results=tuple(results), **_training(results))
+
+
+def _training(results: list[EvalResult]) -> dict:
+    return dict(curves=tuple((r.seed, r.eval_steps, r.curve) for r in results),
+                steps=sum(r.steps for r in results),
+                planned_steps=sum(r.planned_steps for r in results),
+                run_seconds=sum(r.run_s for r in results))

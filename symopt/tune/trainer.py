@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +34,7 @@ from symopt.compile.traced import to_optax_traced
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 from symopt.tasks.base import Task
-from symopt.tasks.train import scan_steps
+from symopt.tasks.train import TrainState, train_steps
 
 _XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
@@ -50,13 +50,6 @@ class Hyper(NamedTuple):
     def of(cls, consts, lr_mult: float, warmup: float) -> Hyper:
         return cls(jnp.asarray(np.asarray(consts, np.float32).reshape(-1)),
                    jnp.asarray(lr_mult, jnp.float32), jnp.asarray(warmup, jnp.float32))
-
-
-class TrainState(NamedTuple):
-    params: Any
-    opt_state: Any
-    step: jax.Array
-    key: jax.Array
 
 
 class RunResult(NamedTuple):
@@ -91,11 +84,6 @@ def schedule(task: Task, count, lr_mult, warmup):
     return task.base_lr * lr_mult * jnp.where(count < w, warm, after)
 
 
-def _all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
 class Trainer:
     """Compiled init / training chunk / validation of one program structure on one task."""
 
@@ -127,19 +115,17 @@ class Trainer:
         return TrainState(params, opt_state, jnp.zeros((), jnp.int32), k_data)
 
     def _chunk_fn(self, state: TrainState, hyper: Hyper, data):
-        total = self.task.steps
-        (params, opt_state, step), losses = scan_steps(
-            self.task, self._tx(hyper), state, data, self.chunk_len)
-        step = jnp.minimum(step, total)
-        return TrainState(params, opt_state, step, state.key), losses, _all_finite(params)
+        out = train_steps(self.task, self._tx(hyper), state, data, self.chunk_len,
+                          early_stop=False)
+        return out.state, out.losses, out.done, out.bad == 0
 
     def init(self, seed: int = 0) -> TrainState:
         return self._init(jnp.asarray(seed, jnp.int32))
 
     def chunk(self, state: TrainState, hyper: Hyper) -> tuple[TrainState, np.ndarray, bool]:
         """Train one chunk; returns the new state, the training losses, all-finite."""
-        state, losses, finite = self._chunk(state, hyper, self.data)
-        return state, np.asarray(losses), bool(finite)
+        state, losses, done, finite = self._chunk(state, hyper, self.data)
+        return state, np.asarray(losses)[: int(done)], bool(finite)
 
     def val(self, state: TrainState) -> float:
         return float(self._val(state.params, self.data))

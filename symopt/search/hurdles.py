@@ -1,0 +1,108 @@
+"""Hurdles (as in AutoML-Zero): stop a child early when it is clearly worse than its peers.
+
+At each configured fraction of the run (rounded up to the task's next validation point),
+a child whose validation loss is above a threshold stops with status ``hurdle``:
+
+- ``rule = "quantile"``: the ``quantile`` of the losses that population members had at
+  that step (members with a stored curve reaching it; a stopped member counts with its
+  loss at that step if it got there);
+- ``rule = "seed"``: the seed's loss at that step x (1 + ``margin``). The quantile rule
+  falls back to it while fewer than ``min_members`` members have a loss there.
+
+The seed programs are never held to a hurdle, and a child stopped at one has fitness inf:
+it ranks behind every finished candidate and can never be the best. Its partial curve is
+stored, and its status is cached like any other.
+
+Configured by the `[hurdles]` section of a search config (`HurdlesSection`): `at`
+(fractions of the run, e.g. ``[0.25, 0.5]``; empty = off), `rule`, `quantile`,
+`margin`, `min_members`.
+
+>>> hurdle_steps(200, 4, (0.25, 0.3, 0.5))
+[50, 100]
+>>> h = HurdlesSection(at=(0.25,), rule="seed", margin=0.1)
+>>> thresholds(h, [50], seed_curve=[(0, 4.0), (50, 2.0)], member_curves=[])
+[[50, 2.2]]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RULES = ("quantile", "seed")
+
+
+@dataclass(frozen=True)
+class HurdlesSection:
+    """The `[hurdles]` section of a search config (off unless `at` is set)."""
+
+    at: tuple[float, ...] = ()
+    rule: str = "quantile"
+    quantile: float = 0.75
+    margin: float = 0.1
+    min_members: int = 4
+
+    def problems(self) -> list[tuple[str, str]]:
+        """``(key, why)`` for each bad value (empty when the section is valid).
+
+        >>> HurdlesSection(at=(0.5, 1.0), rule="median").problems()[0]
+        ('at', 'fractions of the run must lie strictly between 0 and 1')
+        """
+        out = []
+        if any(not 0 < f < 1 for f in self.at):
+            out.append(("at", "fractions of the run must lie strictly between 0 and 1"))
+        if self.rule not in RULES:
+            out.append(("rule", f"must be 'quantile' or 'seed', got {self.rule!r}"))
+        if not 0 < self.quantile <= 1:
+            out.append(("quantile", "must lie in (0, 1]"))
+        if not self.margin >= 0:
+            out.append(("margin", "must be 0 or more"))
+        if self.min_members < 1:
+            out.append(("min_members", "must be at least 1"))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"at": list(self.at), "rule": self.rule, "quantile": self.quantile,
+                "margin": self.margin, "min_members": self.min_members}
+
+
+def hurdle_steps(steps: int, n_evals: int, fractions: Iterable[float]) -> list[int]:
+    """The validation points (steps) where the hurdles at ``fractions`` are checked."""
+    chunk = max(1, math.ceil(steps / max(1, n_evals)))
+    points = []
+    for f in fractions:
+        k = min(steps, chunk * math.ceil(f * steps / chunk))
+        if 0 < k < steps and k not in points:
+            points.append(k)
+    return sorted(points)
+
+
+def _at(curve: Sequence[tuple[int, float]], step: int) -> float | None:
+    for k, v in curve:
+        if k == step:
+            return v
+    return None
+
+
+def thresholds(config: HurdlesSection, steps: Sequence[int],
+               seed_curve: Sequence[tuple[int, float]],
+               member_curves: Iterable[Sequence[tuple[int, float]]]) -> list[list[float]]:
+    """``[[step, threshold], ...]`` for the hurdles at ``steps`` (none where unknown)."""
+    members = list(member_curves)
+    out = []
+    for k in steps:
+        threshold = None
+        if config.rule == "quantile":
+            values = [v for c in members if (v := _at(c, k)) is not None and math.isfinite(v)]
+            if len(values) >= config.min_members:
+                threshold = float(np.quantile(values, config.quantile))
+        if threshold is None:
+            v = _at(seed_curve, k)
+            if v is not None and math.isfinite(v):
+                threshold = v * (1 + config.margin) if v >= 0 else v * (1 - config.margin)
+        if threshold is not None:
+            out.append([k, threshold])
+    return out

@@ -1,0 +1,149 @@
+"""Population-parallel training: many runs of the interpreter in one compiled call.
+
+:func:`evaluate_batch` trains several programs, each with several seeds and learning-rate
+multipliers, with ``jax.vmap`` over parameters, optimizer states, PRNG keys, multipliers
+and (optionally) the encoded programs. The programs are grouped by size class, so one
+compiled call serves a whole group.
+
+``vmap_programs`` decides whether *different programs* share a call. Under ``vmap`` the
+interpreter's ``lax.switch`` runs every branch for every statement, which costs far more
+than it saves on a CPU, so there (the default off accelerators) each program gets its own
+call, batched over its seeds x multipliers; on a GPU/TPU the whole group trains at once.
+
+>>> from symopt import programs
+>>> from symopt.tasks.engine import ProgramOptimizer
+>>> opts = [ProgramOptimizer(programs.load(n)) for n in ("sgd", "lion")]
+>>> res = evaluate_batch(opts, "quadratic", seeds=(0, 1))
+>>> [[r.status for r in per_seed] for per_seed in res]
+[['ok', 'ok'], ['ok', 'ok']]
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from symopt.tasks.base import EvalResult, Task
+from symopt.tasks.engine import ProgramOptimizer, interpreter_factory
+from symopt.tasks.train import TrainState, check_multipliers, runner_for
+from symopt.tasks.trial import Trial, summarize
+
+_BATCHED: dict[tuple, Any] = {}
+
+
+def _batched_fns(runner, size: int, vmap_programs: bool):
+    """jit(vmap(...)) of init, optimizer init, chunk and validation for `size` members."""
+    key = (id(runner), size, vmap_programs)
+    hit = _BATCHED.get(key)
+    if hit is not None and hit[0] is runner:
+        return hit[1]
+    fns = runner.fns
+    a = 0 if vmap_programs else None
+    out = (
+        jax.jit(jax.vmap(fns.init_fn)),
+        jax.jit(jax.vmap(runner.opt_init_fn, in_axes=(0, 0, a))),
+        jax.jit(jax.vmap(runner.chunk_fn, in_axes=(0, 0, None, a, 0, 0))),
+        jax.jit(jax.vmap(runner.task.val_loss, in_axes=(0, None))),
+    )
+    _BATCHED[key] = (runner, out)
+    return out
+
+
+def _train_members(runner, members, args, vmap_programs, hurdles, deadline) -> list[dict]:
+    """One batched training: `members` are (seed, multiplier) pairs; one trial record each."""
+    init, opt_init, chunk, val = _batched_fns(runner, len(members), vmap_programs)
+    data = runner.fns.data
+    t0 = time.perf_counter()
+    seeds = jnp.asarray([s for s, _ in members], jnp.int32)
+    mults = jnp.asarray([m for _, m in members], jnp.float32)
+    params, keys = init(seeds)
+    state = TrainState(params, opt_init(params, mults, args),
+                       jnp.zeros((len(members),), jnp.int32), keys)
+    val0 = np.asarray(val(params, data))
+    trials = [Trial(runner.task, float(v), m, hurdles, runner.early_stop)
+              for v, (_, m) in zip(val0, members, strict=True)]
+    limits = jnp.asarray([t.chunk_limit for t in trials], jnp.float32)
+    active = np.ones(len(members), bool)
+    for _ in range(runner.n_chunks):
+        if not active.any():
+            break
+        state, losses, done, bad, at = chunk(state, mults, data, args, limits,
+                                             jnp.asarray(active))
+        losses, done, bad, at = map(np.asarray, (losses, done, bad, at))
+        vals = np.asarray(val(state.params, data))
+        for b in np.flatnonzero(active):
+            if trials[b].after_chunk(losses[b, : done[b]], int(bad[b]), int(at[b]),
+                                     lambda b=b, vals=vals: float(vals[b]), deadline):
+                active[b] = False
+    run_s = (time.perf_counter() - t0) / len(members)
+    return [t.record(run_s) for t in trials]
+
+
+def evaluate_batch(
+    optimizers: Sequence[ProgramOptimizer],
+    task: Task | str,
+    *,
+    seeds: Sequence[int] = (0,),
+    lr_multipliers: Sequence[float] | None = None,
+    hurdles: Sequence[tuple[int, float]] = (),
+    time_limit_s: float | None = None,
+    vmap_programs: bool | None = None,
+) -> list[list[EvalResult]]:
+    """Train every program with every seed; ``results[i][j]`` = program i, seed j.
+
+    Each result is what :func:`symopt.tasks.evaluate` gives for that program and seed
+    (best multiplier kept); ``compile_s`` is charged to the first program of a size
+    class that needed a compile. A program that cannot be encoded gets status ``error``.
+    """
+    from symopt.tasks.registry import get_task
+
+    if not isinstance(task, Task):
+        task = get_task(task)
+    mults = check_multipliers(task.lr_multipliers if lr_multipliers is None else lr_multipliers)
+    if vmap_programs is None:
+        vmap_programs = jax.default_backend() != "cpu"
+    deadline = None if time_limit_s is None else time.perf_counter() + float(time_limit_s)
+    results: list[list[EvalResult | None]] = [[None] * len(seeds) for _ in optimizers]
+    groups: dict[Any, list[int]] = {}
+    for i, opt in enumerate(optimizers):
+        try:
+            groups.setdefault(opt.encoded().size, []).append(i)
+        except Exception as err:  # noqa: BLE001 - a bad program is its own error
+            for j, seed in enumerate(seeds):
+                results[i][j] = EvalResult(fitness=math.inf, status="error", seed=int(seed),
+                                           message=f"{type(err).__name__}: {err}",
+                                           task=task.name)
+    members = list(itertools.product(seeds, mults))
+    for size, idx in groups.items():
+        runner = runner_for(interpreter_factory(size), task, True, True)
+        compile_s = 0.0 if runner.compiled else runner.compile(
+            optimizers[idx[0]].encoded().arrays())
+        if deadline is not None:
+            deadline += compile_s
+        batches = [idx] if vmap_programs else [[i] for i in idx]
+        for batch in batches:
+            if vmap_programs:
+                arrays = [optimizers[i].encoded().arrays() for i in batch]
+                args = jax.tree_util.tree_map(
+                    lambda *xs: jnp.asarray(np.stack([np.repeat(x[None], len(members), 0)
+                                                      for x in xs]).reshape(
+                        (-1,) + np.shape(xs[0]))), *arrays)
+                flat = [m for _ in batch for m in members]
+            else:
+                args = jax.tree_util.tree_map(jnp.asarray, optimizers[batch[0]].encoded().arrays())
+                flat = members
+            trials = _train_members(runner, flat, args, vmap_programs, hurdles, deadline)
+            for k, i in enumerate(batch):
+                mine = trials[k * len(members):(k + 1) * len(members)]
+                for j, seed in enumerate(seeds):
+                    per_seed = mine[j * len(mults):(j + 1) * len(mults)]
+                    results[i][j] = summarize(task, seed, mults, per_seed, compile_s)
+                    compile_s = 0.0
+    return results  # type: ignore[return-value]

@@ -1,0 +1,37 @@
+"""Hurdles (symopt/search/hurdles.py) in a real search: runner, store, cache."""
+
+from __future__ import annotations
+
+import math
+
+from symopt.search.cache import EquivalenceCache, task_namespace
+from symopt.search.config import SearchConfig
+from symopt.search.runner import run_search
+from symopt.search.store import RunStore
+
+
+def test_hurdles_stop_children_never_the_seed_and_never_the_best(tmp_path):
+    cfg = SearchConfig.from_dict({
+        "search": {"population": 4, "tournament": 2, "budget": 14, "seed": 1},
+        "task": {"name": "quadratic", "overrides": {"steps": 20, "n_evals": 4}},
+        "hurdles": {"at": [0.25, 0.5], "rule": "seed", "margin": 0.0},
+    })
+    # sgd is much worse than adamw here: as a seed it is still never stopped
+    res = run_search(cfg, tmp_path / "run", seeds=["adamw", "sgd"])
+    store = RunStore.open(tmp_path / "run")
+    records = store.candidates()
+    seeds = [r for r in records if r.operator == "seed"]
+    assert [r.status for r in seeds] == ["ok", "ok"]
+    assert all(store.curves(r.id)[0][0][-1] == 20 for r in seeds)  # full runs
+    hurdled = [r for r in records if r.status == "hurdle" and not r.cache_hit]
+    assert hurdled, "the seed rule with margin 0 should stop some children"
+    for r in hurdled:
+        assert math.isinf(r.fitness) and store.curves(r.id)[0][0][-1] in (5, 10)  # partial
+        assert "above the hurdle" in r.message
+    assert res.best.status == "ok" and math.isfinite(res.best.fitness)
+    assert res.stats.stopped_hurdle == len(hurdled) and res.stats.saved_seconds > 0
+    assert "at a hurdle" in res.stats.summary()
+    cache = EquivalenceCache(tmp_path / "run" / "cache.sqlite", task_namespace(cfg.task.spec()))
+    assert cache.get("hash", hurdled[0].hash).status == "hurdle"
+    cache.close()
+    store.close()
