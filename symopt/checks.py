@@ -60,8 +60,12 @@ def at_least(value: int, low: int, where: str) -> int:
     return value
 
 
-#: How programs run as optimizers (`symopt.tasks.engine`).
+#: How programs run as optimizers (`symopt.tasks.engine`), and the default: on the 2-core
+#: CPU the interpreter evaluates nanogpt-tiny programs several times faster than a compile
+#: per program (`bench/bench_fitness.py`; the README's benchmarks), and compilation only
+#: gets slower on accelerators.
 ENGINES = ("interpreted", "compiled")
+DEFAULT_ENGINE = "interpreted"
 
 
 def engine(value: str, where: str) -> str:

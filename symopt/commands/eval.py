@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -29,10 +28,18 @@ def add_arguments(parser) -> None:
                         help="wall-clock limit per evaluation, seconds, compilation included "
                              "(each evaluation then runs in a worker process stopped at the "
                              "limit; a crash of it, e.g. out of memory, is that run's error)")
+    parser.add_argument("--engine", choices=checks.ENGINES, default=checks.DEFAULT_ENGINE,
+                        help="how programs run: one compiled interpreter per size class "
+                             "(interpreted, the default: no compile per program) or one "
+                             "compile per program (compiled)")
 
 
-def load_optimizer(spec: str):
-    """``make_tx`` for a ``.prog`` path (via the compiler) or ``optax:NAME``."""
+def load_optimizer(spec: str, engine: str = checks.DEFAULT_ENGINE):
+    """``make_tx`` for a ``.prog`` path or built-in name (run by `engine`) or ``optax:NAME``.
+
+    >>> load_optimizer("lion", "compiled").engine
+    'compiled'
+    """
     if spec.startswith("optax:"):
         from symopt.tasks.optax_names import optax_factory
 
@@ -41,10 +48,10 @@ def load_optimizer(spec: str):
     if not path.exists():
         raise UserError(f"{spec}: no such program file or built-in program "
                         f"(built-in: {', '.join(programs.names())})")
-    from symopt.compile import to_optax
     from symopt.lang import parse_file
+    from symopt.tasks.engine import ProgramOptimizer
 
-    return functools.partial(to_optax, parse_file(str(path)))
+    return ProgramOptimizer(parse_file(str(path)), engine)
 
 
 def program_notes(spec: str) -> list[str]:
@@ -121,7 +128,7 @@ def run(args) -> int:
     names = _names(specs)
     overrides = {} if args.steps is None else {"steps": args.steps}
     task = get_task(args.task, **overrides)
-    optimizers = {name: load_optimizer(spec) for name, spec in zip(names, specs)}
+    optimizers = {name: load_optimizer(spec, args.engine) for name, spec in zip(names, specs)}
     baseline = names[specs.index(args.baseline)] if args.baseline else None
 
     console = Console(stderr=True)

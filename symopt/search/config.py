@@ -18,7 +18,10 @@ file, the section and the key (with a "did you mean" hint for near misses).
   `stall_after` (this many mutations in a row that give no new
   valid child mean the search is stuck; default 100) and `on_stall` (`"restart"` from
   the seeds, the default, or `"stop"`; a search still stuck right after a restart stops,
-  with everything stored, a message naming the cause and exit code 3).
+  with everything stored, a message naming the cause and exit code 3), `batch`
+  (population-parallel training: each worker trains up to this many candidates together
+  in one compiled call, `symopt.search.batching`; up to `workers x batch` candidates are
+  in flight and aging evolution stays steady-state; worth it on an accelerator, default 1).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`), `engine` (`"interpreted"`, the default: one compiled interpreter
@@ -95,7 +98,7 @@ METHODS = ("evolution", "constants", "random")
 #: Largest accepted values (section, key) -> bound; see the module docstring.
 LIMITS: dict[tuple[str, str], int] = {
     ("search", "population"): 100_000, ("search", "budget"): 10_000_000,
-    ("search", "workers"): 1024, ("search", "hall_of_fame"): 10_000,
+    ("search", "workers"): 1024, ("search", "batch"): 4096, ("search", "hall_of_fame"): 10_000,
     ("search", "stall_after"): 1_000_000, ("search", "max_candidates"): 1_000_000_000,
     ("search", "snapshot_every"): 1_000_000_000, ("search", "restart_after"): 1_000_000_000,
     ("task", "seeds"): 100, ("task", "seed"): 2**31 - 1,
@@ -117,6 +120,7 @@ class SearchSection:
     method: str = "evolution"
     stall_after: int = 100
     on_stall: str = "restart"
+    batch: int = 1
 
     @property
     def candidate_limit(self) -> int:
@@ -130,7 +134,7 @@ class TaskSection:
     lr_multipliers: tuple[float, ...] | None = None
     time_limit_s: float | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
-    engine: str = "interpreted"
+    engine: str = checks.DEFAULT_ENGINE
 
     def spec(self) -> dict[str, Any]:
         """A JSON-able description of the task: what an evaluation depends on. The engine
@@ -245,7 +249,7 @@ class SearchConfig:
             return UserError(f"{source}: [{section}] {key}: {why}")
 
         for key in ("population", "tournament", "budget", "workers", "hall_of_fame",
-                    "snapshot_every", "stall_after"):
+                    "snapshot_every", "stall_after", "batch"):
             checks.at_least(getattr(s, key), 1, f"{source}: [search] {key}")
         for (section, key), limit in LIMITS.items():
             if section == "search" and getattr(s, key) > limit:
@@ -285,6 +289,9 @@ class SearchConfig:
         for key, why in self.hurdles.problems():
             raise bad("hurdles", key, why)
         checks.engine(t.engine, f"{source}: [task] engine")
+        if s.batch > 1 and t.engine != "interpreted":
+            raise bad("search", "batch", "population-parallel training runs the interpreter; "
+                      "set [task] engine = \"interpreted\" or batch = 1")
         self._check_executor(bad)
 
     def _check_executor(self, bad) -> None:

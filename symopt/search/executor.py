@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.isolation import IsolatedWorker, untimed
 from symopt.search.config import ExecutorSection, parse_address
@@ -80,26 +81,53 @@ class Executor(Protocol):
 _TASKS: dict[str, Any] = {}
 
 
-def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
-    """Train the task with the program given as text: `evaluate_seeds` over the spec's seeds
-    (its rule: the first seed that fails fails the program).
-
-    The spec may name the `engine` (default `symopt.tasks.engine.DEFAULT_ENGINE`) and carry
-    `hurdles` (``[step, threshold]`` pairs, see `symopt.tasks.trial.Trial`)."""
-    from symopt.lang import parse
-    from symopt.tasks.engine import DEFAULT_ENGINE, ProgramOptimizer
-
+def _task(task_spec: dict[str, Any]):
+    """The spec's task, built once per process (its data loaded outside the time limit)."""
     key = json.dumps([task_spec["name"], task_spec.get("overrides", {})], sort_keys=True)
     task = _TASKS.get(key)
     if task is None:
         with untimed():  # in a worker: building the task is not the candidate's time
             task = _TASKS[key] = get_task(task_spec["name"], **task_spec.get("overrides", {}))
             task.data  # noqa: B018 - loads the data
-    make_tx = ProgramOptimizer(parse(program_text), task_spec.get("engine", DEFAULT_ENGINE))
+    return task
+
+
+def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
+    """Train the task with the program given as text: `evaluate_seeds` over the spec's seeds
+    (its rule: the first seed that fails fails the program).
+
+    The spec may name the `engine` (default `symopt.checks.DEFAULT_ENGINE`) and carry
+    `hurdles` (``[step, threshold]`` pairs, see `symopt.tasks.trial.Trial`)."""
+    from symopt.lang import parse
+    from symopt.tasks.engine import ProgramOptimizer
+
+    task = _task(task_spec)
+    make_tx = ProgramOptimizer(parse(program_text), task_spec.get("engine", checks.DEFAULT_ENGINE))
     return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
                           lr_multipliers=task_spec.get("lr_multipliers"),
                           time_limit_s=task_spec.get("time_limit_s"),
                           hurdles=[tuple(h) for h in task_spec.get("hurdles", ())]).verdict()
+
+
+def evaluate_batch_text(program_texts: str, task_spec: dict[str, Any]) -> list[EvalOutcome]:
+    """Train several programs together (`symopt.tasks.batch.evaluate_batch`): `program_texts`
+    is a JSON list of program texts, the spec's `batch_hurdles` their hurdles. One outcome
+    per program, by the multi-seed rule of `evaluate_text`."""
+    from symopt.lang import parse
+    from symopt.tasks.batch import evaluate_batch
+    from symopt.tasks.engine import ProgramOptimizer
+    from symopt.tasks.seeds import combine
+
+    start = time.perf_counter()
+    task = _task(task_spec)
+    texts = json.loads(program_texts)
+    hurdles = [[tuple(h) for h in hs] for hs in task_spec.get("batch_hurdles", [[]] * len(texts))]
+    per_program = evaluate_batch([ProgramOptimizer(parse(t), "interpreted") for t in texts], task,
+                                 seeds=task_spec.get("seeds", [0]),
+                                 lr_multipliers=task_spec.get("lr_multipliers"),
+                                 hurdles=hurdles, time_limit_s=job_time_limit(task_spec))
+    seconds = (time.perf_counter() - start) / max(1, len(texts))
+    return [combine(results, seconds).verdict() for results in per_program]
 
 
 def _constant_fitness(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
@@ -139,13 +167,17 @@ class InlineExecutor:
 
 
 def job_time_limit(task_spec: dict[str, Any]) -> float | None:
-    """Seconds a job may run (compilation included): the spec's `time_limit_s` per seed.
+    """Seconds a job may run (compilation included): the spec's `time_limit_s` per seed and
+    per program of a batch.
 
     >>> job_time_limit({"time_limit_s": 2.0, "seeds": [0, 1, 2]})
     6.0
+    >>> job_time_limit({"time_limit_s": 2.0, "batch_hurdles": [[], []]})
+    4.0
     """
     limit = task_spec.get("time_limit_s")
-    return None if limit is None else float(limit) * max(1, len(task_spec.get("seeds", [0])))
+    members = len(task_spec.get("seeds", [0])) * len(task_spec.get("batch_hurdles", [[]]))
+    return None if limit is None else float(limit) * max(1, members)
 
 
 class ProcessExecutor:
@@ -239,7 +271,8 @@ def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
     section = executor or ExecutorSection()
     kind = section.kind
     if kind == "auto":
-        kind = "inline" if workers == 1 and evaluate_fn is not evaluate_text else "process"
+        training = evaluate_fn in (evaluate_text, evaluate_batch_text)
+        kind = "inline" if workers == 1 and not training else "process"
     if kind == "inline":
         return InlineExecutor(evaluate_fn)
     if kind == "process":

@@ -52,10 +52,11 @@ from symopt.analysis import canonical_hash, fingerprint, simplify, to_nested_tex
 from symopt.errors import SymoptError
 from symopt.lang import Program, is_valid, parse, redundant_fraction, remove_dead, to_text
 from symopt.lang.dead_code import state_values
+from symopt.search.batching import search_executor
 from symopt.search.config import SearchConfig
 from symopt.search.dispatch import Dispatcher, Finished
 from symopt.search.evolution import AgingPopulation, Member, child_rng
-from symopt.search.executor import EvalOutcome, Executor, evaluate_text, make_executor
+from symopt.search.executor import EvalOutcome, Executor
 from symopt.search.funnel import FunnelResult, run_funnel
 from symopt.search.hurdles import hurdle_steps, thresholds
 from symopt.search.outputs import one_line, remove_dead_text, write_outputs
@@ -109,8 +110,7 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
                       check_task=evaluate_fn is None)
     try:
         cfg = opened.config
-        executor = executor or make_executor(cfg.executor, cfg.search.workers,
-                                             evaluate_fn or evaluate_text, run_dir=run_dir)
+        executor = executor or search_executor(cfg, run_dir, evaluate_fn)
         opened.closers.append(lambda: executor.shutdown(cancel=True))
         spec = {**cfg.task.spec(), "engine": cfg.task.engine}
         search = _Search(opened, Path(run_dir), Dispatcher(executor, spec),
@@ -283,7 +283,7 @@ class _Search:
 
     def _room_for_another(self) -> bool:
         s, in_flight = self.config.search, len(self.dispatcher)
-        return (in_flight < s.workers and self.stats.evaluations + in_flight < s.budget
+        return (in_flight < s.workers * s.batch and self.stats.evaluations + in_flight < s.budget
                 and self.stats.candidates + in_flight < s.candidate_limit)
 
     # -- preparing a candidate -----------------------------------------------------------

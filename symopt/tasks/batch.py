@@ -57,7 +57,8 @@ def _batched_fns(runner, size: int, vmap_programs: bool):
 
 
 def _train_members(runner, members, args, vmap_programs, hurdles, deadline) -> list[dict]:
-    """One batched training: `members` are (seed, multiplier) pairs; one trial record each."""
+    """One batched training: `members` are (seed, multiplier) pairs, `hurdles` each one's
+    hurdles; one trial record each."""
     init, opt_init, chunk, val = _batched_fns(runner, len(members), vmap_programs)
     data = runner.fns.data
     t0 = time.perf_counter()
@@ -67,8 +68,8 @@ def _train_members(runner, members, args, vmap_programs, hurdles, deadline) -> l
     state = TrainState(params, opt_init(params, mults, args),
                        jnp.zeros((len(members),), jnp.int32), keys)
     val0 = np.asarray(val(params, data))
-    trials = [Trial(runner.task, float(v), m, hurdles, runner.early_stop)
-              for v, (_, m) in zip(val0, members, strict=True)]
+    trials = [Trial(runner.task, float(v), m, h, runner.early_stop)
+              for v, (_, m), h in zip(val0, members, hurdles, strict=True)]
     limits = jnp.asarray([t.chunk_limit for t in trials], jnp.float32)
     active = np.ones(len(members), bool)
     for _ in range(runner.n_chunks):
@@ -92,20 +93,25 @@ def evaluate_batch(
     *,
     seeds: Sequence[int] = (0,),
     lr_multipliers: Sequence[float] | None = None,
-    hurdles: Sequence[tuple[int, float]] = (),
+    hurdles: Sequence[Sequence[tuple[int, float]]] | None = None,
     time_limit_s: float | None = None,
     vmap_programs: bool | None = None,
 ) -> list[list[EvalResult]]:
     """Train every program with every seed; ``results[i][j]`` = program i, seed j.
 
     Each result is what :func:`symopt.tasks.evaluate` gives for that program and seed
-    (best multiplier kept); ``compile_s`` is charged to the first program of a size
-    class that needed a compile. A program that cannot be encoded gets status ``error``.
+    (best multiplier kept). ``hurdles[i]`` are program i's hurdles (see
+    `symopt.tasks.trial.Trial`; default none). ``compile_s`` is charged to the first
+    program of a size class that needed a compile. A program that cannot be encoded gets
+    status ``error``.
     """
     from symopt.tasks.registry import get_task
 
     if not isinstance(task, Task):
         task = get_task(task)
+    per_program = [()] * len(optimizers) if hurdles is None else list(hurdles)
+    if len(per_program) != len(optimizers):
+        raise ValueError("hurdles: one list per program")
     mults = check_multipliers(task.lr_multipliers if lr_multipliers is None else lr_multipliers)
     if vmap_programs is None:
         vmap_programs = jax.default_backend() != "cpu"
@@ -135,11 +141,11 @@ def evaluate_batch(
                     lambda *xs: jnp.asarray(np.stack([np.repeat(x[None], len(members), 0)
                                                       for x in xs]).reshape(
                         (-1,) + np.shape(xs[0]))), *arrays)
-                flat = [m for _ in batch for m in members]
             else:
                 args = jax.tree_util.tree_map(jnp.asarray, optimizers[batch[0]].encoded().arrays())
-                flat = members
-            trials = _train_members(runner, flat, args, vmap_programs, hurdles, deadline)
+            flat = [m for _ in batch for m in members]
+            member_hurdles = [per_program[i] for i in batch for _ in members]
+            trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline)
             for k, i in enumerate(batch):
                 mine = trials[k * len(members):(k + 1) * len(members)]
                 for j, seed in enumerate(seeds):

@@ -31,11 +31,6 @@ from symopt.compile.interpreter import Encoded, SizeClass, encode, interpreted_t
 from symopt.compile.transform import to_optax
 from symopt.lang.model import Program
 
-#: The engine of searches and ``symopt eval`` unless configured: on the 2-core CPU the
-#: interpreter evaluates nanogpt-tiny programs several times faster (no compile per
-#: program; ``bench/bench_fitness.py``), and compile time only grows on accelerators.
-DEFAULT_ENGINE = "interpreted"
-
 
 class ProgramOptimizer:
     """A program as the optimizer of `symopt.tasks.evaluate`, run by one of `symopt.checks.ENGINES`.
@@ -45,7 +40,7 @@ class ProgramOptimizer:
     encoded program in the compiled interpreter of its size class instead.
     """
 
-    def __init__(self, program: Program, engine: str = DEFAULT_ENGINE):
+    def __init__(self, program: Program, engine: str = checks.DEFAULT_ENGINE):
         self.program, self.engine = program, checks.engine(engine, "engine")
         self._encoded: Encoded | None = None
 

@@ -100,15 +100,37 @@ def evaluate_seeds(
         results.append(r)
         if progress is not None:
             progress(r)
-        if r.status != "ok" or not math.isfinite(r.fitness):
+        if not _seed_ok(r):
+            break
+    return combine(results, time.perf_counter() - start)
+
+
+def _seed_ok(r: EvalResult) -> bool:
+    return r.status == "ok" and math.isfinite(r.fitness)
+
+
+def combine(results: Sequence[EvalResult], seconds: float = 0.0) -> Evaluation:
+    """The `Evaluation` of per-seed results, in seed order, by the module's rule (seeds
+    after the first failed one are dropped: they cannot change the verdict).
+
+    >>> from symopt.tasks.base import EvalResult
+    >>> e = combine([EvalResult(1.0, "ok"), EvalResult(float("inf"), "hurdle", "m"),
+    ...              EvalResult(3.0, "ok")])
+    >>> e.status, e.message, len(e.results)
+    ('hurdle', 'm', 2)
+    """
+    results = list(results)
+    for k, r in enumerate(results):
+        if not _seed_ok(r):
+            kept = results[: k + 1]
             status = r.status if r.status != "ok" else "diverged"
-            return Evaluation(math.inf, status, r.message, time.perf_counter() - start,
-                              std=math.inf, results=tuple(results), **_training(results))
+            return Evaluation(math.inf, status, r.message, seconds, std=math.inf,
+                              results=tuple(kept), **_training(kept))
     fits = [r.fitness for r in results]
     if not fits:
         return Evaluation(math.inf, "error", "no seeds to train", std=math.inf)
     std = statistics.pstdev(fits) if len(fits) > 1 else 0.0
-    return Evaluation(sum(fits) / len(fits), "ok", "", time.perf_counter() - start, std=std,
+    return Evaluation(sum(fits) / len(fits), "ok", "", seconds, std=std,
                       results=tuple(results), **_training(results))
 
 

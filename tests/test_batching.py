@@ -1,0 +1,64 @@
+"""Population-parallel training in a search (symopt/search/batching.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from symopt.search.batching import BatchingExecutor
+from symopt.search.config import SearchConfig
+from symopt.search.executor import (
+    EvalJob,
+    EvalOutcome,
+    InlineExecutor,
+    evaluate_batch_text,
+    evaluate_text,
+)
+from symopt.search.runner import run_search
+from symopt.search.store import RunStore
+
+
+def test_jobs_go_in_groups_of_at_most_batch_and_each_gets_its_own_outcome():
+    groups = []
+
+    def lengths(texts, spec):
+        texts = json.loads(texts)
+        groups.append((len(texts), spec["batch_hurdles"]))
+        return [EvalOutcome(float(len(t)), "ok") for t in texts]
+
+    ex = BatchingExecutor(InlineExecutor(lengths), batch=2)
+    futures = [ex.submit(EvalJob("x" * n, {"name": "q", "hurdles": [[5, float(n)]]}))
+               for n in (1, 2, 3, 4, 5)]
+    assert [ex.outcome(f).fitness for f in futures] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [size for size, _ in groups] == [2, 2, 1]
+    assert groups[1][1] == [[[5, 3.0]], [[5, 4.0]]]  # each job keeps its own hurdles
+
+
+def test_a_failed_group_gives_its_outcome_to_every_candidate():
+    ex = BatchingExecutor(InlineExecutor(lambda texts, spec: EvalOutcome(
+        math.inf, "timeout", "killed")), batch=3)
+    futures = [ex.submit(EvalJob(t, {"name": "q"})) for t in "abc"]
+    assert [ex.outcome(f).status for f in futures] == ["timeout"] * 3
+
+
+def test_a_batched_search_trains_each_candidate_as_alone(tmp_path):
+    cfg = SearchConfig.from_dict({
+        "search": {"population": 4, "budget": 5, "batch": 2, "seed": 2},
+        "task": {"name": "quadratic", "seeds": [0, 1], "lr_multipliers": [1.0],
+                 "overrides": {"steps": 10, "n_evals": 1}},
+        "mutation": {"max_statements": 5},  # one size class: one compile (in this process)
+    })
+    executor = BatchingExecutor(InlineExecutor(evaluate_batch_text), cfg.search.batch)
+    res = run_search(cfg, tmp_path / "run", seeds=["sgd"], executor=executor)
+    assert res.stats.evaluations == 5
+    store = RunStore.open(tmp_path / "run")
+    trained = [r for r in store.candidates() if not r.cache_hit]
+    spec = {**cfg.task.spec(), "engine": "interpreted"}
+    for rec in trained[1:3]:  # children that went through the batched path
+        alone = evaluate_text(rec.program_text, spec)
+        assert rec.status == alone.status
+        if alone.ok:
+            assert rec.fitness == pytest.approx(alone.fitness, rel=1e-5)
+    store.close()
