@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from symopt import programs
 from symopt.compile import interpreter, to_optax
 from symopt.compile.interpreter import SizeClass, encode, interpreted_tx
-from symopt import programs
 from symopt.lang import parse
 from symopt.search.random_programs import random_program
 from symopt.tasks import get_task
