@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import json
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ from symopt.compile import to_optax
 from symopt.lang import parse, parse_file, to_text
 from symopt.search.config import FunnelStage, SearchConfig
 from symopt.search.executor import evaluate_text
-from symopt.search.funnel import run_funnel
+from symopt.search.funnel import run_funnel, unfinished_note
 from symopt.search.store import CandidateRecord, RunStore
 from symopt.tasks import evaluate, get_task
 
@@ -132,3 +133,28 @@ def test_funnel_command_needs_stages_and_a_run(tmp_path):
     assert no_stages.returncode == 2 and "no [[funnel]] stages" in no_stages.stderr
     no_run = subprocess.run(cmd + [str(tmp_path)], capture_output=True, text=True)
     assert no_run.returncode == 2 and "run.sqlite not found" in no_run.stderr
+    assert "Traceback" not in no_stages.stderr + no_run.stderr
+
+
+def test_a_funnel_on_an_unfinished_search_says_it_checks_the_candidates_so_far(tmp_path):
+    stage = FunnelStage(**STAGE, top_k=1, lr_multipliers=(1.0,))
+    run = make_run(tmp_path / "run", SLOW_SGD, [(ADAM, 0.3)], funnel=[stage])
+    store = RunStore.open(run)
+    budget = SearchConfig.from_dict(store.config).search.budget
+    session = store.begin_session()  # Ctrl-C'ed after 2 training runs
+    store.update_session(session, invalid_children=0, invalid_tries=0, end_reason="interrupted")
+    store.close()
+    lines = []
+    res = run_funnel(run, log=lines.append)
+    note = (f"note: the search in {run} stopped after 2 of its {budget} training runs "
+            f"(interrupted); the funnel checks the 2 candidate(s) found so far "
+            f"(`symopt search --resume {run}` finishes the search)")
+    assert lines[0] == note and res.summary().splitlines()[0] == note
+    assert res.best is not None  # ADAM beats the slowed-down SGD: the funnel still ran
+    stored = RunStore.open(run)
+    assert note in json.loads(stored.meta("funnel"))["summary"]
+    stored.close()
+    # a search that spent its budget (here 2 training runs) gets no note
+    stored = RunStore.open(run)
+    assert unfinished_note(stored, budget=2) == "" and unfinished_note(stored, budget=3)
+    stored.close()

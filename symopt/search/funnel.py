@@ -52,7 +52,8 @@ from symopt.search.store import (
     write_atomic,
 )
 
-__all__ = ["FunnelResult", "FunnelStage", "StageResult", "funnel_csv", "run_funnel"]
+__all__ = ["FunnelResult", "FunnelStage", "StageResult", "funnel_csv", "run_funnel",
+           "unfinished_note"]
 
 CSV_NAME = "funnel.csv"
 
@@ -82,10 +83,11 @@ class FunnelResult:
     seed_path: str
     failed_stage: StageResult | None = None
     interrupted: bool = False
+    note: str = ""  # e.g. the search stopped before its budget (`unfinished_note`)
 
     def summary(self) -> str:
         """A few lines for the end of a search or of `symopt funnel`."""
-        lines = []
+        lines = [self.note] if self.note else []
         for st in self.stages:
             lines.append(f"funnel stage {st.stage} ({st.task}): {len(st.passed)}/{len(st.rows)} "
                          f"candidate(s) beat the seed ({_fmt(st.seed.fitness)})"
@@ -117,15 +119,14 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
     search that runs its funnel already holds it).
     """
     run_dir = Path(run_dir)
-    owner = None
-    if (run_dir / STORE_NAME).is_file():  # else `open` says there is no run here
-        owner = run_lock(run_dir)
-        owner.__enter__()
+    if not (run_dir / STORE_NAME).is_file():
+        raise UserError(f"{run_dir}: no search run here ({STORE_NAME} not found)")
+    owner = run_lock(run_dir)
+    owner.__enter__()
     try:
         store = RunStore.open(run_dir)
     except BaseException:
-        if owner is not None:
-            owner.__exit__(None, None, None)
+        owner.__exit__(None, None, None)
         raise
     own_executor = None
     try:
@@ -133,19 +134,36 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
         stages = list(config.funnel if stages is None else stages)
         if not stages:
             raise UserError(f"{run_dir}: the run's config has no [[funnel]] stages; give some "
-                            f"with --config TOML")
+                            f"with --config TOML (e.g. --config default: nanogpt-small, then "
+                            f"vit-tiny)")
         if executor is None:
             executor = own_executor = make_executor(config.executor,
                                                     workers or config.search.workers,
                                                     evaluate_fn or evaluate_text, run_dir=run_dir)
         funnel = _Funnel(store, executor, log, stop_requested)
+        funnel.note = unfinished_note(store, config.search.budget)
+        if funnel.note:
+            log(funnel.note)
         return funnel.run(stages)
     finally:
         if own_executor is not None:
             own_executor.shutdown(cancel=True)
         store.close()
-        if owner is not None:
-            owner.__exit__(None, None, None)
+        owner.__exit__(None, None, None)
+
+
+def unfinished_note(store: RunStore, budget: int) -> str:
+    """A line saying the search stopped before its budget ("" if it spent it), so that a
+    funnel on an interrupted or killed run says it checks only the candidates so far."""
+    cands = store.candidates()
+    trained = sum(1 for r in cands if not r.cache_hit)
+    if trained >= budget:
+        return ""
+    sessions = store.sessions()
+    how = (sessions[-1]["end_reason"] if sessions else None) or "killed or still running"
+    return (f"note: the search in {store.run_dir} stopped after {trained} of its {budget} "
+            f"training runs ({how}); the funnel checks the {len(cands)} candidate(s) found so "
+            f"far (`symopt search --resume {store.run_dir}` finishes the search)")
 
 
 class _Funnel:
@@ -162,6 +180,7 @@ class _Funnel:
                               seed_rec.description or store.seeds[0][0])
         self.seed = seed_rec
         self.seed_hashes = {r.hash for r in seeds}
+        self.note = ""
 
     def pool(self) -> list[CandidateRecord]:
         """Distinct non-seed candidates that trained successfully, best first."""
@@ -265,7 +284,7 @@ class _Funnel:
     # -- outputs ---------------------------------------------------------------------
     def _finish(self, results, best, failed, interrupted: bool) -> FunnelResult:
         res = FunnelResult(self.store.run_dir, results, best, self.seed_path, failed,
-                           interrupted)
+                           interrupted, self.note)
         if interrupted:
             return res
         run_dir = self.store.run_dir
