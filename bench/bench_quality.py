@@ -20,7 +20,9 @@ LR-tuned seed, each winner's transfer results), writes a plot of the best fitnes
 against training runs (mean over searches, min-max band) and ends with the line
 `evolution vs constants-only: mean best X vs Y (N/S searches better)` (N: searches of
 evolution whose best beats the constants-only search of the same search seed).
-Lower fitness (validation loss) is better.
+Lower fitness (validation loss) is better. With `--out DIR` the run directories are kept,
+and a rerun with the same DIR reuses the searches stored there (finishing any that was
+cut short): e.g. after an interruption, only the rest is trained.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symopt.lang import parse, parse_file, to_text  # noqa: E402
-from symopt.search.config import default_config_path, load_config  # noqa: E402
+from symopt.search.config import (  # noqa: E402
+    SearchConfig,
+    default_config_path,
+    load_config,
+)
 from symopt.search.executor import EvalJob, make_executor  # noqa: E402
 from symopt.search.runner import remove_dead_text, run_search  # noqa: E402
 from symopt.search.store import RunStore  # noqa: E402
@@ -69,6 +75,20 @@ def curve(run_dir: Path) -> list[float]:
         return out
     finally:
         store.close()
+
+
+def check_same_search(run_dir: Path, cfg) -> None:
+    """A stored search is reused only if it is the one this bench would run."""
+    store = RunStore.open(run_dir)
+    try:
+        stored = SearchConfig.from_dict(store.config, source=str(run_dir))
+    finally:
+        store.close()
+    mine = dataclasses.replace(cfg, search=dataclasses.replace(
+        cfg.search, workers=stored.search.workers))
+    if stored.to_dict() != mine.to_dict():
+        sys.exit(f"{run_dir}: holds a different search (another budget, task or config); "
+                 f"use another --out")
 
 
 def best_program(run_dir: Path) -> tuple[float, str]:
@@ -128,7 +148,8 @@ def main() -> None:
     ap.add_argument("--transfer-tasks", default="nanogpt-small,vit-tiny")
     ap.add_argument("--no-transfer", action="store_true")
     ap.add_argument("--plot", default="bench/quality.png")
-    ap.add_argument("--out", default=None, help="keep the run directories here")
+    ap.add_argument("--out", default=None, help="keep the run directories here; a rerun with "
+                    "the same --out reuses (or finishes) the searches stored there")
     args = ap.parse_args()
 
     start = time.perf_counter()
@@ -162,14 +183,20 @@ def main() -> None:
             t0 = time.perf_counter()
             run_dir = out / f"{method}-{s}"
             mcfg = cfg.with_search(method=method, seed=s)
-            run_search(mcfg, run_dir, seeds=[args.seed_program])
+            reused = (run_dir / "run.sqlite").is_file()  # an earlier run of this bench
+            if reused:
+                check_same_search(run_dir, mcfg)
+                run_search(mcfg, run_dir, resume=True)  # finishes it if it was cut short
+            else:
+                run_search(mcfg, run_dir, seeds=[args.seed_program])
             fit, text = best_program(run_dir)
             best[method].append(fit)
             curves[method].append(curve(run_dir))
             if method not in winners or fit < winners[method][0]:
                 winners[method] = (fit, text)
             print(f"{LABELS[method]} search {s}: best {fit:.4f} "
-                  f"({time.perf_counter() - t0:.0f}s)", flush=True)
+                  f"({time.perf_counter() - t0:.0f}s{', reused from --out' if reused else ''})",
+                  flush=True)
 
     transfer: dict[str, dict[str, float]] = {}
     tasks = [] if args.no_transfer else args.transfer_tasks.split(",")
