@@ -54,7 +54,7 @@ def test_default_search_runs_the_proxy_and_the_default_funnel_into_a_dated_run_d
     assert sum(1 for c in cands if not c[5]) == 3 and "ok" in {c[4] for c in cands}
     seed = next(c for c in cands if c[1] == "seed")
     # the search summary: the seed's fitness and the best found
-    best_fit = min(c[3] for c in cands)
+    best_fit = min(c[3] for c in cands if c[3] is not None)  # NULL: no fitness (inf)
     assert f"seed fitness {seed[3]:.6g}, best {best_fit:.6g}" in proc.stdout
 
     with (run / "funnel.csv").open() as f:
