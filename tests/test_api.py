@@ -67,6 +67,30 @@ def test_symopt_search_is_the_callable_search_package():
     assert callable(symopt.search) and runner.run_search is run_search
 
 
+def test_importing_search_submodules_first_or_after_keeps_symopt_search_callable(tmp_path):
+    # A fresh interpreter: submodules imported before `import symopt`, after it, and the
+    # package reloaded; `symopt.search` stays the one package object and still runs a search.
+    code = textwrap.dedent(f"""
+        import importlib, sys
+        import symopt.search.runner
+        import symopt
+        import symopt.search.store, symopt.search.dispatch
+        from symopt.search import mutation
+        importlib.reload(symopt.search)
+        assert symopt.search is sys.modules["symopt.search"]
+        assert symopt.search.runner.run_search is symopt.search.run_search
+        run = symopt.search("sgd", budget=2, run_dir={str(tmp_path / "r")!r},
+                            config={QUICK!r})
+        print(type(symopt.search).__name__, run.stats.evaluations, run.best.fitness < 1e9)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(symopt.__file__).resolve().parent.parent),
+               JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["_CallablePackage", "2", "True"]
+
+
 def test_ctrl_c_asks_to_stop_then_a_second_one_interrupts():
     with stop_on_sigint() as stop_requested:
         assert not stop_requested()
