@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from conftest import PROGRAMS
+from paths import builtin_file
 
 from symopt.cli import main
 from symopt.lang import parse_file
@@ -15,21 +16,21 @@ def test_check_every_program(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(PROGRAMS)
     adamw = next(line for line in lines if "adamw.prog" in line and "paper" not in line)
-    n = len(parse_file("programs/adamw.prog").body)
+    n = len(parse_file(builtin_file("adamw")).body)
     assert f"{n} statements, 2 state slots, 8 constants" in adamw
 
 
 def test_check_reports_each_bad_file_and_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.prog"
     bad.write_text("def f(w, g, lr):\n    x = foo(g)\n    return x\n")
-    assert main(["check", str(bad), "programs/sgd.prog"]) == 2
+    assert main(["check", str(bad), builtin_file("sgd")]) == 2
     out = capsys.readouterr()
     assert out.err.strip() == f"{bad}:2:9: unknown function 'foo' (see `symopt functions`)"
     assert "sgd.prog: ok" in out.out
 
 
 def test_show_prints_canonical_text(capsys):
-    assert main(["show", "programs/momentum.prog"]) == 0
+    assert main(["show", builtin_file("momentum")]) == 0
     out = capsys.readouterr().out
     assert "    t1 = m * 0.9\n    m = t1 + g\n" in out
 

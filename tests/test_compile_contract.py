@@ -14,6 +14,7 @@ import optax
 import pytest
 from classics import MATCHING
 from helpers import rel_diff, train_steps
+from paths import builtin_file
 
 from symopt.compile import to_optax
 from symopt.lang import parse_file
@@ -72,7 +73,7 @@ def train(tx, params, loss, steps=STEPS):
 def test_program_matches_optax(name, problem, record_property):
     lr, reference = CASES[name]
     params, loss = PROBLEMS[problem]()
-    ours = train(to_optax(parse_file(f"programs/{name}.prog"), lr), params, loss)
+    ours = train(to_optax(parse_file(builtin_file(name)), lr), params, loss)
     theirs = train(reference(lr), params, loss)
     assert loss(theirs) < 0.9 * loss(params), "the reference did not train: a vacuous comparison"
     diff = rel_diff(ours, theirs)
@@ -84,6 +85,6 @@ def test_program_matches_optax(name, problem, record_property):
 def test_schedule_matches_optax():
     sched = optax.warmup_cosine_decay_schedule(0.0, 1e-2, 10, 100)
     params, loss = mlp_problem()
-    ours = train(to_optax(parse_file("programs/adamw.prog"), sched), params, loss)
+    ours = train(to_optax(parse_file(builtin_file("adamw")), sched), params, loss)
     theirs = train(CASES["adamw"][1](sched), params, loss)
     assert rel_diff(ours, theirs) <= TOL

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from classics import CLASSICS
 from helpers import train_steps
+from paths import builtin_file
 
 from symopt.compile import to_optax
 from symopt.lang import parse_file
@@ -30,7 +31,7 @@ def with_weight_decay(program, value):
 
 
 def test_weight_decay_helper_changes_only_the_decay():
-    program = parse_file("programs/adamw.prog")
+    program = parse_file(builtin_file("adamw"))
     changed = with_weight_decay(program, 1e-4).constants()
     assert [a for a, b in zip(program.constants(), changed, strict=True) if a != b] == [0.01]
     assert 1e-4 in changed
@@ -58,7 +59,7 @@ def test_every_program_has_a_learning_rate(root):
 @pytest.mark.parametrize("name", sorted(LEARNING_RATES))
 def test_converges(name, problem):
     loss, start, minimum = PROBLEMS[problem]
-    program = parse_file(f"programs/{name}.prog")
+    program = parse_file(builtin_file(name))
     if name in WEIGHT_DECAY:
         program = with_weight_decay(program, WEIGHT_DECAY[name])
     lr = LEARNING_RATES[name]

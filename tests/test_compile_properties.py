@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +25,7 @@ import pytest
 from helpers import load_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from paths import PROGRAM_FILES
 
 from symopt.analysis import canonical_hash, fingerprint, prune_slots, simplify, to_nested_text
 from symopt.analysis.fingerprinting import same_behaviour
@@ -36,7 +37,7 @@ from symopt.search.mutation import Mutator
 from symopt.search.random_programs import random_program
 
 S, L, T = Kind.SCALAR, Kind.LEAF_SCALAR, Kind.TENSOR
-TEMPLATES = [parse_file(f) for f in sorted(glob.glob("programs/*.prog"))]
+TEMPLATES = [parse_file(f) for f in PROGRAM_FILES]
 RTOL = 1e-6
 
 
@@ -201,7 +202,7 @@ def test_fingerprint_is_the_same_in_another_process():
     seeds = [3, 17, 41]
     here = [fingerprint(random_child(s)) for s in seeds] + [fingerprint(TEMPLATES[0])]
     code = ("import json, sys\n"
-            "sys.path.insert(0, 'tests')\n"
+            f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
             "from test_compile_properties import random_child, TEMPLATES\n"
             "from symopt.analysis import fingerprint\n"
             f"print(json.dumps([fingerprint(random_child(s)) for s in {seeds!r}]"

@@ -10,12 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from paths import PROGRAM_FILES, builtin_file
 
 from symopt.compile import init_state, to_optax, update_fn
 from symopt.errors import ProgramError, UserError
 from symopt.lang import parse, parse_file
 
-PROGRAMS = sorted(Path("programs").glob("*.prog"))
+PROGRAMS = [Path(f) for f in PROGRAM_FILES]
 
 TREE = {
     "a": [np.array([[1.0, -2.0], [3.0, 0.5]], np.float32), np.array([0.25, -4.0, 2.0], np.float32)],
@@ -102,7 +103,7 @@ def test_jit_equals_eager_on_every_program():
 
 @pytest.mark.parametrize("name", ["adamw", "lion", "adagrad"])
 def test_bfloat16_params_give_bfloat16_state_and_updates(name):
-    program = parse_file(f"programs/{name}.prog")
+    program = parse_file(builtin_file(name))
     p32 = {"k": jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), "b": jnp.full((4,), 0.5)}
     p16 = jax.tree_util.tree_map(lambda x: x.astype(jnp.bfloat16), p32)
     results = {}
@@ -128,7 +129,7 @@ def test_flax_params_train_under_jit():
     x = jnp.linspace(-1, 1, 32).reshape(16, 2)
     y = jnp.sum(x, axis=1, keepdims=True)
     params = model.init(jax.random.PRNGKey(0), x)
-    tx = to_optax(parse_file("programs/adam.prog"), 1e-2)
+    tx = to_optax(parse_file(builtin_file("adam")), 1e-2)
 
     def loss(p):
         return jnp.mean((model.apply(p, x) - y) ** 2)
@@ -161,13 +162,13 @@ def train(w, g, m, lr):
 
 
 def test_weights_unused_allows_params_none():
-    tx = to_optax(parse_file("programs/sgd.prog"), 0.1)
+    tx = to_optax(parse_file(builtin_file("sgd")), 0.1)
     u, _ = tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
     assert u.tolist() == pytest.approx([-0.1, -0.1])
 
 
 def test_weights_used_requires_params():
-    tx = to_optax(parse_file("programs/adamw.prog"), 0.1)
+    tx = to_optax(parse_file(builtin_file("adamw")), 0.1)
     with pytest.raises(UserError, match="'w'"):
         tx.update(jnp.ones(2), tx.init(jnp.ones(2)))
 
@@ -180,4 +181,4 @@ def test_invalid_program_is_a_program_error():
 
 def test_bad_learning_rate_is_a_user_error():
     with pytest.raises(UserError, match="learning_rate"):
-        to_optax(parse_file("programs/sgd.prog"), "0.1")
+        to_optax(parse_file(builtin_file("sgd")), "0.1")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import CONFIGS
 
 from symopt.errors import UserError
 from symopt.search.config import SearchConfig, load_config
@@ -14,13 +15,13 @@ from symopt.search.config import SearchConfig, load_config
 
 @pytest.mark.parametrize("name", ["quick", "nanogpt_tiny", "paper", "default"])
 def test_shipped_configs_load(name):
-    cfg = load_config(Path("search_configs") / f"{name}.toml")
+    cfg = load_config(CONFIGS / f"{name}.toml")
     assert cfg.search.tournament <= cfg.search.population
     assert SearchConfig.from_dict(cfg.to_dict()) == cfg
 
 
 def test_paper_config_has_the_paper_settings():
-    cfg = load_config("search_configs/paper.toml")
+    cfg = load_config(CONFIGS / "paper.toml")
     assert (cfg.search.population, cfg.search.tournament) == (1000, 2)
 
 
@@ -98,9 +99,9 @@ def test_default_config_is_the_nanogpt_proxy_with_a_funnel():
     assert cfg.task.name == "nanogpt-tiny" and cfg.search.method == "evolution"
     assert [(s.task, s.lr_multipliers) for s in cfg.funnel] == [
         ("nanogpt-small", (0.5, 1.0, 2.0)), ("vit-tiny", (0.5, 1.0, 2.0))]
-    assert [s.task for s in load_config("search_configs/nanogpt_tiny.toml").funnel] == [
+    assert [s.task for s in load_config(CONFIGS / "nanogpt_tiny.toml").funnel] == [
         "nanogpt-small", "vit-tiny"]
-    assert load_config("search_configs/quick.toml").funnel == ()  # the smoke test stays quick
+    assert load_config(CONFIGS / "quick.toml").funnel == ()  # the smoke test stays quick
 
 
 def test_funnel_stages_round_trip_and_old_configs_have_none(tmp_path):

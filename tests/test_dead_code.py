@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from paths import builtin_file
 
 from symopt.analysis import canonical_hash, memory_line, prune_slots, remove_dead, simplify
 from symopt.cli import main
@@ -75,7 +76,7 @@ def test_dead_slot_is_removed_and_numbers_do_not_change():
     s = simplify(p)
     assert s.n_state == 1
     _same_numbers(p, s)
-    assert canonical_hash(q) == canonical_hash(remove_dead(parse_file("programs/lion.prog")))
+    assert canonical_hash(q) == canonical_hash(remove_dead(parse_file(builtin_file("lion"))))
 
 
 def test_equal_slots_are_merged_and_numbers_do_not_change():
@@ -109,16 +110,16 @@ def test_a_slot_that_feeds_a_live_slot_is_live():
 
 
 def test_memory_of_the_classic_programs():
-    assert memory_line(parse_file("programs/adamw.prog")) == \
+    assert memory_line(parse_file(builtin_file("adamw"))) == \
         "optimizer memory: 2 state values per parameter"
-    assert memory_line(parse_file("programs/lion.prog")) == \
+    assert memory_line(parse_file(builtin_file("lion"))) == \
         "optimizer memory: 1 state value per parameter"
-    assert state_values(parse_file("programs/sgd.prog")) == 0
+    assert state_values(parse_file(builtin_file("sgd"))) == 0
     assert state_values(parse(DEAD_SLOT)) == 1
 
 
 def test_search_counts_programs_differing_by_a_useless_slot_as_one(tmp_path):
-    (tmp_path / "lion.prog").write_text(to_text(parse_file("programs/lion.prog")))
+    (tmp_path / "lion.prog").write_text(to_text(parse_file(builtin_file("lion"))))
     (tmp_path / "dead.prog").write_text(DEAD_SLOT)
     trained = []
 
@@ -137,15 +138,15 @@ def test_search_counts_programs_differing_by_a_useless_slot_as_one(tmp_path):
 
 def test_tournament_tie_goes_to_fewer_slots():
     pop = AgingPopulation(size=2, tournament=2)
-    pop.add(Member(0, 0.5, parse_file("programs/lion.prog")))
+    pop.add(Member(0, 0.5, parse_file(builtin_file("lion"))))
     pop.add(Member(1, 0.5, parse(DEAD_SLOT)))
-    pop.add(Member(2, 0.5, parse_file("programs/adamw.prog")))
+    pop.add(Member(2, 0.5, parse_file(builtin_file("adamw"))))
     # members 1 (1 live slot) and 2 (2 slots): the younger loses the tie
     assert all(pop.select(child_rng(0, i)).id == 1 for i in range(5))
     assert pop.best().id == 1
     worse = AgingPopulation(size=2, tournament=2)
-    worse.add(Member(0, 0.4, parse_file("programs/adamw.prog")))
-    worse.add(Member(1, 0.5, parse_file("programs/lion.prog")))
+    worse.add(Member(0, 0.4, parse_file(builtin_file("adamw"))))
+    worse.add(Member(1, 0.5, parse_file(builtin_file("lion"))))
     assert worse.best().id == 0  # fitness first
 
 
@@ -159,7 +160,7 @@ def test_simplify_cli_reports_memory(tmp_path, capsys):
     assert "optimizer memory: 1 state value per parameter" in err
 
 
-@pytest.mark.parametrize("path", ["programs/adamw.prog", "programs/lion.prog"])
+@pytest.mark.parametrize("path", [builtin_file("adamw"), builtin_file("lion")])
 def test_classic_programs_keep_their_slots(path):
     p = parse_file(path)
     assert remove_dead(p).n_state == p.n_state

@@ -14,6 +14,7 @@ import optax
 import pytest
 from classics import CLASSICS
 from helpers import load_module, rel_diff, train_steps
+from paths import builtin_file
 
 from symopt.cli import main
 from symopt.compile import export_latex, export_optax, export_python, to_optax, update_fn
@@ -48,7 +49,7 @@ def train(tx, steps=30):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_exported_module_equals_compiler(name, tmp_path):
-    program = parse_file(f"programs/{name}.prog")
+    program = parse_file(builtin_file(name))
     source = export_optax(program, name="opt")
     assert imported_modules(source) <= {"jax", "jax.numpy", "optax", "builtins", "typing"}
     mod = load_module(source, tmp_path, f"exported_{name}")
@@ -60,7 +61,7 @@ def test_exported_module_equals_compiler(name, tmp_path):
 
 
 def test_inject_hyperparams_changes_a_constant(tmp_path):
-    source = export_optax(parse_file("programs/momentum.prog"), name="mom")
+    source = export_optax(parse_file(builtin_file("momentum")), name="mom")
     mod = load_module(source, tmp_path, "mom")
     tx = optax.inject_hyperparams(mod.mom)(learning_rate=0.1, b1=0.5)
     p = jnp.zeros(2)
@@ -102,7 +103,7 @@ def train(w, g, __class__, os, lr, step):
 
 
 def test_export_python_is_the_update_over_arrays(tmp_path):
-    program = parse_file("programs/adam.prog")
+    program = parse_file(builtin_file("adam"))
     source = export_python(program, name="adam_step")
     assert imported_modules(source) <= {"jax", "jax.numpy", "builtins"}
     mod = load_module(source, tmp_path, "adam_step")
@@ -119,7 +120,7 @@ def test_export_python_is_the_update_over_arrays(tmp_path):
 
 
 def test_export_latex_algorithm_block():
-    text = export_latex(parse_file("programs/adamw.prog"), name="AdamW")
+    text = export_latex(parse_file(builtin_file("adamw")), name="AdamW")
     assert text.startswith("\\begin{algorithm}") and text.endswith("\\end{algorithm}")
     assert "\\caption{AdamW}" in text and "\\begin{algorithmic}[1]" in text
     assert "\\State $m \\gets (1 - 0.9) g + 0.9 m$" in text
@@ -203,7 +204,7 @@ def test_global_norm_runs_between_stages_over_the_whole_tree():
     assert stages == ["_update_leaf_1", "_update_leaf_2"]
     assert "n_ = _global_norm(m_2_)" in source  # over the list of all leaves
     # a program without global functions stays one stage
-    single = export_optax(parse_file("programs/adam.prog"), name="adam")
+    single = export_optax(parse_file(builtin_file("adam")), name="adam")
     assert "def _update_leaf(g_, m_, v_, lr_, step_, *" in single
     assert "_update_leaf_1" not in single and "_global_norm" not in single
 
@@ -223,17 +224,17 @@ def test_global_norm_equals_optax_clip_by_global_norm(tmp_path):
 def test_export_python_documents_its_global_limitation():
     source = export_python(parse(GLOBAL_PROGRAMS["clip"]), name="clipped")
     assert "reduce over the one array given" in source
-    assert "reduce over" not in export_python(parse_file("programs/sgd.prog"), name="sgd")
+    assert "reduce over" not in export_python(parse_file(builtin_file("sgd")), name="sgd")
 
 
 def test_bad_name_is_a_user_error():
     for bad in ("import", "jnp", "1x", "a-b", "_private"):
         with pytest.raises(UserError, match="--name"):
-            export_optax(parse_file("programs/sgd.prog"), name=bad)
+            export_optax(parse_file(builtin_file("sgd")), name=bad)
 
 
 def test_cli_export_errors_exit_2(tmp_path, capsys):
-    assert main(["export", "programs/sgd.prog", "--to", "optax", "--name", "import"]) == 2
+    assert main(["export", builtin_file("sgd"), "--to", "optax", "--name", "import"]) == 2
     bad = tmp_path / "bad.prog"
     bad.write_text("def train(w, g, lr):\n    return foo(g)\n")
     assert main(["export", str(bad), "--to", "optax"]) == 2
@@ -243,7 +244,7 @@ def test_cli_export_errors_exit_2(tmp_path, capsys):
 @pytest.mark.slow
 def test_exported_lion_trains_flax_without_symopt(tmp_path):
     out = tmp_path / "lion_opt.py"
-    assert main(["export", "programs/lion.prog", "--to", "optax", "-o", str(out)]) == 0
+    assert main(["export", builtin_file("lion"), "--to", "optax", "-o", str(out)]) == 0
     script = textwrap.dedent(f"""
         import sys
         sys.modules["symopt"] = None  # symopt must not be importable

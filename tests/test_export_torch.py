@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import glob
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +10,7 @@ import numpy as np
 import optax
 import pytest
 from helpers import load_module
+from paths import PROGRAM_FILES, builtin_file, local_program
 
 from symopt.cli import main
 from symopt.compile import export_torch, to_optax
@@ -18,8 +18,8 @@ from symopt.lang import parse_file
 
 torch = pytest.importorskip("torch")  # the `torch` extra, part of `dev`: CI runs these
 
-PROGRAMS = sorted(glob.glob("programs/*.prog")) + [
-    "tests/programs/lion_raw.prog", "tests/programs/clip_global.prog"]
+PROGRAMS = PROGRAM_FILES + [
+    local_program("lion_raw.prog"), local_program("clip_global.prog")]
 SHAPES = [(), (3,), (2, 3), (4, 1, 2)]  # 0-d tensors included
 STEPS = 100
 LR = 1e-2
@@ -98,7 +98,7 @@ REFERENCES = {
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_torch_export_equals_torch_optim(name, modules):
     params, grads = _data(seed=1)
-    ours, _ = _run_torch(modules(f"programs/{name}.prog").Opt, params, grads, lr=LR)
+    ours, _ = _run_torch(modules(builtin_file(name)).Opt, params, grads, lr=LR)
     theirs, _ = _run_torch(lambda ps, lr: REFERENCES[name](ps), params, grads, lr=LR)
     # torch's AdamW decays by `p *= 1 - lr * wd` before the step: float32 rounding of that
     # product on |p| ~ 2 adds up to ~5e-5 of the distance moved in 100 steps; adam, sgd: ~1e-6
@@ -106,7 +106,7 @@ def test_torch_export_equals_torch_optim(name, modules):
 
 
 def test_param_groups_state_dict_round_trip_zero_grad_and_closure(modules):
-    Opt = modules("programs/adamw.prog").Opt
+    Opt = modules(builtin_file("adamw")).Opt
     params, grads = _data(seed=2, steps=10)
     ps = [torch.tensor(p, requires_grad=True) for p in params]
     opt = Opt([{"params": ps[:2]}, {"params": ps[2:], "lr": 0.1, "b1": 0.5}], lr=LR)
@@ -141,7 +141,7 @@ def test_param_groups_state_dict_round_trip_zero_grad_and_closure(modules):
     assert all(p.grad is None for p in ps)
     # closures: the loss is returned and its gradients are used
     x = torch.tensor([1.0, -2.0], requires_grad=True)
-    sgd = modules("programs/sgd.prog").Opt([x], lr=0.5)
+    sgd = modules(builtin_file("sgd")).Opt([x], lr=0.5)
 
     def closure():
         sgd.zero_grad()
@@ -154,7 +154,7 @@ def test_param_groups_state_dict_round_trip_zero_grad_and_closure(modules):
 
 
 def test_sparse_and_complex_gradients_are_refused(modules):
-    Opt = modules("programs/adam.prog").Opt
+    Opt = modules(builtin_file("adam")).Opt
     emb = torch.nn.Embedding(5, 2, sparse=True)
     emb(torch.tensor([1, 2])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse gradients"):
@@ -170,7 +170,7 @@ def test_trains_a_torch_model(modules):
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     x = torch.randn(64, 4)
     y = torch.sin(x.sum(1, keepdim=True))
-    opt = modules("programs/lion.prog").Opt(model.parameters(), lr=0.1)
+    opt = modules(builtin_file("lion")).Opt(model.parameters(), lr=0.1)
     first = None
     for _ in range(60):
         opt.zero_grad()
@@ -183,7 +183,7 @@ def test_trains_a_torch_model(modules):
 
 def test_cli_export_torch_writes_a_standalone_module_and_hints(tmp_path, capsys):
     out = tmp_path / "my_opt.py"
-    assert main(["export", "programs/lion.prog", "--to", "torch", "-o", str(out)]) == 0
+    assert main(["export", builtin_file("lion"), "--to", "torch", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "optimizer memory: 1 state value per parameter" in err
     assert "sign-like" in err and "3-10x smaller" in err
@@ -192,5 +192,5 @@ def test_cli_export_torch_writes_a_standalone_module_and_hints(tmp_path, capsys)
     assert "import jax" not in src and "symopt" not in src.split('"""')[2]
     mod = load_module(src, tmp_path, "my_opt")
     assert issubclass(mod.Lion, torch.optim.Optimizer)
-    main(["export", "programs/adamw.prog", "--to", "torch", "-o", str(tmp_path / "a.py")])
+    main(["export", builtin_file("adamw"), "--to", "torch", "-o", str(tmp_path / "a.py")])
     assert "sign-like" not in capsys.readouterr().err

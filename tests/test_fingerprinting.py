@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from paths import builtin_file
 
 from symopt.analysis import fingerprint
 from symopt.analysis.fingerprinting import LRS, STEPS, fixed_inputs, round_output, trace
@@ -22,7 +23,7 @@ def test_trace_matches_numpy_reference_for_momentum():
         m = 0.9 * m + _leaves(grads[t])
         want_u.append(m * LRS[t])
         want_m.append(m)
-    u, mm = trace(parse_file("programs/momentum.prog"))
+    u, mm = trace(parse_file(builtin_file("momentum")))
     np.testing.assert_allclose(u, np.concatenate(want_u), rtol=1e-6)
     np.testing.assert_allclose(mm, np.concatenate(want_m), rtol=1e-6)
 
@@ -59,7 +60,7 @@ def test_nonfinite_outputs_are_marked_and_distinguished():
     assert fingerprint(inf).startswith("nonfinite:")
     assert fingerprint(nan).startswith("nonfinite:")
     assert fingerprint(inf) != fingerprint(nan)
-    assert not fingerprint(parse_file("programs/adamw.prog")).startswith("nonfinite:")
+    assert not fingerprint(parse_file(builtin_file("adamw"))).startswith("nonfinite:")
 
 
 def test_fingerprint_sees_per_leaf_against_global_reductions():

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import glob
-
 import networkx as nx
 import pytest
+from paths import PROGRAM_FILES, local_program
 
 from symopt.analysis import dataflow_graph, live_mask, redundant_fraction, remove_dead
 from symopt.analysis.graph import live_statements
 from symopt.lang import parse, parse_file
 
-FILES = sorted(glob.glob("programs/*.prog")) + ["tests/programs/lion_raw.prog"]
+FILES = PROGRAM_FILES + [local_program("lion_raw.prog")]
 
 
 @pytest.mark.parametrize("path", FILES)
@@ -35,7 +34,7 @@ def test_graph_edges_follow_the_latest_assignment():
 
 
 def test_lion_raw_dead_code_by_hand():
-    p = parse_file("tests/programs/lion_raw.prog")
+    p = parse_file(local_program("lion_raw.prog"))
     dead = [s.target for s, live in zip(p.body, live_mask(p), strict=True) if not live]
     # noise (twice), z (twice), v (twice) never reach an output.
     assert sorted(dead) == ["noise", "noise", "v", "v", "z", "z"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import subprocess
 import sys
 
 import pytest
+from paths import IMPORT_ROOT, PROGRAM_FILES, builtin_file
 
 from symopt.analysis import canonical_hash, fingerprint
 from symopt.analysis.fingerprinting import same_behaviour
@@ -15,7 +15,7 @@ from symopt.lang.model import Stmt
 from symopt.lang.registry import FUNCTIONS
 
 P1, P2, P3, P4 = "w, g, lr", "w, g, m, lr", "w, g, m, v, lr", "w, g, m, lr, step"
-PROGRAMS = sorted(glob.glob("programs/*.prog"))
+PROGRAMS = PROGRAM_FILES
 
 
 def prog(params: str, body: str):
@@ -171,7 +171,7 @@ def _non_equivalent():
     out = [(prog(pa, a), prog(pb, b)) for pa, a, pb, b in pairs]
     files = [("adam", "adamw"), ("lion", "signum"), ("momentum", "nesterov"), ("sgd", "signum"),
              ("rmsprop", "adagrad"), ("paper_adamw", "adamw")]
-    out += [(parse_file(f"programs/{a}.prog"), parse_file(f"programs/{b}.prog")) for a, b in files]
+    out += [(parse_file(builtin_file(a)), parse_file(builtin_file(b))) for a, b in files]
     return out
 
 
@@ -220,13 +220,14 @@ def test_hash_ignores_dead_code_but_not_a_live_constant():
 def test_hash_and_fingerprint_are_stable_across_processes():
     code = ("from symopt.analysis import canonical_hash, fingerprint\n"
             "from symopt.lang import parse_file\n"
-            "p = parse_file('programs/adamw.prog')\n"
+            f"p = parse_file({builtin_file('adamw')!r})\n"
             "print(canonical_hash(p), fingerprint(p))\n")
-    p = parse_file("programs/adamw.prog")
+    p = parse_file(builtin_file("adamw"))
     expected = f"{canonical_hash(p)} {fingerprint(p)}"
     for seed in ("1", "2"):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                  "PYTHONPATH": str(IMPORT_ROOT),
                                   "JAX_PLATFORMS": "cpu"}, check=True)
         assert out.stdout.strip() == expected
 

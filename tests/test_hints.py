@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import glob
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from paths import PROGRAM_FILES, builtin_file
 
 from symopt.analysis.hints import sign_like, transfer_hint
 from symopt.commands.eval import program_notes
 from symopt.compile import to_optax
 from symopt.lang import parse, parse_file
 
-SIGN_LIKE = {"programs/lion.prog", "programs/signum.prog"}
+SIGN_LIKE = {builtin_file("lion"), builtin_file("signum")}
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob("programs/*.prog")))
+@pytest.mark.parametrize("path", PROGRAM_FILES)
 def test_classic_programs(path):
     assert sign_like(parse_file(path)) == (path in SIGN_LIKE)
 
@@ -35,8 +34,8 @@ def _max_ratio(program, scale):
     return worst
 
 
-@pytest.mark.parametrize("path", ["programs/lion.prog", "programs/signum.prog",
-                                  "programs/sgd.prog", "programs/momentum.prog"])
+@pytest.mark.parametrize("path", [builtin_file("lion"), builtin_file("signum"),
+                                  builtin_file("sgd"), builtin_file("momentum")])
 def test_the_claim_matches_the_numbers(path):
     # sign-like: the update does not grow with the gradient's scale; otherwise it does
     p = parse_file(path)
@@ -55,9 +54,9 @@ def test_bounded_functions_and_division():
 
 
 def test_hint_text_and_eval_notes():
-    hint = transfer_hint(parse_file("programs/lion.prog"))
+    hint = transfer_hint(parse_file(builtin_file("lion")))
     assert "3-10x smaller" in hint and "3-10x larger" in hint and "weight decay" in hint
-    assert program_notes("programs/lion.prog") == [
+    assert program_notes(builtin_file("lion")) == [
         "optimizer memory: 1 state value per parameter", hint]
-    assert program_notes("programs/adamw.prog") == [
+    assert program_notes(builtin_file("adamw")) == [
         "optimizer memory: 2 state values per parameter"]

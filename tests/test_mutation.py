@@ -12,6 +12,7 @@ import pytest
 from conftest import PROGRAMS, ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import builtin_file
 from scipy import stats
 
 from symopt.errors import UserError
@@ -224,7 +225,7 @@ def test_deterministic_across_processes():
     """No set iteration order (it varies with PYTHONHASHSEED) leaks into the choices."""
     code = ("from symopt.lang import parse_file, to_text\n"
             "from symopt.search.mutation import Mutator\n"
-            "m, p = Mutator(rng=21), parse_file('programs/adamw.prog')\n"
+            f"m, p = Mutator(rng=21), parse_file({builtin_file('adamw')!r})\n"
             "for _ in range(200):\n"
             "    p = m.mutate(p).program\n"
             "print(to_text(p))\n")

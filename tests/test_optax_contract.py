@@ -14,38 +14,28 @@ from __future__ import annotations
 
 import builtins
 import functools
-import glob
 import inspect
 import tokenize
 from io import StringIO
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from classics import MATCHING
 from helpers import load_module
+from paths import PROGRAM_FILES, builtin_file, local_program
 
 from symopt.cli import main
 from symopt.compile import export_optax, hyperparameters, optimizer, to_optax
 from symopt.errors import UserError
 from symopt.lang import parse_file
 
-PROGRAMS = sorted(glob.glob("programs/*.prog")) + [
-    "tests/programs/lion_raw.prog", "tests/programs/clip_global.prog"]
+PROGRAMS = PROGRAM_FILES + [
+    local_program("lion_raw.prog"), local_program("clip_global.prog")]
 PATHS = ["to_optax", "export"]
-
-# program -> (learning rate, matching optax optimizer), as in the programs' headers
-MATCHING = {
-    "adamw": (1e-2, lambda lr: optax.adamw(lr, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.01)),
-    "adam": (1e-2, lambda lr: optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8)),
-    "lion": (1e-2, lambda lr: optax.lion(0.1 * lr, b1=0.9, b2=0.99, weight_decay=0.1)),
-    "sgd": (5e-2, lambda lr: optax.sgd(lr)),
-    "momentum": (2e-2, lambda lr: optax.sgd(lr, momentum=0.9)),
-    "nesterov": (2e-2, lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True)),
-    "rmsprop": (1e-2, lambda lr: optax.rmsprop(lr, decay=0.9, eps=1e-8)),
-    "adagrad": (5e-2, lambda lr: optax.adagrad(lr, initial_accumulator_value=0.1, eps=1e-7)),
-}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +51,7 @@ def factory(tmp_path_factory):
             else:
                 mod = load_module(export_optax(program, name="opt"),
                                   tmp_path_factory.mktemp("optax"),
-                                  "o_" + path.replace("/", "_").replace(".", "_"))
+                                  "o_" + Path(path).stem)
                 cache[path, kind] = mod.opt
         return cache[path, kind]
     return get
@@ -182,7 +172,7 @@ def test_inject_hyperparams_of_every_hyperparameter(path, kind, factory):
 
 @pytest.mark.parametrize("kind", PATHS)
 def test_named_roles_of_adamw(kind, factory):
-    make = factory("programs/adamw.prog", kind)
+    make = factory(builtin_file("adamw"), kind)
     assert list(inspect.signature(make).parameters) == [
         "learning_rate", "b1", "b2", "eps", "weight_decay"]
     # injecting b1 alone changes the moment *and* its bias correction: still optax.adamw
@@ -195,7 +185,7 @@ def test_named_roles_of_adamw(kind, factory):
 @pytest.mark.parametrize("kind", PATHS)
 @pytest.mark.parametrize("name", ["adam", "adamw", "rmsprop"])
 def test_failure_2_bfloat16_under_float32_hyperparameters(name, kind, factory):
-    make = factory(f"programs/{name}.prog", kind)
+    make = factory(builtin_file(name), kind)
     tx = optax.inject_hyperparams(make, hyperparam_dtype=jnp.float32)(learning_rate=1e-2)
     p = {"w": jnp.linspace(-1.0, 1.0, 8).astype(jnp.bfloat16)}
     (u, *_), _ = _steps(tx, p, n=2)
@@ -208,7 +198,7 @@ def test_failure_2_bfloat16_under_float32_hyperparameters(name, kind, factory):
 
 @pytest.mark.parametrize("kind", PATHS)
 def test_multisteps_chain_masked_empty_and_none_leaves(kind, factory):
-    make = factory("programs/adamw.prog", kind)
+    make = factory(builtin_file("adamw"), kind)
     p = {"a": jnp.array([1.0, 2.0]), "b": jnp.array(3.0)}
     # MultiSteps(k=2): the inner update happens every second call, on the mean gradient
     ms = optax.MultiSteps(make(1e-2), every_k_schedule=2)
@@ -247,7 +237,7 @@ def test_multisteps_chain_masked_empty_and_none_leaves(kind, factory):
 def test_equals_optax_over_20_steps_float32_and_float64(name, kind, factory):
     # failure 3: float64 parameters count steps in float64, so adam/adamw match to 1e-12
     lr, ref = MATCHING[name]
-    make = factory(f"programs/{name}.prog", kind)
+    make = factory(builtin_file(name), kind)
     for dtype, tol in ((jnp.float32, 1e-5), (jnp.float64, 1e-11)):
         with jax.enable_x64(dtype == jnp.float64):
             p = {"w": jnp.linspace(-2.0, 3.0, 6, dtype=dtype).reshape(2, 3),
@@ -282,7 +272,7 @@ def _loss_curve_params(tx, p, steps=20):
 
 @pytest.mark.parametrize("kind", PATHS)
 def test_failure_4_complex_parameters_are_refused(kind, factory):
-    tx = factory("programs/adam.prog", kind)(1e-3)
+    tx = factory(builtin_file("adam"), kind)(1e-3)
     z = {"z": jnp.ones(2, jnp.complex64)}
     with pytest.raises((UserError, TypeError), match="complex parameters are not supported"):
         tx.update(z, tx.init({"z": jnp.ones(2)}), z)
@@ -294,15 +284,15 @@ def test_failure_4_complex_parameters_are_refused(kind, factory):
                                 jnp.asarray(1e-3)])
 def test_failure_5_zero_d_numpy_learning_rates(lr, factory):
     p = {"w": jnp.array([1.0, -1.0])}
-    want, _ = _steps(to_optax(parse_file("programs/adam.prog"), 1e-3), p)
-    for tx in (to_optax(parse_file("programs/adam.prog"), lr),
-               factory("programs/adam.prog", "export")(lr)):
+    want, _ = _steps(to_optax(parse_file(builtin_file("adam")), 1e-3), p)
+    for tx in (to_optax(parse_file(builtin_file("adam")), lr),
+               factory(builtin_file("adam"), "export")(lr)):
         got, _ = _steps(tx, p)
         _close(got, want, 1e-6)
     with pytest.raises(UserError, match="learning_rate"):
-        to_optax(parse_file("programs/adam.prog"), np.array([1e-3, 1e-3]))
+        to_optax(parse_file(builtin_file("adam")), np.array([1e-3, 1e-3]))
     with pytest.raises(UserError, match="unknown hyperparameter 'c1'"):
-        to_optax(parse_file("programs/adam.prog"), 1e-3, c1=0.5)
+        to_optax(parse_file(builtin_file("adam")), 1e-3, c1=0.5)
 
 
 SHADOWED = ["zip", "tuple", "isinstance", "float", "list", "callable", "range", "sum", "int",
@@ -312,14 +302,14 @@ SHADOWED = ["zip", "tuple", "isinstance", "float", "list", "callable", "range", 
 @pytest.mark.parametrize("name", SHADOWED)
 def test_failure_7_function_names_cannot_shadow_what_generated_code_calls(name, tmp_path):
     out = tmp_path / f"{name}_mod.py"
-    assert main(["export", "tests/programs/clip_global.prog", "--to", "optax", "--name", name,
+    assert main(["export", local_program("clip_global.prog"), "--to", "optax", "--name", name,
                  "-o", str(out)]) == 0
     mod = load_module(out.read_text(), tmp_path, f"{name}_mod")
     tx = getattr(mod, name)(1e-2)
     p = {"a": jnp.ones(3), "b": [jnp.zeros(2)]}
     u, s = tx.update(p, tx.init(p), p, value=1.0)
-    want, _ = to_optax(parse_file("tests/programs/clip_global.prog"), 1e-2).update(
-        p, to_optax(parse_file("tests/programs/clip_global.prog"), 1e-2).init(p), p)
+    want, _ = to_optax(parse_file(local_program("clip_global.prog")), 1e-2).update(
+        p, to_optax(parse_file(local_program("clip_global.prog")), 1e-2).init(p), p)
     _close(u, want, 1e-6)
 
 

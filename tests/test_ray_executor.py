@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from paths import builtin_file
 
 from symopt.cli import main
 from symopt.search.config import SearchConfig
@@ -28,12 +29,12 @@ LONG = {"name": "quadratic", "seeds": [0], "overrides": {"steps": 1000}}  # seco
 
 def test_unreachable_address_fails_before_the_run_exists(tmp_path, capsys):
     port = _free_port()  # nothing listens there
-    assert main(["search", "--seed", "programs/sgd.prog", "--out", str(tmp_path / "r"),
+    assert main(["search", "--seed", builtin_file("sgd"), "--out", str(tmp_path / "r"),
                  "--executor", "ray", "--address", f"127.0.0.1:{port}"]) == 2
     err = capsys.readouterr().err
     assert f"[executor] address: cannot reach '127.0.0.1:{port}'" in err
     assert not (tmp_path / "r").exists()  # no run, hence no training
-    assert main(["search", "--seed", "programs/sgd.prog", "--out", str(tmp_path / "r"),
+    assert main(["search", "--seed", builtin_file("sgd"), "--out", str(tmp_path / "r"),
                  "--address", "auto"]) == 2
     assert "[executor] address: only a Ray executor" in capsys.readouterr().err
 
@@ -45,7 +46,7 @@ def test_local_ray_search_gives_the_process_executors_fitness_and_stays_quiet(tm
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "symopt", "search", "--seed",
-                           "programs/adamw.prog", "--config", str(cfg), "--out", str(run),
+                           builtin_file("adamw"), "--config", str(cfg), "--out", str(run),
                            "--executor", "ray", "--progress", "plain"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -172,7 +173,7 @@ def _cluster_config(cluster, **executor) -> SearchConfig:
 def test_two_node_cluster_evaluations_land_on_both_nodes(cluster, tmp_path):
     cfg = _cluster_config(cluster)
     cfg = SearchConfig.from_dict({**cfg.to_dict(), "task": QUADRATIC})
-    res = run_search(cfg, tmp_path / "r", seeds=["programs/sgd.prog"])
+    res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("sgd")])
     store = RunStore.open(tmp_path / "r")
     trained = [r for r in store.candidates() if not r.cache_hit]
     store.close()
@@ -200,7 +201,7 @@ def test_a_killed_worker_costs_only_its_evaluation(cluster, tmp_path):
             os.kill(busy[0].pid, signal.SIGKILL)
         return False
 
-    res = run_search(cfg, run, seeds=["programs/sgd.prog"], executor=executor,
+    res = run_search(cfg, run, seeds=[builtin_file("sgd")], executor=executor,
                      stop_requested=kill_a_busy_worker)
     executor.shutdown()
     after = _rows(run)
@@ -226,7 +227,7 @@ def test_a_killed_worker_is_retried_on_a_fresh_actor(cluster):
     executor = make_executor(_cluster_config(cluster, max_retries=1, cpus_per_eval=0.5,
                                              gpus_per_eval=0.5).executor, 2)
     try:
-        text = Path("programs/adam.prog").read_text()
+        text = Path(builtin_file("adam")).read_text()
         futures = [executor.submit(EvalJob(text, LONG)) for _ in range(2)]
         deadline = time.monotonic() + 120
         while not all(w.busy and w.up for w in executor.info):

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from paths import builtin_file
 
 from symopt.cli import main
 from symopt.errors import UserError
@@ -31,7 +32,7 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
         return statement_count_fitness(text, spec)
 
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "seed": 2}})
-    res = run_search(cfg, tmp_path / "r", seeds=["programs/momentum.prog"], evaluate_fn=fitness)
+    res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("momentum")], evaluate_fn=fitness)
     store = RunStore.open(tmp_path / "r")
     recs = store.candidates()
     assert len(trained) == res.stats.evaluations == 15
@@ -49,7 +50,7 @@ def test_shared_cache_between_runs_means_no_training(tmp_path):
     cache = str(tmp_path / "shared.sqlite")
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6},
                                   "cache": {"path": cache}})
-    run_search(cfg, tmp_path / "a", seeds=["programs/sgd.prog"],
+    run_search(cfg, tmp_path / "a", seeds=[builtin_file("sgd")],
                evaluate_fn=statement_count_fitness)
     trained = []
 
@@ -57,7 +58,7 @@ def test_shared_cache_between_runs_means_no_training(tmp_path):
         trained.append(text)
         return statement_count_fitness(text, spec)
 
-    run_search(cfg.with_search(budget=1), tmp_path / "b", seeds=["programs/sgd.prog"],
+    run_search(cfg.with_search(budget=1), tmp_path / "b", seeds=[builtin_file("sgd")],
                evaluate_fn=fitness)
     store = RunStore.open(tmp_path / "b")
     seed_rec = store.candidates()[0]
@@ -68,9 +69,9 @@ def test_shared_cache_between_runs_means_no_training(tmp_path):
 def test_process_executor_runs_jobs_and_survives_a_worker_crash():
     ex = ProcessExecutor(2, statement_count_fitness)
     try:
-        text = open("programs/adam.prog").read()
+        text = open(builtin_file("adam")).read()
         ok = ex.outcome(ex.submit(EvalJob(text, {})))
-        assert ok.status == "ok" and ok.fitness == len(parse_file("programs/adam.prog").body)
+        assert ok.status == "ok" and ok.fitness == len(parse_file(builtin_file("adam")).body)
         crashing = ProcessExecutor(1, _crash)
         out = crashing.outcome(crashing.submit(EvalJob(text, {})))
         assert (out.status, out.crashed, out.fitness) == ("error", True, math.inf)
@@ -83,7 +84,7 @@ def test_process_executor_runs_jobs_and_survives_a_worker_crash():
 
 def test_parallel_search_stores_every_evaluation(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 10, "workers": 2}})
-    res = run_search(cfg, tmp_path / "r", seeds=["programs/sgd.prog"],
+    res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("sgd")],
                      evaluate_fn=statement_count_fitness)
     store = RunStore.open(tmp_path / "r")
     assert sum(not r.cache_hit for r in store.candidates()) == res.stats.evaluations == 10
@@ -92,7 +93,7 @@ def test_parallel_search_stores_every_evaluation(tmp_path):
 def test_cli_errors_are_clean(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[search]\npopulaton = 3\n")
-    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(bad),
+    assert main(["search", "--seed", builtin_file("sgd"), "--config", str(bad),
                  "--out", str(tmp_path / "r")]) == 2
     assert "populaton: unknown key (did you mean 'population'?)" in capsys.readouterr().err
     assert main(["search", "--resume", str(tmp_path / "none")]) == 2
@@ -112,7 +113,7 @@ def start_search(tmp_path, *, budget: int, seed: int, output=subprocess.DEVNULL)
     cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = {seed}\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
-    proc = subprocess.Popen(SEARCH_CMD + ["--seed", "programs/sgd.prog", "--config", str(cfg),
+    proc = subprocess.Popen(SEARCH_CMD + ["--seed", builtin_file("sgd"), "--config", str(cfg),
                                           "--out", str(run)],
                             stdout=output, stderr=output, text=True)
     return proc, run
@@ -191,7 +192,7 @@ def test_bad_cache_path_fails_before_the_run_exists(tmp_path, capsys, cache):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[search]\npopulation = 2\nbudget = 2\n[cache]\npath = "{tmp_path / cache}"\n')
     run = tmp_path / "run"
-    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg),
+    assert main(["search", "--seed", builtin_file("sgd"), "--config", str(cfg),
                  "--out", str(run), "--progress", "none"]) == 2
     err = capsys.readouterr().err
     assert f"symopt: error: [cache] path {tmp_path / cache}: cannot use it as a cache" in err
@@ -244,7 +245,7 @@ def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):
     cfg.write_text('[search]\npopulation = 2\nbudget = 4\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
-    assert main(["search", "--seed", "programs/sgd.prog", "--config", str(cfg), "--out",
+    assert main(["search", "--seed", builtin_file("sgd"), "--config", str(cfg), "--out",
                  str(run), "--progress", "none"]) == 0
     capsys.readouterr()
     assert main(["search", "--resume", str(run), "--budget", "2"]) == 2

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import glob
-
 import pytest
+from paths import PROGRAM_FILES, builtin_file, local_program
 
 from symopt.analysis import (
     SimplifyError,
@@ -18,8 +17,8 @@ from symopt.analysis.fingerprinting import same_behaviour
 from symopt.cli import main
 from symopt.lang import is_valid, parse, parse_file, to_text
 
-FILES = sorted(glob.glob("programs/*.prog")) + ["tests/programs/lion_raw.prog"]
-LION_RAW = "tests/programs/lion_raw.prog"
+FILES = PROGRAM_FILES + [local_program("lion_raw.prog")]
+LION_RAW = local_program("lion_raw.prog")
 
 
 def prog(params: str, body: str):
@@ -80,7 +79,7 @@ def test_rule_that_would_change_a_kind_is_not_applied():
 
 
 def test_lion_raw_simplifies_to_lion():
-    raw, lion = parse_file(LION_RAW), parse_file("programs/lion.prog")
+    raw, lion = parse_file(LION_RAW), parse_file(builtin_file("lion"))
     assert len(raw.body) >= 20
     assert [s.fn for s in raw.body[5:8]] == ["mul", "sqrt", "div"]  # m2 = m * m; a = ...; u = ...
     q = simplify(raw)
@@ -146,7 +145,7 @@ def test_cli_simplify_prints_program_and_summary(tmp_path, capsys):
     target = tmp_path / "s.prog"
     assert main(["simplify", "--flat", LION_RAW, "-o", str(target)]) == 0
     q = parse_file(target)
-    assert len(q.body) == 7 and fingerprint(q) == fingerprint(parse_file("programs/lion.prog"))
+    assert len(q.body) == 7 and fingerprint(q) == fingerprint(parse_file(builtin_file("lion")))
 
 
 def test_cli_errors_exit_2(tmp_path, capsys):
@@ -161,13 +160,13 @@ def test_cli_errors_exit_2(tmp_path, capsys):
 
 
 def test_cli_hash_prints_and_groups(tmp_path, capsys):
-    assert main(["hash", "programs/lion.prog", LION_RAW]) == 0
+    assert main(["hash", builtin_file("lion"), LION_RAW]) == 0
     lines = capsys.readouterr().out.splitlines()
     fps = [line.split("fingerprint ")[1] for line in lines]
     assert len(lines) == 2 and fps[0] == fps[1]
-    assert canonical_hash(parse_file("programs/lion.prog")) in lines[0]
+    assert canonical_hash(parse_file(builtin_file("lion"))) in lines[0]
     for name in ("lion.prog", "signum.prog", "sgd.prog"):
-        (tmp_path / name).write_text(open(f"programs/{name}").read())
+        (tmp_path / name).write_text(open(builtin_file(name)).read())
     (tmp_path / "lion_raw.prog").write_text(open(LION_RAW).read())
     assert main(["hash", "--group", str(tmp_path)]) == 0
     out = capsys.readouterr().out

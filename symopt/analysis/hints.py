@@ -20,8 +20,8 @@ follows is its registry entry's `bounded`. The gradient, the
 state slots and ``step`` are unbounded. The update is sign-like when it is
 bounded and depends on the gradient.
 
->>> from symopt.lang import parse_file
->>> sign_like(parse_file("programs/lion.prog")), sign_like(parse_file("programs/adamw.prog"))
+>>> from symopt import programs
+>>> sign_like(programs.load("lion")), sign_like(programs.load("adamw"))
 (True, False)
 """
 
@@ -62,10 +62,10 @@ def sign_like(program: Program) -> bool:
 def transfer_hint(program: Program) -> str | None:
     """The hint `symopt export` and `symopt eval` print for a sign-like update, else None.
 
-    >>> from symopt.lang import parse_file
-    >>> print(transfer_hint(parse_file("programs/signum.prog"))[:63])
+    >>> from symopt import programs
+    >>> print(transfer_hint(programs.load("signum"))[:63])
     hint: the update is sign-like (each element bounded, as in Lion
-    >>> transfer_hint(parse_file("programs/adam.prog")) is None
+    >>> transfer_hint(programs.load("adam")) is None
     True
     """
     if not sign_like(program):

@@ -21,10 +21,10 @@ a hyperparameter: it keeps its value.
 
 A second, different value in one named role gets a number (``weight_decay2``).
 
->>> from symopt.lang import parse_file
->>> [(h.name, h.value) for h in hyperparameters(parse_file("programs/adamw.prog"))]
+>>> from symopt import programs
+>>> [(h.name, h.value) for h in hyperparameters(programs.load("adamw"))]
 [('b1', 0.9), ('b2', 0.999), ('eps', 1e-08), ('weight_decay', 0.01)]
->>> [(h.name, h.value) for h in hyperparameters(parse_file("programs/lion.prog"))]
+>>> [(h.name, h.value) for h in hyperparameters(programs.load("lion"))]
 [('b1', 0.9), ('weight_decay', 0.1), ('lr_scale', 0.1), ('b2', 0.99)]
 """
 
@@ -137,8 +137,8 @@ def hyperparameters(program: Program) -> tuple[Hyperparameter, ...]:
 def constant_values(program: Program, hyper: tuple[Hyperparameter, ...], values: dict) -> list:
     """Every constant of `remove_dead(program)`, in order, from hyperparameter `values`.
 
-    >>> from symopt.lang import parse_file
-    >>> p = parse_file("programs/adam.prog")
+    >>> from symopt import programs
+    >>> p = programs.load("adam")
     >>> constant_values(p, hyperparameters(p), {"b1": 0.5, "b2": 0.9, "eps": 0.0})
     [0.5, 0.9, 0.5, 1.0, 0.9, 1.0, 0.0]
     """

@@ -139,8 +139,8 @@ def optimizer(program: Program) -> Callable[..., optax.GradientTransformationExt
     `optax.inject_hyperparams` can turn any of them into state:
 
     >>> import jax.numpy as jnp, optax
-    >>> from symopt.lang import parse_file
-    >>> make = optimizer(parse_file("programs/adamw.prog"))
+    >>> from symopt import programs
+    >>> make = optimizer(programs.load("adamw"))
     >>> str(inspect.signature(make))
     '(learning_rate, *, b1=0.9, b2=0.999, eps=1e-08, weight_decay=0.01)'
     >>> tx = optax.inject_hyperparams(make)(learning_rate=1e-3, b2=0.99)

@@ -84,8 +84,8 @@ def redundant_fraction(program: Program) -> float:
 def state_values(program: Program) -> int:
     """Optimizer memory: state values kept per parameter value, after `prune_slots`.
 
-    >>> from symopt.lang import parse_file
-    >>> [state_values(parse_file(f"programs/{n}.prog")) for n in ("adamw", "lion", "sgd")]
+    >>> from symopt import programs
+    >>> [state_values(programs.load(n)) for n in ("adamw", "lion", "sgd")]
     [2, 1, 0]
     """
     return prune_slots(program).n_state
@@ -94,8 +94,8 @@ def state_values(program: Program) -> int:
 def memory_line(program: Program) -> str:
     """The line `symopt simplify`, `eval` and `search` print about optimizer memory.
 
-    >>> from symopt.lang import parse_file
-    >>> memory_line(parse_file("programs/adamw.prog"))
+    >>> from symopt import programs
+    >>> memory_line(programs.load("adamw"))
     'optimizer memory: 2 state values per parameter'
     """
     n = state_values(program)

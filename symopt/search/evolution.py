@@ -75,10 +75,10 @@ class AgingPopulation:
         Ties go to the member whose program keeps fewer state slots (less optimizer
         memory), then to the younger member; non-finite fitness loses to any finite one.
 
-        >>> from symopt.lang import parse_file
+        >>> from symopt import programs
         >>> pop = AgingPopulation(size=2, tournament=2)
-        >>> pop.add(Member(0, 1.0, parse_file("programs/lion.prog")))
-        >>> pop.add(Member(1, 1.0, parse_file("programs/adamw.prog")))
+        >>> pop.add(Member(0, 1.0, programs.load("lion")))
+        >>> pop.add(Member(1, 1.0, programs.load("adamw")))
         >>> pop.select(child_rng(0, 0)).id, pop.best().id
         (0, 0)
         """
