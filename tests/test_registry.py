@@ -169,3 +169,13 @@ def test_export_helpers_come_from_the_registry_and_compute_its_implementation():
         want = FUNCTIONS[name].impl(jnp, *args)
         for a, b in zip(*(o if isinstance(o, list) else [o] for o in (ours, want)), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+
+
+def test_hyperparameter_roles_name_known_conditions_and_roles():
+    from symopt.compile.hyper import CONDITIONS, ROLES
+
+    roles = {f.name: f.hyper_roles for f in FUNCTIONS.values() if f.hyper_roles}
+    assert set(roles) == {"add", "sub", "mul", "power", "interp"}
+    for pairs in roles.values():
+        assert all(c in CONDITIONS and r in ROLES for c, r in pairs)
+    assert [c for c, _ in roles["mul"]] == ["times_slot", "times_weight", "times_lr"]

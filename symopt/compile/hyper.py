@@ -21,6 +21,16 @@ a hyperparameter: it keeps its value.
 
 A second, different value in one named role gets a number (``weight_decay2``).
 
+Which function's constant plays which role is the registry's (`Function.hyper_roles`,
+``(condition, role)`` pairs): conditions ``third`` (the third argument), ``times_slot`` /
+``times_weight`` / ``times_lr`` (the other argument holds a state slot / is the weight / is
+the learning rate), ``small`` (at most `EPS_MAX` in magnitude, not 0), ``base_of_step``
+(the first argument, the second being ``step``: the call is a power of ``step``),
+``one_minus_step_power`` (1.0 as the first argument, the other a power of ``step``); roles
+``b``, ``weight_decay``, ``eps``, ``lr_scale``, ``bias_base`` (a base of a bias
+correction, the same hyperparameter as the decay of equal value), ``form`` (not a
+hyperparameter).
+
 >>> from symopt import programs
 >>> [(h.name, h.value) for h in hyperparameters(programs.load("adamw"))]
 [('b1', 0.9), ('b2', 0.999), ('eps', 1e-08), ('weight_decay', 0.01)]
@@ -34,10 +44,14 @@ from dataclasses import dataclass
 
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
-from symopt.lang.registry import IDENTITY
+from symopt.lang.registry import FUNCTIONS, IDENTITY
 
 #: Largest constant added to a value that is read as an epsilon.
 EPS_MAX = 1e-3
+#: The conditions and roles a registry entry's `hyper_roles` may name (module docstring).
+CONDITIONS = ("third", "times_slot", "times_weight", "times_lr", "small", "base_of_step",
+              "one_minus_step_power")
+ROLES = ("b", "weight_decay", "eps", "lr_scale", "bias_base", "form")
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,8 @@ def hyperparameters(program: Program) -> tuple[Hyperparameter, ...]:
     k = -1
     power_of_step: set[str] = set()
     for s in p.body:
-        if s.fn == "power" and step is not None and s.args[1] == step:
+        roles = FUNCTIONS[s.fn].hyper_roles
+        if ("base_of_step", "bias_base") in roles and step is not None and s.args[-1] == step:
             power_of_step.add(s.target)
         else:
             power_of_step.discard(s.target)
@@ -88,27 +103,30 @@ def hyperparameters(program: Program) -> tuple[Hyperparameter, ...]:
             a = float(arg)
             k += 1
             others = [x for j, x in enumerate(s.args) if j != i]
-            if s.fn == "sub" and i == 0 and a == 1.0 and others[0] in power_of_step:
+            other = others[0] if others else None
+            met = {
+                "third": i == 2,
+                "times_slot": other.__class__ is str and other in holds,
+                "times_weight": other == w,
+                "times_lr": other == lr,
+                "small": 0.0 < abs(a) <= EPS_MAX,
+                "base_of_step": i == 0 and step is not None and s.args[-1] == step,
+                "one_minus_step_power": i == 0 and a == 1.0 and other in power_of_step,
+            }
+            condition, role = next(((c, r) for c, r in roles if met[c]), ("", "c"))
+            if role == "form":
                 continue  # the 1 of a bias correction
-            if s.fn == "interp" and i == 2:
-                key: tuple = ("beta", k, a)
-                betas.setdefault(a, key)
-                base = "b"
-            elif s.fn == "mul" and others[0].__class__ is str and others[0] in holds:
-                key = ("beta", holds[others[0]], a)
-                betas.setdefault(a, key)
-                base = "b"
-            elif s.fn == "power" and i == 0 and step is not None and s.args[1] == step:
+            if role == "bias_base":
                 bases.append((k, a))
                 continue
-            elif s.fn == "mul" and others[0] == w:
-                key, base = ("weight_decay", a), "weight_decay"
-            elif s.fn == "add" and 0.0 < abs(a) <= EPS_MAX:
-                key, base = ("eps", a), "eps"
-            elif s.fn == "mul" and others[0] == lr:
-                key, base = ("lr_scale", a), "lr_scale"
+            if role == "b":
+                key: tuple = ("beta", holds[other] if condition == "times_slot" else k, a)
+                betas.setdefault(a, key)
+            elif role == "c":
+                key = ("const", k)
             else:
-                key, base = ("const", k), "c"
+                key = (role, a)
+            base = role
             if key not in groups:
                 groups[key] = []
                 named.append((base, key))

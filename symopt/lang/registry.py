@@ -94,6 +94,10 @@ class Function:
     (when every argument is), ``"if_any_arg"`` (when one is), ``"if_constant_divisor"``
     (the first argument is and the last is a nonzero constant), ``""`` (not known to be).
 
+    ``hyper_roles``: what a constant argument of it is as a hyperparameter of an export
+    (`symopt.compile.hyper`), as ``(condition, role)`` pairs tried in order; the conditions
+    and roles are listed there (``("third", "b")``: interp's third argument is a decay).
+
     How it simplifies: ``rewrites``, algebraic identities tried in order by the simplifier
     (`symopt.analysis.rewrite`), as ``"pattern -> result"`` in call form over the
     registry's names, e.g. ``"sqrt(square(x)) -> abs(x)"``. In a pattern a number matches
@@ -128,6 +132,7 @@ class Function:
     latex: str = ""
     rewrites: tuple[str, ...] = ()
     bounded: str = ""
+    hyper_roles: tuple[tuple[str, str], ...] = ()
     doc: str = ""
     _table: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -261,17 +266,20 @@ _ENTRIES = [
     _f("add", 2, _xp("add"), "{0} + {1}", "{0} + {1}", "x + y", infix="+", precedence=1,
        commutative=True, fold=operator.add, value_name="sum",
        rewrites=("add(x, 0.0) -> x", "add(add(c1, x), c2) -> add(x, add(c1, c2))",
-                 "add(x, negative(y)) -> sub(x, y)"), bounded="if_args"),
+                 "add(x, negative(y)) -> sub(x, y)"), bounded="if_args",
+       hyper_roles=(("small", "eps"),)),
     _f("sub", 2, _xp("subtract"), "{0} - {1}", "{0} - {1}", "x - y", infix="-", precedence=1,
        fold=operator.sub, value_name="diff",
        rewrites=("sub(x, 0.0) -> x", "sub(0.0, y) -> negative(y)",
-                 "sub(x, negative(y)) -> add(x, y)"), bounded="if_args"),
+                 "sub(x, negative(y)) -> add(x, y)"), bounded="if_args",
+       hyper_roles=(("one_minus_step_power", "form"),)),
     _f("mul", 2, _xp("multiply"), "{0} * {1}", "{0} \\cdot {1}", "x * y", infix="*", precedence=2,
        commutative=True, fold=operator.mul, value_name="prod", scales=True,
        rewrites=("mul(x, 1.0) -> x", "mul(x, -1.0) -> negative(x)",
                  "mul(mul(c1, x), c2) -> mul(x, mul(c1, c2))",
                  "mul(x, reciprocal(y)) -> div(x, y)", "mul(v, v) -> square(v)"),
-           bounded="if_args"),
+       bounded="if_args", hyper_roles=(("times_slot", "b"), ("times_weight", "weight_decay"),
+                                       ("times_lr", "lr_scale"))),
     _f("div", 2, _safe_div, "_div({0}, {1})", "\\frac{{{0}}}{{{1}}}",
        "x / y, with x / 0 = 0 (protected)", infix="/", precedence=2, fold=_py_div,
        value_name="ratio", py_helper=_DIV_PY,
@@ -283,7 +291,7 @@ _ENTRIES = [
        "elementwise minimum", commutative=True, value_name="lo",
        rewrites=("minimum(x, x) -> x",), bounded="if_args"),
     _f("power", 2, _xp("power"), "jnp.power({0}, {1})", "{{{0}}}^{{{1}}}", "x ** y",
-       value_name="pow"),
+       value_name="pow", hyper_roles=(("base_of_step", "bias_base"),)),
     # unary
     _unary("abs", _xp("abs"), "jnp.abs({0})", "|{0}|", "absolute value",
            rewrites=("abs(negative(x)) -> abs(x)", "abs(abs(x)) -> abs(x)",
@@ -353,7 +361,7 @@ _ENTRIES = [
     _f("interp", 3, lambda xp, x, y, a: (1 - a) * x + a * y, "(1 - {2}) * {0} + {2} * {1}",
        "(1 - {2}) {0} + {2} {1}", "(1 - a) * x + a * y", value_name="ema",
        rewrites=("interp(x, y, 0.0) -> x", "interp(x, y, 1.0) -> y", "interp(x, x, a) -> x"),
-       bounded="if_args"),
+       bounded="if_args", hyper_roles=(("third", "b"),)),
     _f("clip", 2, lambda xp, x, c: xp.clip(x, -xp.abs(c), xp.abs(c)),
        "jnp.clip({0}, -jnp.abs({1}), jnp.abs({1}))", "\\operatorname{{clip}}({0}, {1})",
        "x clipped to [-|c|, |c|]", bounded="if_any_arg"),
