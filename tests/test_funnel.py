@@ -31,9 +31,11 @@ STAGE = dict(task="quadratic", overrides={"steps": 30}, seeds=(0,))
 
 
 def make_run(run_dir, seed_text: str, candidates: list[tuple[str, float]],
-             funnel=()) -> RunStore:
+             funnel=(), engine: str | None = None) -> RunStore:
     """A stored search: the seed (fitness 1.0) and `candidates` (text, search fitness)."""
     cfg = SearchConfig(funnel=tuple(funnel))
+    if engine is not None:
+        cfg = SearchConfig.from_dict({**cfg.to_dict(), "task": {"engine": engine}})
     store = RunStore.create(run_dir, cfg.to_dict(), [("seed.prog", seed_text)])
 
     def add(text, fitness, operator):
@@ -93,7 +95,8 @@ def test_seed_is_trained_under_exactly_the_candidates_lr_grid(tmp_path):
     seed_text = to_text(remove_dead(parse(SLOW_SGD)), header=False)
     # The seed and the two distinct candidates (ADAM twice is one program), one spec.
     assert sorted(t for t, _ in first) == sorted([seed_text, ADAM, MOMENTUM])
-    assert all(s == stages[0].spec() for _, s in first)
+    assert all({k: v for k, v in s.items() if k != "engine"} == stages[0].spec()
+               and s["engine"] == "interpreted" for _, s in first)  # the run's engine
     assert first[0][1]["lr_multipliers"] == list(grid)
     # Independent reference: the seed's stage fitness is tasks.evaluate under that grid.
     ref = evaluate(functools.partial(to_optax, parse(SLOW_SGD)), get_task("quadratic", steps=30),
@@ -158,3 +161,12 @@ def test_a_funnel_on_an_unfinished_search_says_it_checks_the_candidates_so_far(t
     stored = RunStore.open(run)
     assert unfinished_note(stored, budget=2) == "" and unfinished_note(stored, budget=3)
     stored.close()
+
+
+def test_the_funnel_trains_with_the_runs_engine(tmp_path):
+    stage = FunnelStage(**STAGE, top_k=1, lr_multipliers=(1.0,))
+    run = make_run(tmp_path / "run", SLOW_SGD, [(ADAM, 0.3)], funnel=[stage], engine="compiled")
+    rec = Recorder()
+    res = run_funnel(run, evaluate_fn=rec)
+    assert [s["engine"] for _, s in rec.calls] == ["compiled", "compiled"]
+    assert res.best is not None

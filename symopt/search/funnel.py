@@ -4,9 +4,9 @@ and other tasks?
 Each `[[funnel]]` stage (`symopt.search.config.FunnelStage`) takes the `top_k` best
 *distinct* candidates (by canonical hash; ties go to fewer live statements) and trains
 them on its task **together with the seed program, under the same task spec** (seeds,
-learning-rate grid, overrides, time limit): the seed's fitness is measured by exactly
-the runs the candidates get. Only candidates that beat the seed (strictly lower
-fitness) move on to the next stage, best first.
+learning-rate grid, overrides, time limit; the run's `[task] engine`): the seed's
+fitness is measured by exactly the runs the candidates get. Only candidates that beat
+the seed (strictly lower fitness) move on to the next stage, best first.
 
 Every evaluation is stored in `run.sqlite` (table `funnel`) as soon as it is known, so
 an interrupted funnel keeps what it measured and a rerun reuses it (same stage, spec
@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
 from symopt.search.config import FunnelStage, SearchConfig
@@ -141,6 +142,7 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
                                                     workers or config.search.workers,
                                                     evaluate_fn or evaluate_text, run_dir=run_dir)
         funnel = _Funnel(store, executor, log, stop_requested)
+        funnel.engine = config.task.engine  # the run's engine trains the funnel too
         funnel.note = unfinished_note(store, config.search.budget)
         if funnel.note:
             log(funnel.note)
@@ -181,6 +183,7 @@ class _Funnel:
         self.seed = seed_rec
         self.seed_hashes = {r.hash for r in seeds}
         self.note = ""
+        self.engine = checks.DEFAULT_ENGINE
 
     def pool(self) -> list[CandidateRecord]:
         """Distinct non-seed candidates that trained successfully, best first."""
@@ -241,7 +244,8 @@ class _Funnel:
                     return None
                 pos = todo.pop(0)
                 text = to_text(remove_dead(parse(jobs[pos][0].program_text)), header=False)
-                in_flight[self.executor.submit(EvalJob(text, spec))] = pos
+                job_spec = {**spec, "engine": self.engine}  # not in the stored spec: the
+                in_flight[self.executor.submit(EvalJob(text, job_spec))] = pos  # same fitness
             done, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: in_flight[f]):
                 pos = in_flight.pop(future)
