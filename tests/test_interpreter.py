@@ -104,7 +104,7 @@ def test_nullary_functions_and_reassigned_lr_and_step_train_in_both_engines():
 def test_twenty_programs_of_one_size_class_compile_once():
     task = get_task("quadratic", steps=8, n_evals=2)
     programs = [p for p in _random_programs(200, seed=3, size=7)
-                if encode(p).size == SizeClass(8, 2)][:20]
+                if encode(p).size == SizeClass(16, 4)][:20]
     assert len({str(p) for p in programs}) == 20
     first = evaluate(ProgramOptimizer(programs[0], "interpreted"), task)
     traced = interpreter.TRACES  # traces of the interpreter: only when (re)compiling

@@ -21,7 +21,7 @@ Each statement is one ``lax.switch`` over (function, kind) branches inside a
 >>> from symopt import programs
 >>> prog = encode(programs.load("momentum"))
 >>> prog.size
-SizeClass(statements=8, slots=2)
+SizeClass(statements=16, slots=4)
 >>> tx = interpreted_tx(lambda count: 0.1, prog)
 >>> params = {"w": jnp.array([1.0, 2.0])}
 >>> upd, state = tx.update({"w": jnp.array([1.0, 1.0])}, tx.init(params), params)
@@ -69,6 +69,13 @@ OPS: tuple[tuple[str, Kind], ...] = tuple(
 _OP_INDEX = {op: i for i, op in enumerate(OPS)}
 
 
+#: The smallest size class. Each class is one compile (per task and process) of the same
+#: interpreter, only its register file differs, so few large classes beat many small ones:
+#: the classic optimizers and most children of a search fit the smallest class, and
+#: padding costs a few unused registers, not steps.
+MIN_STATEMENTS, MIN_SLOTS = 16, 4
+
+
 @dataclass(frozen=True)
 class SizeClass:
     """Padding of an encoded program: statement (and constant) registers, state slots."""
@@ -78,12 +85,14 @@ class SizeClass:
 
     @staticmethod
     def of(n_statements: int, n_constants: int, n_slots: int) -> SizeClass:
-        """The smallest class that fits (powers of two, at least 8 statements, 2 slots).
+        """The smallest class that fits: powers of two, at least `MIN_STATEMENTS`
+        statements and `MIN_SLOTS` slots.
 
-        >>> SizeClass.of(9, 3, 1)
-        SizeClass(statements=16, slots=2)
+        >>> SizeClass.of(9, 3, 1), SizeClass.of(20, 3, 5)
+        (SizeClass(statements=16, slots=4), SizeClass(statements=32, slots=8))
         """
-        return SizeClass(_pow2(max(n_statements, n_constants, 8)), _pow2(max(n_slots, 2)))
+        return SizeClass(_pow2(max(n_statements, n_constants, MIN_STATEMENTS)),
+                         _pow2(max(n_slots, MIN_SLOTS)))
 
     @property
     def registers(self) -> int:
@@ -222,10 +231,12 @@ class _Layout:
                      for dt, n in zip(self.cdtypes, self.sizes, strict=True))
 
     def leaf_to_tensor(self, ls) -> tuple:
+        # a concatenation of broadcasts (not jnp.repeat, whose index arithmetic XLA
+        # constant-folds for seconds at every compile)
         return tuple(
-            jnp.repeat(ls[jnp.asarray(idx)].astype(dt),
-                       np.array([self.where[i][2] for i in idx]), total_repeat_length=n)
-            for dt, idx, n in zip(self.cdtypes, self.group_leaves, self.sizes, strict=True))
+            jnp.concatenate([jnp.broadcast_to(ls[i].astype(dt), (self.where[i][2],))
+                             for i in idx])
+            for dt, idx in zip(self.cdtypes, self.group_leaves, strict=True))
 
 
 def _is_big(fn: Function, k: Kind) -> bool:

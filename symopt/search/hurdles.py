@@ -106,3 +106,44 @@ def thresholds(config: HurdlesSection, steps: Sequence[int],
         if threshold is not None:
             out.append([k, threshold])
     return out
+
+
+Curve = list[tuple[int, float]]
+
+
+class HurdleKeeper:
+    """A search's side of hurdles: the first task seed's validation curve of every
+    candidate trained (stored in the run store's `curves` table, reloaded on resume) and
+    the thresholds a new child's run gets (`for_child`). Off (no hurdles) when `config.at`
+    is empty or `task` is None (a stand-in fitness has no curves).
+    """
+
+    def __init__(self, config: HurdlesSection, task=None):
+        self.config = config
+        self.steps = (hurdle_steps(task.steps, task.n_evals, config.at)
+                      if config.at and task is not None else [])
+        self.curves: dict[int, Curve] = {}
+
+    def trained(self, store, rec_id: int, curves) -> None:
+        """Store a trained candidate's curves (``(task seed, steps, losses)`` each)."""
+        for k, (task_seed, steps, losses) in enumerate(curves):
+            store.set_curve(rec_id, task_seed, list(steps), list(losses))
+            if k == 0:
+                self.curves[rec_id] = list(zip(steps, losses, strict=True))
+
+    def reload(self, store, rec_id: int) -> None:
+        """A stored candidate's first curve (resuming a run)."""
+        if self.steps:
+            stored = store.curves(rec_id)
+            if stored:
+                steps, losses = next(iter(stored.values()))
+                self.curves[rec_id] = list(zip(steps, losses, strict=True))
+
+    def for_child(self, seed_ids, member_ids) -> dict:
+        """The task-spec entry of a child's hurdles now (empty when off)."""
+        if not self.steps:
+            return {}
+        seed = min((self.curves.get(i, []) for i in seed_ids),
+                   key=lambda c: c[-1][1] if c else math.inf, default=[])
+        members = (self.curves.get(i, []) for i in member_ids)
+        return {"hurdles": thresholds(self.config, self.steps, seed, members)}

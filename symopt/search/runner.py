@@ -58,7 +58,7 @@ from symopt.search.dispatch import Dispatcher, Finished
 from symopt.search.evolution import AgingPopulation, Member, child_rng
 from symopt.search.executor import EvalOutcome, Executor
 from symopt.search.funnel import FunnelResult, run_funnel
-from symopt.search.hurdles import hurdle_steps, thresholds
+from symopt.search.hurdles import HurdleKeeper
 from symopt.search.outputs import one_line, remove_dead_text, write_outputs
 from symopt.search.progress import NoProgress, SearchStats
 from symopt.search.proposals import Proposer
@@ -153,13 +153,12 @@ class _Search:
         self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
         self.from_good_snapshot = False
         self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
-        self.curves: dict[int, list[tuple[int, float]]] = {}  # id → first task seed's curve
-        self.hurdle_steps: list[int] = []
+        task = None
         if cfg.hurdles.at and hurdles:  # only with real training: a stand-in has no curves
             from symopt.tasks import get_task
 
             task = get_task(cfg.task.name, **cfg.task.overrides)
-            self.hurdle_steps = hurdle_steps(task.steps, task.n_evals, cfg.hurdles.at)
+        self.hurdles = HurdleKeeper(cfg.hurdles, task)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
@@ -255,7 +254,7 @@ class _Search:
         if not outcome.crashed:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
         self._store(rec, done.program)
-        self._store_curves(int(rec.id or 0), outcome)
+        self.hurdles.trained(self.store, int(rec.id or 0), outcome.curves)
         for twin in done.twins:
             if outcome.crashed:  # a dead worker says nothing of the program: train the twin
                 self.dispatcher.submit(twin.record, twin.program,
@@ -266,20 +265,8 @@ class _Search:
             twin.record.message = f"same program as candidate {rec.id}"
             self._store(twin.record, twin.program)
 
-    def _store_curves(self, rec_id: int, outcome: EvalOutcome) -> None:
-        for k, (task_seed, steps, losses) in enumerate(outcome.curves):
-            self.store.set_curve(rec_id, task_seed, list(steps), list(losses))
-            if k == 0:
-                self.curves[rec_id] = list(zip(steps, losses, strict=True))
-
     def _hurdles(self) -> dict:
-        """A child's hurdles now: thresholds from the population's curves (or the seed's)."""
-        if not self.hurdle_steps:
-            return {}
-        seed = min((self.curves.get(i, []) for i in self.seed_ids),
-                   key=lambda c: c[-1][1] if c else math.inf, default=[])
-        members = (self.curves.get(m.id, []) for m in self.population)
-        return {"hurdles": thresholds(self.config.hurdles, self.hurdle_steps, seed, members)}
+        return self.hurdles.for_child(self.seed_ids, [m.id for m in self.population])
 
     def _room_for_another(self) -> bool:
         s, in_flight = self.config.search, len(self.dispatcher)
@@ -369,11 +356,8 @@ class _Search:
     def _load_history(self) -> None:
         for rec in self.store.candidates():
             self._account(rec, session=False)
-            if self.hurdle_steps and rec.id is not None:
-                stored = self.store.curves(rec.id)
-                if stored:
-                    steps, losses = next(iter(stored.values()))
-                    self.curves[rec.id] = list(zip(steps, losses, strict=True))
+            if rec.id is not None:
+                self.hurdles.reload(self.store, rec.id)
             if rec.operator == "seed":
                 self.seed_ids.append(int(rec.id or 0))
                 self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
