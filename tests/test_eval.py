@@ -98,3 +98,16 @@ def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
     assert main(["eval", "optax:sgd", "--task", "quadratic", "--lr-mult", mult]) == 2
     err = capsys.readouterr().err
     assert "--lr-mult: must be a non-empty list of positive finite numbers" in err
+
+
+def test_eval_engines_give_the_same_losses(tmp_path, capsys):
+    losses = {}
+    for engine in ("interpreted", "compiled"):
+        out = tmp_path / f"{engine}.json"
+        assert main(["eval", "lion", "adamw", "--task", "logreg", "--steps", "30",
+                     "--engine", engine, "--json", str(out)]) == 0
+        d = json.loads(out.read_text())
+        losses[engine] = {p["name"]: p["seeds"][0]["final_loss"] for p in d["programs"]}
+    assert losses["interpreted"].keys() == {"lion", "adamw"}
+    for name, loss in losses["compiled"].items():
+        assert losses["interpreted"][name] == pytest.approx(loss, rel=1e-4)

@@ -126,12 +126,16 @@ def test_nan_at_step_one_stops_within_a_step_and_names_it():
 
 @pytest.mark.slow
 def test_fitness_same_with_both_engines_on_two_tasks():
-    programs = list(CLASSICS) + _random_programs(50, seed=1)
+    """Every built-in program and 50 random ones, on two tasks (tolerance: module doc)."""
+    programs_ = list(CLASSICS) + _random_programs(50, seed=1)
     for name in ("quadratic", "logreg"):
-        task = get_task(name, steps=30, n_evals=2)
-        for p in programs:
+        task = get_task(name, steps=12, n_evals=1, lr_multipliers=(1.0,))
+        compared = 0
+        for p in programs_:
             a = evaluate(ProgramOptimizer(p, "compiled"), task)
             b = evaluate(ProgramOptimizer(p, "interpreted"), task)
             assert a.status == b.status, (name, p, a.message, b.message)
             if a.ok:
+                compared += 1
                 assert abs(a.fitness - b.fitness) <= 1e-3 * abs(a.fitness) + 1e-7, (name, p)
+        assert compared >= 25, (name, compared)  # enough programs really trained
