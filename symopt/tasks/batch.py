@@ -152,4 +152,4 @@ def evaluate_batch(
                     per_seed = mine[j * len(mults):(j + 1) * len(mults)]
                     results[i][j] = summarize(task, seed, mults, per_seed, compile_s)
                     compile_s = 0.0
-    return results  # type: ignore[return-value]
+    return results  # every slot is filled above
