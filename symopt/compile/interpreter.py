@@ -44,7 +44,7 @@ from symopt.errors import ProgramError
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program
-from symopt.lang.registry import FUNCTIONS, Function
+from symopt.lang.registry import FUNCTIONS, IDENTITY, Function
 from symopt.lang.typecheck import check, typed
 
 _S, _L, _T = Kind.SCALAR, Kind.LEAF_SCALAR, Kind.TENSOR
@@ -172,7 +172,7 @@ def encode(program: Program, size: SizeClass | None = None) -> Encoded:
             consts[c] = fn.constant()
             args[i, 0] = size.constants + c
             c += 1
-            fn, arg_kinds = FUNCTIONS["copy"], (_S,)
+            fn, arg_kinds = FUNCTIONS[IDENTITY], (_S,)
         variant = max(arg_kinds) if fn.scope != "global" else arg_kinds[0]
         if variant == _S and fn.scope != "global":
             variant = _L
