@@ -119,3 +119,15 @@ def test_eta_is_the_remaining_budget_at_the_session_rate():
         stats.record(cache_hit=False, tries=1, redundant=0.0)
     stats.record(cache_hit=True, tries=1, redundant=0.0)  # cache hits cost no budget
     assert stats.eta_seconds == pytest.approx(6 * 20.0 / 4, rel=0.05)
+
+
+def test_the_readme_seed_path_means_the_built_in_outside_a_checkout(tmp_path, monkeypatch):
+    from symopt import programs
+
+    monkeypatch.chdir(tmp_path)  # no programs/ folder here
+    assert programs.resolve("programs/adamw.prog") == programs.path("adamw")
+    (tmp_path / "programs").mkdir()
+    mine = tmp_path / "programs" / "adamw.prog"  # a file of the user's wins
+    mine.write_text("def train(w, g, lr):\n    update = g * lr\n    return update\n")
+    assert programs.resolve("programs/adamw.prog") == Path("programs/adamw.prog")
+    assert programs.resolve("programs/nope.prog") == Path("programs/nope.prog")

@@ -58,11 +58,22 @@ def load(name: str) -> Program:
 
 def resolve(spec: str | os.PathLike) -> Path:
     """Where a program named on a command line lives: an existing file wins, then a built-in
-    name; anything else is returned as given (reading it then reports the missing file)."""
+    name, then ``programs/NAME.prog`` as the docs write it (the checkout's `programs/`
+    links to the built-ins, so outside a checkout it means the same file); anything else is
+    returned as given (reading it then reports the missing file).
+
+    >>> resolve("programs/adamw.prog").resolve() == path("adamw").resolve()  # from any dir
+    True
+    >>> resolve("mine/adamw.prog")
+    PosixPath('mine/adamw.prog')
+    """
     given = Path(spec)
     if given.is_file():
         return given
+    name = os.fspath(spec)
+    if given.parent == Path("programs") and given.suffix == _SUFFIX:
+        name = given.name
     try:
-        return path(os.fspath(spec))
+        return path(name)
     except UserError:
         return given
