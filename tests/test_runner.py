@@ -46,6 +46,30 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
     assert res.stats.cache_hits == len(hits)
 
 
+def test_hall_of_fame_and_best_prog_are_current_at_every_candidate(tmp_path):
+    """Outputs are rewritten only when a candidate enters the hall of fame (many ties
+    here): at every point they equal what the store says."""
+    checked = []
+
+    def fitness(text, spec):  # before each training run, the outputs match the store
+        run = tmp_path / "r"
+        if (run / "hall_of_fame.csv").exists():
+            store = RunStore.open(run)
+            ids = [r.id for r in store.best(5)]
+            best = store.best(1)[0]
+            store.close()
+            rows = (run / "hall_of_fame.csv").read_text().splitlines()[1:]
+            assert [int(row.split(",")[5]) for row in rows] == ids
+            assert f"fitness {best.fitness:.6g} " in (run / "best.prog").read_text()
+            checked.append(len(ids))
+        return statement_count_fitness(text, spec)
+
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 25, "seed": 4,
+                                             "hall_of_fame": 5}})
+    run_search(cfg, tmp_path / "r", seeds=[builtin_file("adamw")], evaluate_fn=fitness)
+    assert len(checked) >= 20 and max(checked) == 5
+
+
 def test_shared_cache_between_runs_means_no_training(tmp_path):
     cache = str(tmp_path / "shared.sqlite")
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6},

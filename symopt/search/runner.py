@@ -315,7 +315,7 @@ class _Search:
             self.since_improvement = 0 if improved else self.since_improvement + 1
             if s.restart_after and self.since_improvement >= s.restart_after:
                 self._restart()
-        if math.isfinite(rec.fitness) and rec.fitness <= self.hof_threshold:
+        if improved or (math.isfinite(rec.fitness) and rec.fitness < self.hof_threshold):
             self._write_outputs()
 
     def _account(self, rec: CandidateRecord, session: bool) -> bool:

@@ -34,6 +34,7 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -301,9 +302,9 @@ class RunStore:
 
     def best(self, n: int) -> list[CandidateRecord]:
         """The `n` fittest candidates with distinct hashes (ties: earliest first)."""
-        rows = self._select("WHERE fitness IS NOT NULL ORDER BY fitness, id")
+        rows = self._rows("WHERE fitness IS NOT NULL ORDER BY fitness, id")
         seen, out = set(), []
-        for r in rows:
+        for r in rows:  # read (and validate) only as far as the n-th distinct program
             key = r.hash or r.program_text
             if key not in seen:
                 seen.add(key)
@@ -313,16 +314,17 @@ class RunStore:
         return out
 
     def _select(self, clause: str, params: tuple = ()) -> list[CandidateRecord]:
+        return list(self._rows(clause, params))
+
+    def _rows(self, clause: str, params: tuple = ()) -> Iterator[CandidateRecord]:
         cur = self._db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM candidates {clause}",
                                params)
-        out = []
         for row in cur:
             self._check_row(row)
             rec = CandidateRecord(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0])
             rec.fitness = math.inf if rec.fitness is None else rec.fitness
             rec.cache_hit = bool(rec.cache_hit)
-            out.append(rec)
-        return out
+            yield rec
 
     # -- funnel ----------------------------------------------------------------------
     def add_funnel(self, record: FunnelRecord) -> int:
