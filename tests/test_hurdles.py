@@ -35,3 +35,15 @@ def test_hurdles_stop_children_never_the_seed_and_never_the_best(tmp_path):
     assert cache.get("hash", hurdled[0].hash).status == "hurdle"
     cache.close()
     store.close()
+
+
+def test_copies_of_one_member_count_once_for_the_quantile():
+    from symopt.search.hurdles import HurdleKeeper, HurdlesSection
+
+    keeper = HurdleKeeper(HurdlesSection(at=(0.5,), quantile=0.75, margin=0.1, min_members=2))
+    keeper.steps = [10]
+    keeper.curves = {1: [(0, 4.0), (10, 2.0)], 2: [(0, 4.0), (10, 3.0)]}
+    # a population of seed copies: the seed rule, seed x 1.1
+    assert keeper.for_child([1], [1, 1, 1, 1]) == {"hurdles": [[10, 2.2]]}
+    # two distinct members: their 75% quantile
+    assert keeper.for_child([1], [1, 1, 2, 2]) == {"hurdles": [[10, 2.75]]}

@@ -145,5 +145,7 @@ class HurdleKeeper:
             return {}
         seed = min((self.curves.get(i, []) for i in seed_ids),
                    key=lambda c: c[-1][1] if c else math.inf, default=[])
-        members = (self.curves.get(i, []) for i in member_ids)
+        # each distinct member once: right after a (re)start the population is copies of
+        # the seeds, which count as one member each (then the seed rule applies)
+        members = (self.curves.get(i, []) for i in dict.fromkeys(member_ids))
         return {"hurdles": thresholds(self.config, self.steps, seed, members)}
