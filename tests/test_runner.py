@@ -447,14 +447,14 @@ def test_resume_with_corrupt_meta_names_the_field(tmp_path, capsys, key, value, 
 
 @pytest.mark.slow
 def test_chaos_random_sigkills_of_a_two_worker_search_then_resume(tmp_path):
-    """Reduced size (3 kills, budget 30); the chaos runs of the issue used 20 kills."""
+    """Reduced size (3 kills, budget 24); the chaos runs of the issue used 20 kills."""
     import random
 
     rng = random.Random(16)
-    budget, kills = 30, 3
+    budget, kills = 24, 3
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = 7\nworkers = 2\n'
-                   '[task]\nname = "quadratic"\noverrides = { steps = 100 }\n')
+                   '[task]\nname = "quadratic"\noverrides = { steps = 60 }\n')
     run = tmp_path / "run"
     cmd = SEARCH_CMD + ["--seed", "sgd", "--config", str(cfg), "--out", str(run)]
     seen: list = []
