@@ -96,20 +96,24 @@ def test_trainer_run_equals_the_training_loop_with_baked_constants():
     assert other.fitness != ours.fitness
 
 
-def test_divergence_is_a_status():
-    task = get_task("quadratic", steps=20)
-    r = trainer_for(LION, task).run(Hyper.of([0.9, 0.1, 1e6, 0.99], 1.0, 0.0))
-    assert r.status == "diverged" and r.fitness == float("inf")
+def test_divergence_is_a_status_named_as_the_evaluator_names_it():
+    task = get_task("quadratic", steps=20, warmup_steps=0)  # Hyper's warmup below: 0
+    consts = [0.9, 0.1, 1e6, 0.99]
+    r = trainer_for(LION, task).run(Hyper.of(consts, 1.0, 0.0))
+    ref = evaluate(lambda lr: to_optax(LION.with_constants(consts), lr), task,
+                   lr_multipliers=[1.0])
+    assert r.status == ref.status == "diverged" and r.fitness == float("inf")
+    assert r.message == ref.message and "at step" in r.message
 
 
 def test_state_round_trips_through_arrays_and_training_continues_identically():
     task = get_task("quadratic", steps=40)
     tr = Trainer(LION, task, chunk_steps=10)
     hyper = Hyper.of(LION.constants(), 1.0, 5.0)
-    state, _, _ = tr.chunk(tr.init(0), hyper)
+    state = tr.chunk(tr.init(0), hyper).state
     copy = state_from_arrays(tr, {k: v.copy() for k, v in state_to_arrays(state).items()})
-    a, _, _ = tr.chunk(state, hyper)
-    b, _, _ = tr.chunk(copy, hyper)
+    a = tr.chunk(state, hyper).state
+    b = tr.chunk(copy, hyper).state
     assert int(b.step) == 20 and tr.val(a) == tr.val(b)
     with pytest.raises(ValueError, match="arrays"):
         state_from_arrays(tr, {"a0": np.zeros(1)})

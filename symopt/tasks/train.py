@@ -107,34 +107,36 @@ def train_steps(task: Task, tx: optax.GradientTransformation, state: TrainState,
     return Steps(TrainState(params, opt_state, step, state.key), losses, done, bad, bad_at)
 
 
-_XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
+#: XLA flags of every training compile (shared with `symopt.tune`).
+XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 
-class _TaskFns:
+class TaskFns:
     """Compiled parameter init and validation of one task (shared by every optimizer)."""
 
     def __init__(self, task: Task):
         self.task = task
         self.data = jax.device_put(task.data)
         seed = jnp.zeros((), jnp.int32)
-        self.init = jax.jit(self.init_fn).lower(seed).compile(compiler_options=_XLA_OPTIONS)
+        self.init = jax.jit(self.init_fn).lower(seed).compile(compiler_options=XLA_OPTIONS)
         params = jax.eval_shape(self.init_fn, seed)[0]
         self.val = jax.jit(task.val_loss).lower(params, self.data).compile(
-            compiler_options=_XLA_OPTIONS)
+            compiler_options=XLA_OPTIONS)
 
     def init_fn(self, seed):
         k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
         return self.task.init_params(k_init), k_data
 
 
-_TASK_FNS: weakref.WeakKeyDictionary[Task, _TaskFns] = weakref.WeakKeyDictionary()
+_TASK_FNS: weakref.WeakKeyDictionary[Task, TaskFns] = weakref.WeakKeyDictionary()
 
 
-def _task_fns(task: Task) -> _TaskFns:
+def task_fns(task: Task) -> TaskFns:
+    """The compiled init and validation of `task` (one per equal task, shared)."""
     with _RUNNERS_LOCK:
         fns = _TASK_FNS.get(task)
     if fns is None:
-        fns = _TaskFns(task)
+        fns = TaskFns(task)
         with _RUNNERS_LOCK:
             _TASK_FNS[task] = fns
     return fns
@@ -145,8 +147,8 @@ class Runner:
 
     With ``with_args`` the factory is called as ``make_tx(schedule, opt_args)``, where
     ``opt_args`` is a pytree of arrays traced by the compiled functions (the interpreter's
-    encoded program), so one compile serves every value of ``opt_args`` of the same shapes.
-    ``compiles`` counts the compilations (tests check that a size class compiles once).
+    encoded program), so one compile serves every value of ``opt_args`` of the same shapes
+    (tests count the interpreter's traces, `symopt.compile.interpreter.TRACES`).
     """
 
     def __init__(self, make_tx: Callable, task: Task, with_args: bool = False,
@@ -157,7 +159,6 @@ class Runner:
         self.n_chunks = math.ceil(task.steps / self.chunk_len)
         self._opt_init = self._chunk = None
         self.compile_s = 0.0
-        self.compiles = 0
 
     def _tx(self, multiplier, opt_args):
         schedule = self.task.lr_schedule(multiplier)
@@ -178,18 +179,17 @@ class Runner:
         """Trace and compile (once); returns the seconds it took (task parts included)."""
         if self._chunk is None:
             t0 = time.perf_counter()
-            fns = self.fns = _task_fns(self.task)
+            fns = self.fns = task_fns(self.task)
             seed = jnp.zeros((), jnp.int32)
             mult = jnp.ones((), jnp.float32)
             args = jax.tree_util.tree_map(jnp.asarray, opt_args)
             params, key = jax.eval_shape(fns.init_fn, seed)
             self._opt_init = jax.jit(self.opt_init_fn).lower(params, mult, args).compile(
-                compiler_options=_XLA_OPTIONS)
+                compiler_options=XLA_OPTIONS)
             opt_state = jax.eval_shape(self.opt_init_fn, params, mult, args)
             state = TrainState(params, opt_state, jax.ShapeDtypeStruct((), jnp.int32), key)
             self._chunk = jax.jit(self.chunk_fn, donate_argnums=(0,)).lower(
-                state, mult, fns.data, args, mult).compile(compiler_options=_XLA_OPTIONS)
-            self.compiles += 1
+                state, mult, fns.data, args, mult).compile(compiler_options=XLA_OPTIONS)
             self.compile_s = time.perf_counter() - t0
         return self.compile_s
 

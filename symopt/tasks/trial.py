@@ -40,19 +40,26 @@ class Trial:
     after ``step``, a validation loss above ``threshold`` ends the run with status
     ``hurdle``. ``early_stop`` (the default) holds every training step to the divergence
     limit inside the compiled chunk; without it only the validation loss is (benchmarks
-    compare the two).
+    compare the two). ``step0`` is the step the run starts from (a run resumed from a
+    checkpoint, `symopt.tune.pbt`): steps are counted from it.
     """
 
     def __init__(self, task: Task, val0: float, multiplier: float,
-                 hurdles: Sequence[tuple[int, float]] = (), early_stop: bool = True):
+                 hurdles: Sequence[tuple[int, float]] = (), early_stop: bool = True,
+                 step0: int = 0):
         self.task, self.multiplier = task, float(multiplier)
-        self.val0 = val0
+        self.val0, self.step0 = val0, int(step0)
         ratio = task.diverge_ratio
         self.limit = ratio * abs(val0) if math.isfinite(val0) and val0 != 0 else math.inf
         self.chunk_limit = self.limit if early_stop else math.inf
-        self.curve, self.steps_at, self.train = [val0], [0], []
+        self.curve, self.steps_at, self.train = [val0], [self.step0], []
         self.status, self.message = "ok", ""
         self.pending = sorted((int(k), float(v)) for k, v in hurdles)
+
+    @property
+    def step(self) -> int:
+        """The steps trained so far (from step 0, not ``step0``)."""
+        return self.step0 + len(self.train)
 
     def after_chunk(self, losses: Sequence[float], bad: int, at: int,
                     val: Callable[[], float], deadline: float | None) -> bool:
@@ -62,43 +69,43 @@ class Trial:
         train.extend(float(x) for x in losses)
         if bad:
             self.status = "diverged"
-            loss = train[at - 1] if 0 < at <= len(train) else math.nan
+            loss = train[at - 1 - self.step0] if 0 < at - self.step0 <= len(train) else math.nan
             self.message = {
                 BAD_LOSS: f"non-finite training loss at step {at}",
                 BAD_PARAMS: f"non-finite parameters at step {at}",
                 BAD_EXPLODED: f"training loss {loss:.4g} above {ratio:g}x the initial "
                               f"validation loss {self.val0:.4g} at step {at}"}[bad]
             return True
-        v = val()
+        v, step = val(), self.step
         self.curve.append(v)
-        self.steps_at.append(len(train))
+        self.steps_at.append(step)
         if not math.isfinite(v):
             self.status = "diverged"
-            self.message = f"non-finite validation loss at step {len(train)}"
+            self.message = f"non-finite validation loss at step {step}"
             return True
         if v > self.limit:
             self.status = "diverged"
             self.message = (f"validation loss {v:.4g} above {ratio:g}x the initial "
-                            f"{self.val0:.4g} at step {len(train)}")
+                            f"{self.val0:.4g} at step {step}")
             return True
-        due = [h for h in self.pending if h[0] <= len(train)]
-        self.pending = [h for h in self.pending if h[0] > len(train)]
+        due = [h for h in self.pending if h[0] <= step]
+        self.pending = [h for h in self.pending if h[0] > step]
         over = [thr for _, thr in due if v > thr]
-        if over and len(train) < task.steps:
+        if over and step < task.steps:
             self.status = "hurdle"
             self.message = (f"validation loss {v:.4g} above the hurdle {min(over):.4g} "
-                            f"at step {len(train)}")
+                            f"at step {step}")
             return True
-        if deadline is not None and time.perf_counter() > deadline and len(train) < task.steps:
-            self.status, self.message = "timeout", f"time limit reached at step {len(train)}"
+        if deadline is not None and time.perf_counter() > deadline and step < task.steps:
+            self.status, self.message = "timeout", f"time limit reached at step {step}"
             return True
-        return len(train) >= task.steps
+        return step >= task.steps
 
     def record(self, run_s: float) -> dict[str, Any]:
         """The raw trial record `summarize` reads."""
         return dict(status=self.status, message=self.message, curve=self.curve,
                     eval_steps=self.steps_at, train=self.train, run_s=run_s,
-                    steps=len(self.train), multiplier=self.multiplier)
+                    steps=self.step, multiplier=self.multiplier)
 
 
 def failed_record(multiplier: float, message: str) -> dict[str, Any]:

@@ -81,13 +81,7 @@ def pbt_trainable(config: dict, spec: dict) -> None:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     from ray import tune
 
-    from symopt.tune.trainer import (
-        Hyper,
-        divergence,
-        state_from_arrays,
-        state_to_arrays,
-        trainer_for,
-    )
+    from symopt.tune.trainer import Hyper, state_from_arrays, state_to_arrays, trainer_for
 
     program, task, space = _spec_space(spec)
     values = decode(space, config["hp"])
@@ -108,15 +102,17 @@ def pbt_trainable(config: dict, spec: dict) -> None:
     else:
         state = trainer.init(spec["train_seed"])
         val0 = trainer.val(state)
+    # divergence as in an evaluation; a member that went bad goes on reporting it (with
+    # its bad loss) until the scheduler replaces it
+    trial = trainer.trial(state, val0, hyper)
     first = True
     while first or int(state.step) < task.steps:  # report at least once after a restart
         if int(state.step) < task.steps:
-            state, losses, finite = trainer.chunk(state, hyper)
-            finite = finite and bool(np.all(np.isfinite(losses)))
+            state, _ = trainer.advance(state, hyper, trial)
         else:  # restored from a finished member: nothing left to train
-            finite = True
-        val = trainer.val(state)
-        why = divergence(task, val0, val, finite)
+            trial.after_chunk([], 0, 0, lambda s=state: trainer.val(s), None)
+        why = trial.message if trial.status == "diverged" else ""
+        val = trainer.val(state) if why else trial.curve[-1]  # a bad step skips validation
         metrics = {
             "val_loss": _BAD if why else val, "status": "diverged" if why else "ok",
             "message": why, "step": int(state.step), "values": json.dumps(values),

@@ -6,8 +6,9 @@ chunk (:func:`symopt.compile.traced.to_optax_traced`), so a GA trial with new co
 and a PBT member whose constants change mid-run reuse the same executable. Training is
 driven chunk by chunk on a :class:`TrainState` (parameters, optimizer state, step, data
 key) that :func:`state_to_arrays` / :func:`state_from_arrays` turn into plain arrays for a
-checkpoint. The task is used through its ``init_params``, ``train_batch``, ``loss`` and
-``val_loss`` only.
+checkpoint. The training steps, the task's compiled init and validation and the rules of
+divergence are the evaluator's (`symopt.tasks.train.train_steps`, `task_fns`,
+`symopt.tasks.trial.Trial`): a tuned run fails exactly when an evaluated one would.
 
 >>> from symopt.tasks import get_task
 >>> from symopt import programs
@@ -34,9 +35,8 @@ from symopt.compile.traced import to_optax_traced
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 from symopt.tasks.base import Task
-from symopt.tasks.train import TrainState, train_steps
-
-_XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
+from symopt.tasks.train import XLA_OPTIONS, TrainState, task_fns, train_steps
+from symopt.tasks.trial import Trial
 
 
 class Hyper(NamedTuple):
@@ -84,76 +84,86 @@ def schedule(task: Task, count, lr_mult, warmup):
     return task.base_lr * lr_mult * jnp.where(count < w, warm, after)
 
 
+class Chunk(NamedTuple):
+    """What :meth:`Trainer.chunk` gives back (the `Trial.after_chunk` arguments)."""
+
+    state: TrainState
+    losses: np.ndarray  # the training loss of each step done
+    bad: int  # 0, or why a step went bad (`symopt.tasks.trial.BAD_LOSS`, ...)
+    at: int  # the first bad step
+
+
 class Trainer:
-    """Compiled init / training chunk / validation of one program structure on one task."""
+    """Compiled init / training chunk / validation of one program structure on one task.
+
+    Chunks never stop early (``early_stop=False``): a PBT member that went bad trains on
+    and reports its bad loss until the scheduler replaces it; `run` stops at the chunk
+    where a step went bad and names that step, as `symopt.tasks.evaluate` does.
+    """
 
     def __init__(self, program: Program, task: Task, chunk_steps: int | None = None):
         self.program, self.task = program, task
         n_evals = max(1, task.n_evals)
         self.chunk_len = int(chunk_steps or max(1, math.ceil(task.steps / n_evals)))
         self.n_chunks = math.ceil(task.steps / self.chunk_len)
-        self.data = jax.device_put(task.data)
+        self.fns = fns = task_fns(task)
         seed = jax.ShapeDtypeStruct((), jnp.int32)
-        self._init = jax.jit(self._init_fn).lower(seed).compile(compiler_options=_XLA_OPTIONS)
-        state = jax.eval_shape(self._init_fn, seed)
+        params, key = jax.eval_shape(fns.init_fn, seed)
+        self._opt_init = jax.jit(self._opt_init_fn).lower(params).compile(
+            compiler_options=XLA_OPTIONS)
+        state = TrainState(params, jax.eval_shape(self._opt_init_fn, params), seed, key)
         hyper = Hyper.of(np.zeros(len(program.constants())), 1.0, 0.0)
-        self._chunk = jax.jit(self._chunk_fn).lower(state, hyper, self.data).compile(
-            compiler_options=_XLA_OPTIONS)
-        self._val = jax.jit(task.val_loss).lower(state.params, self.data).compile(
-            compiler_options=_XLA_OPTIONS)
+        limit = jax.ShapeDtypeStruct((), jnp.float32)
+        self._chunk = jax.jit(self._chunk_fn).lower(state, hyper, fns.data, limit).compile(
+            compiler_options=XLA_OPTIONS)
         self.state_shape = state
 
     def _tx(self, hyper: Hyper) -> optax.GradientTransformation:
         lr = lambda count: schedule(self.task, count, hyper.lr_mult, hyper.warmup)
         return to_optax_traced(self.program, lr, hyper.consts)
 
-    def _init_fn(self, seed):
-        k_init, k_data = jax.random.split(jax.random.PRNGKey(seed))
-        params = self.task.init_params(k_init)
-        opt_state = self._tx(Hyper.of(np.zeros(len(self.program.constants())), 1.0, 0.0)).init(
-            params)
-        return TrainState(params, opt_state, jnp.zeros((), jnp.int32), k_data)
+    def _opt_init_fn(self, params):
+        return self._tx(Hyper.of(np.zeros(len(self.program.constants())), 1.0, 0.0)).init(params)
 
-    def _chunk_fn(self, state: TrainState, hyper: Hyper, data):
-        out = train_steps(self.task, self._tx(hyper), state, data, self.chunk_len,
-                          early_stop=False)
-        return out.state, out.losses, out.done, out.bad == 0
+    def _chunk_fn(self, state: TrainState, hyper: Hyper, data, limit):
+        return train_steps(self.task, self._tx(hyper), state, data, self.chunk_len, limit,
+                           early_stop=False)
 
     def init(self, seed: int = 0) -> TrainState:
-        return self._init(jnp.asarray(seed, jnp.int32))
+        params, key = self.fns.init(jnp.asarray(seed, jnp.int32))
+        return TrainState(params, self._opt_init(params), jnp.zeros((), jnp.int32), key)
 
-    def chunk(self, state: TrainState, hyper: Hyper) -> tuple[TrainState, np.ndarray, bool]:
-        """Train one chunk; returns the new state, the training losses, all-finite."""
-        state, losses, done, finite = self._chunk(state, hyper, self.data)
-        return state, np.asarray(losses)[: int(done)], bool(finite)
+    def chunk(self, state: TrainState, hyper: Hyper, limit: float = math.inf) -> Chunk:
+        """Train one chunk; a training loss above `limit` counts as a bad step."""
+        out = self._chunk(state, hyper, self.fns.data, jnp.asarray(limit, jnp.float32))
+        return Chunk(out.state, np.asarray(out.losses)[: int(out.done)], int(out.bad),
+                     int(out.bad_at))
 
     def val(self, state: TrainState) -> float:
-        return float(self._val(state.params, self.data))
+        return float(self.fns.val(state.params, self.fns.data))
+
+    def trial(self, state: TrainState, val0: float, hyper: Hyper) -> Trial:
+        """The bookkeeping of a run at `state` that started at validation loss `val0`."""
+        return Trial(self.task, val0, float(hyper.lr_mult), step0=int(state.step))
+
+    def advance(self, state: TrainState, hyper: Hyper, trial: Trial) -> tuple[TrainState, bool]:
+        """One chunk from `state` accounted in `trial`; True when the run has ended."""
+        out = self.chunk(state, hyper, trial.limit)
+        ended = trial.after_chunk(out.losses, out.bad, out.at, lambda: self.val(out.state),
+                                  None)
+        return out.state, ended
 
     def run(self, hyper: Hyper, seed: int = 0) -> RunResult:
         """Train a whole run from scratch; divergence as in ``symopt.tasks.evaluate``."""
         t0 = time.perf_counter()
         state = self.init(seed)
-        val0 = self.val(state)
-        curve = [val0]
-        while int(state.step) < self.task.steps:
-            state, losses, finite = self.chunk(state, hyper)
-            val = self.val(state)
-            curve.append(val)
-            why = divergence(self.task, val0, val, finite and bool(np.all(np.isfinite(losses))))
-            if why:
-                return RunResult(math.inf, "diverged", f"{why} at step {int(state.step)}",
-                                 tuple(curve), time.perf_counter() - t0)
-        return RunResult(curve[-1], "ok", "", tuple(curve), time.perf_counter() - t0)
-
-
-def divergence(task: Task, val0: float, val: float, finite: bool) -> str:
-    """Why a run counts as diverged ('' if it does not): NaN/Inf, or loss far above start."""
-    if not (finite and math.isfinite(val)):
-        return "non-finite loss or parameters"
-    if math.isfinite(val0) and val0 != 0 and val > task.diverge_ratio * abs(val0):
-        return f"validation loss {val:.4g} above {task.diverge_ratio:g}x the initial {val0:.4g}"
-    return ""
+        trial = self.trial(state, self.val(state), hyper)
+        ended = False
+        while not ended:
+            state, ended = self.advance(state, hyper, trial)
+        fitness = trial.curve[-1] if trial.status == "ok" else math.inf
+        return RunResult(fitness, trial.status, trial.message, tuple(trial.curve),
+                         time.perf_counter() - t0)
 
 
 def state_to_arrays(state: TrainState) -> dict[str, np.ndarray]:
