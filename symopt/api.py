@@ -37,7 +37,8 @@ from symopt.search.config import SearchConfig, load_config
 from symopt.search.interrupt import stop_on_sigint
 from symopt.search.progress import SearchStats, make_progress
 from symopt.search.runner import run_search
-from symopt.search.store import CandidateRecord, RunStore
+from symopt.search.store import RunStore
+from symopt.search.store_schema import CandidateRecord
 
 Seed = Program | str | os.PathLike
 

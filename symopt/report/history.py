@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symopt.search.store import CandidateRecord, RunStore
+from symopt.search.store import RunStore
+from symopt.search.store_schema import CandidateRecord
 
 
 @dataclass

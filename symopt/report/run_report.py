@@ -37,7 +37,8 @@ from symopt.report.history import RunHistory
 from symopt.report.notes import duration, fmt, md_table, notes_block, write_keeping_notes
 from symopt.report.tables import optional_tables
 from symopt.search.runlock import run_lock
-from symopt.search.store import CandidateRecord, RunStore
+from symopt.search.store import RunStore
+from symopt.search.store_schema import CandidateRecord
 
 REPORT_NAME = "report.md"
 

@@ -18,7 +18,8 @@ from symopt.search.executor import (
 from symopt.search.mutation import Mutation, MutationConfig, Mutator
 from symopt.search.random_programs import random_program
 from symopt.search.runner import SearchResult, run_search
-from symopt.search.store import CandidateRecord, RunStore
+from symopt.search.store import RunStore
+from symopt.search.store_schema import CandidateRecord
 
 __all__ = [
     "AgingPopulation", "CandidateRecord", "EquivalenceCache", "EvalJob", "EvalOutcome",

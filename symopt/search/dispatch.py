@@ -7,7 +7,7 @@ finished run with the twins that waited for it.
 
 >>> from symopt.lang import parse
 >>> from symopt.search.executor import EvalOutcome, InlineExecutor
->>> from symopt.search.store import CandidateRecord
+>>> from symopt.search.store_schema import CandidateRecord
 >>> d = Dispatcher(InlineExecutor(lambda text, spec: EvalOutcome(2.0, "ok")), {"name": "t"})
 >>> p = parse("def train(w, g, lr):\\n    u = g * lr\\n    return u")
 >>> a = CandidateRecord(program_text="a", hash="h1")
@@ -28,7 +28,7 @@ from typing import Any
 from symopt.lang import Program
 from symopt.search.executor import EvalJob, EvalOutcome, Executor
 from symopt.search.outputs import remove_dead_text
-from symopt.search.store import CandidateRecord
+from symopt.search.store_schema import CandidateRecord
 
 
 @dataclass

@@ -45,13 +45,8 @@ from symopt.lang import parse, remove_dead, to_text
 from symopt.search.config import FunnelStage, SearchConfig
 from symopt.search.executor import EvalJob, EvalOutcome, Executor, evaluate_text, make_executor
 from symopt.search.runlock import run_lock
-from symopt.search.store import (
-    STORE_NAME,
-    CandidateRecord,
-    FunnelRecord,
-    RunStore,
-    write_atomic,
-)
+from symopt.search.store import STORE_NAME, RunStore, write_atomic
+from symopt.search.store_schema import CandidateRecord, FunnelRecord
 
 __all__ = ["FunnelResult", "FunnelStage", "StageResult", "funnel_csv", "run_funnel",
            "unfinished_note"]

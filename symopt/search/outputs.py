@@ -10,11 +10,14 @@ search leaves them consistent with the store.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from pathlib import Path
 
 from symopt.lang import Program, parse, remove_dead, to_text
-from symopt.search.store import CandidateRecord, RunStore, hall_of_fame_csv, write_atomic
+from symopt.search.store import RunStore, write_atomic
+from symopt.search.store_schema import CandidateRecord
 
 
 def remove_dead_text(program: Program) -> str:
@@ -28,6 +31,23 @@ def one_line(program_text: str, source: str = "<string>") -> str:
     text = remove_dead_text(parse(program_text, source))
     body = [ln.strip() for ln in text.splitlines()[1:]]
     return "; ".join(body)
+
+
+def hall_of_fame_csv(records: list[CandidateRecord], one_line) -> str:
+    """CSV text of the hall of fame; `one_line(record)` renders a program on one line.
+
+    >>> r = CandidateRecord(program_text="p", fitness=0.25, hash="abc", live_statements=2, id=7)
+    >>> print(hall_of_fame_csv([r], lambda rec: "u = g * lr").strip())
+    rank,fitness,status,statements,hash,id,program
+    1,0.25,ok,2,abc,7,u = g * lr
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["rank", "fitness", "status", "statements", "hash", "id", "program"])
+    for rank, r in enumerate(records, 1):
+        w.writerow([rank, repr(r.fitness) if math.isfinite(r.fitness) else "inf", r.status,
+                    r.live_statements, r.hash or "", r.id, one_line(r)])
+    return buf.getvalue()
 
 
 def write_outputs(run_dir: Path, store: RunStore, best: CandidateRecord, *, hall_of_fame: int,

@@ -63,7 +63,7 @@ from symopt.search.outputs import one_line, remove_dead_text, write_outputs
 from symopt.search.progress import NoProgress, SearchStats
 from symopt.search.proposals import Proposer
 from symopt.search.start import open_run
-from symopt.search.store import CandidateRecord
+from symopt.search.store_schema import CandidateRecord
 
 __all__ = ["SearchResult", "one_line", "remove_dead_text", "run_search",
            "statement_count_fitness"]

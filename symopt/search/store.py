@@ -8,8 +8,10 @@ sessions with their wall time, mutation failures and how they ended (`sessions`)
 validation curves of some candidates (`curves`, filled by `symopt report`); the last three
 are added to older stores when they are opened. The population of aging evolution is
 recoverable from it at any time: the latest snapshot, followed by every candidate stored
-after it, last P kept. `best.prog` and `hall_of_fame.csv` are
-rewritten atomically (temp file + `os.replace`) so they are always complete.
+after it, last P kept. The tables, the records that mirror them and how an older store
+is extended are in `symopt.search.store_schema`; this module holds the queries.
+`best.prog` and `hall_of_fame.csv` are rewritten atomically (`write_atomic`: temp file +
+`os.replace`) so they are always complete.
 
 >>> import tempfile
 >>> d = tempfile.mkdtemp()
@@ -25,9 +27,6 @@ rewritten atomically (temp file + `os.replace`) so they are always complete.
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
 import json
 import math
 import os
@@ -35,150 +34,27 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.search.store_schema import (
+    COLUMN_TYPES,
+    COLUMNS,
+    FUNNEL_COLUMNS,
+    TEXT,
+    CandidateRecord,
+    FunnelRecord,
+    connect,
+)
 
 STORE_NAME = "run.sqlite"
 VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS candidates (
-    id INTEGER PRIMARY KEY,
-    gen_index INTEGER NOT NULL,
-    parent_id INTEGER,
-    program_text TEXT NOT NULL,
-    operator TEXT NOT NULL,
-    description TEXT NOT NULL,
-    tries INTEGER NOT NULL,
-    hash TEXT,
-    fingerprint TEXT,
-    fitness REAL,
-    status TEXT NOT NULL,
-    message TEXT NOT NULL,
-    cache_hit INTEGER NOT NULL,
-    statements INTEGER NOT NULL,
-    live_statements INTEGER NOT NULL,
-    redundant_fraction REAL NOT NULL,
-    prepare_seconds REAL NOT NULL,
-    eval_seconds REAL NOT NULL,
-    created REAL NOT NULL,
-    node_id TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS snapshots (
-    id INTEGER PRIMARY KEY,
-    after_id INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    members TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS funnel (
-    id INTEGER PRIMARY KEY,
-    stage INTEGER NOT NULL,
-    task TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    program_hash TEXT NOT NULL,
-    candidate_id INTEGER,
-    is_seed INTEGER NOT NULL,
-    fitness REAL,
-    status TEXT NOT NULL,
-    message TEXT NOT NULL,
-    seed_fitness REAL,
-    passed INTEGER,
-    seconds REAL NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    started REAL NOT NULL,
-    ended REAL,
-    end_reason TEXT,
-    invalid_children INTEGER NOT NULL DEFAULT 0,
-    invalid_tries INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS curves (
-    candidate_id INTEGER NOT NULL,
-    task_seed INTEGER NOT NULL,
-    steps TEXT NOT NULL,
-    val_loss TEXT NOT NULL,
-    PRIMARY KEY (candidate_id, task_seed)
-);
-"""
-
-
-@dataclass
-class CandidateRecord:
-    """One candidate: a program and what happened to it (`id` is set when stored)."""
-
-    program_text: str
-    fitness: float = math.inf
-    status: str = "ok"
-    message: str = ""
-    gen_index: int = -1
-    parent_id: int | None = None
-    operator: str = "seed"
-    description: str = ""
-    tries: int = 0
-    hash: str | None = None
-    fingerprint: str | None = None
-    cache_hit: bool = False
-    statements: int = 0
-    live_statements: int = 0
-    redundant_fraction: float = 0.0
-    prepare_seconds: float = 0.0
-    eval_seconds: float = 0.0
-    created: float = 0.0
-    node_id: str = ""  # the Ray node that trained it ("" off Ray, or a cache hit)
-    id: int | None = None
-
-
-_COLUMNS = [f.name for f in dataclasses.fields(CandidateRecord) if f.name != "id"]
-_NUMBER, _TEXT, _INT = (int, float), (str,), (int,)
-#: What each column of `candidates` may hold (None: SQL NULL); anything else is corruption.
-_COLUMN_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
-    "program_text": (_TEXT, False), "fitness": (_NUMBER, True), "status": (_TEXT, False),
-    "message": (_TEXT, False), "gen_index": (_INT, False), "parent_id": (_INT, True),
-    "operator": (_TEXT, False), "description": (_TEXT, False), "tries": (_INT, False),
-    "hash": (_TEXT, True), "fingerprint": (_TEXT, True), "cache_hit": (_INT, False),
-    "statements": (_INT, False), "live_statements": (_INT, False),
-    "redundant_fraction": (_NUMBER, False), "prepare_seconds": (_NUMBER, False),
-    "eval_seconds": (_NUMBER, False), "created": (_NUMBER, False), "node_id": (_TEXT, False),
-}
 
 
 class CorruptStoreError(UserError):
     """A run store whose contents are not what symopt wrote; the message names the file,
     the row and what is wrong, and the way out."""
-
-
-@dataclass
-class FunnelRecord:
-    """One funnel evaluation: a program (candidate or seed) trained at one stage.
-
-    `spec` is the stage's task spec as JSON (what the result depends on); `passed` is
-    whether the candidate beat the seed's `seed_fitness` at this stage (None for the seed).
-    """
-
-    stage: int
-    task: str
-    spec: str
-    program_hash: str
-    candidate_id: int | None
-    is_seed: bool
-    fitness: float = math.inf
-    status: str = "ok"
-    message: str = ""
-    seed_fitness: float | None = None
-    passed: bool | None = None
-    seconds: float = 0.0
-    created: float = 0.0
-    id: int | None = None
-
-
-_FUNNEL_COLUMNS = [f.name for f in dataclasses.fields(FunnelRecord) if f.name != "id"]
 
 
 class RunStore:
@@ -200,7 +76,7 @@ class RunStore:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise UserError(f"{run_dir}: cannot create the run directory: {err.strerror}") from None
-        store = cls(run_dir, _connect(run_dir / STORE_NAME))
+        store = cls(run_dir, connect(run_dir / STORE_NAME))
         with store._db:
             store._db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("version", VERSION), ("created", repr(time.time())),
@@ -216,7 +92,7 @@ class RunStore:
         path = run_dir / STORE_NAME
         if not path.is_file():
             raise UserError(f"{run_dir}: no run to resume here ({STORE_NAME} not found)")
-        store = cls(run_dir, _connect(path, create=False))
+        store = cls(run_dir, connect(path, create=False))
         try:
             if store.meta("version") is None:
                 raise CorruptStoreError(f"{path}: not a symopt run store (no version in its "
@@ -277,13 +153,13 @@ class RunStore:
         """Store a candidate durably (committed before returning); returns its id."""
         if not record.created:
             record.created = time.time()
-        values = [getattr(record, c) for c in _COLUMNS]
+        values = [getattr(record, c) for c in COLUMNS]
         if not math.isfinite(record.fitness):
-            values[_COLUMNS.index("fitness")] = None
+            values[COLUMNS.index("fitness")] = None
         with self._db:
             cur = self._db.execute(
-                f"INSERT INTO candidates ({', '.join(_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
+                f"INSERT INTO candidates ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(COLUMNS))})", values)
         record.id = int(cur.lastrowid or 0)
         return record.id
 
@@ -317,11 +193,11 @@ class RunStore:
         return list(self._rows(clause, params))
 
     def _rows(self, clause: str, params: tuple = ()) -> Iterator[CandidateRecord]:
-        cur = self._db.execute(f"SELECT id, {', '.join(_COLUMNS)} FROM candidates {clause}",
+        cur = self._db.execute(f"SELECT id, {', '.join(COLUMNS)} FROM candidates {clause}",
                                params)
         for row in cur:
             self._check_row(row)
-            rec = CandidateRecord(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0])
+            rec = CandidateRecord(**dict(zip(COLUMNS, row[1:], strict=True)), id=row[0])
             rec.fitness = math.inf if rec.fitness is None else rec.fitness
             rec.cache_hit = bool(rec.cache_hit)
             yield rec
@@ -331,24 +207,24 @@ class RunStore:
         """Store a funnel evaluation durably; returns its id."""
         if not record.created:
             record.created = time.time()
-        values = [getattr(record, c) for c in _FUNNEL_COLUMNS]
+        values = [getattr(record, c) for c in FUNNEL_COLUMNS]
         for name in ("fitness", "seed_fitness"):
             value = getattr(record, name)
             if value is not None and not math.isfinite(value):
-                values[_FUNNEL_COLUMNS.index(name)] = None
+                values[FUNNEL_COLUMNS.index(name)] = None
         with self._db:
             cur = self._db.execute(
-                f"INSERT INTO funnel ({', '.join(_FUNNEL_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_FUNNEL_COLUMNS))})", values)
+                f"INSERT INTO funnel ({', '.join(FUNNEL_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(FUNNEL_COLUMNS))})", values)
         record.id = cur.lastrowid
         return record.id
 
     def funnel_records(self) -> list[FunnelRecord]:
         """Every stored funnel evaluation, in storage order (a finite fitness or inf)."""
-        cur = self._db.execute(f"SELECT id, {', '.join(_FUNNEL_COLUMNS)} FROM funnel ORDER BY id")
+        cur = self._db.execute(f"SELECT id, {', '.join(FUNNEL_COLUMNS)} FROM funnel ORDER BY id")
         out = []
         for row in cur:
-            rec = FunnelRecord(**dict(zip(_FUNNEL_COLUMNS, row[1:], strict=True)), id=row[0])
+            rec = FunnelRecord(**dict(zip(FUNNEL_COLUMNS, row[1:], strict=True)), id=row[0])
             rec.fitness = math.inf if rec.fitness is None else rec.fitness
             rec.is_seed = bool(rec.is_seed)
             rec.passed = None if rec.passed is None else bool(rec.passed)
@@ -356,14 +232,14 @@ class RunStore:
         return out
 
     def _check_row(self, row: tuple) -> None:
-        for name, value in zip(_COLUMNS, row[1:], strict=True):
-            types, nullable = _COLUMN_TYPES[name]
+        for name, value in zip(COLUMNS, row[1:], strict=True):
+            types, nullable = COLUMN_TYPES[name]
             if value is None and nullable:
                 continue
             if isinstance(value, bool) or not isinstance(value, types):
                 raise CorruptStoreError(
                     f"{self.path}: candidate {row[0]}: column {name} holds {value!r}, expected "
-                    f"{'text' if types is _TEXT else 'a number'}"
+                    f"{'text' if types is TEXT else 'a number'}"
                     f"{' or NULL' if nullable else ''}; the store was changed outside symopt. "
                     f"Restore run.sqlite from a copy, or remove that candidate "
                     f"(sqlite3 {self.path} 'DELETE FROM candidates WHERE id = {row[0]}') "
@@ -504,39 +380,6 @@ _SNAPSHOT_WAY_OUT = ("the store keeps the earlier snapshots: resume with "
                      "last good one (the corrupt one is kept, unused)")
 
 
-def _connect(path: Path, create: bool = True) -> sqlite3.Connection:
-    """A connection to the store at `path`; without `create`, the file must already hold
-    the store's tables (a foreign or empty SQLite file is refused, not modified)."""
-    try:
-        db = sqlite3.connect(str(path), timeout=60.0)
-        if not create:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            missing = {"meta", "candidates", "snapshots"} - tables
-            if missing:
-                db.close()
-                raise UserError(f"{path}: not a symopt run store (no table "
-                                f"{', '.join(sorted(missing))})")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
-        _add_missing_columns(db)
-    except sqlite3.DatabaseError as err:
-        raise UserError(f"{path}: not a usable run store: {err}") from None
-    return db
-
-
-_ADDED_COLUMNS = {"node_id": "TEXT NOT NULL DEFAULT ''"}  # columns newer than VERSION 1
-
-
-def _add_missing_columns(db: sqlite3.Connection) -> None:
-    """Stores written before a column existed get it, with its default (old rows keep
-    their values; older symopt versions still read the store)."""
-    have = {row[1] for row in db.execute("PRAGMA table_info(candidates)")}
-    with db:
-        for name, decl in _ADDED_COLUMNS.items():
-            if name not in have:
-                db.execute(f"ALTER TABLE candidates ADD COLUMN {name} {decl}")
-
-
 def write_atomic(path: str | Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old or the new file, never a part.
 
@@ -557,20 +400,3 @@ def write_atomic(path: str | Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def hall_of_fame_csv(records: list[CandidateRecord], one_line) -> str:
-    """CSV text of the hall of fame; `one_line(record)` renders a program on one line.
-
-    >>> r = CandidateRecord(program_text="p", fitness=0.25, hash="abc", live_statements=2, id=7)
-    >>> print(hall_of_fame_csv([r], lambda rec: "u = g * lr").strip())
-    rank,fitness,status,statements,hash,id,program
-    1,0.25,ok,2,abc,7,u = g * lr
-    """
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["rank", "fitness", "status", "statements", "hash", "id", "program"])
-    for rank, r in enumerate(records, 1):
-        w.writerow([rank, repr(r.fitness) if math.isfinite(r.fitness) else "inf", r.status,
-                    r.live_statements, r.hash or "", r.id, one_line(r)])
-    return buf.getvalue()
