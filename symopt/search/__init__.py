@@ -5,7 +5,8 @@ The package is also callable: ``symopt.search(seeds, task=..., budget=...)`` is
 """
 
 from symopt.search.cache import EquivalenceCache
-from symopt.search.config import ExecutorSection, SearchConfig, load_config
+from symopt.search.config import SearchConfig, load_config
+from symopt.search.config_sections import ExecutorSection
 from symopt.search.evolution import AgingPopulation, Member
 from symopt.search.executor import (
     EvalJob,

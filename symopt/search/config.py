@@ -2,7 +2,9 @@
 `[executor]`, `[hurdles]`.
 
 Every key is checked: an unknown key or a wrong type is a `UserError` naming the
-file, the section and the key (with a "did you mean" hint for near misses).
+file, the section and the key (with a "did you mean" hint for near misses). Each section
+is a dataclass of `symopt.search.config_sections`, which also reads a table into one;
+this module checks values across keys and finds and reads the files.
 
 - `[search]`: `population` (P), `tournament` (T), `budget` (number of training runs,
   seed evaluations included; cache hits are free and do not count), `max_candidates`
@@ -72,7 +74,6 @@ symopt.errors.UserError: c.toml: [search] populaton: unknown key (did you mean '
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -84,6 +85,17 @@ from typing import Any
 
 from symopt import checks
 from symopt.errors import UserError
+from symopt.search.config_sections import (
+    EXECUTOR_KINDS,
+    CacheSection,
+    ExecutorSection,
+    FunnelStage,
+    SearchSection,
+    TaskSection,
+    hint,
+    parse_address,
+    read_section,
+)
 from symopt.search.hurdles import HurdlesSection
 from symopt.search.mutation import MutationConfig
 
@@ -106,106 +118,6 @@ LIMITS: dict[tuple[str, str], int] = {
 
 
 @dataclass(frozen=True)
-class SearchSection:
-    population: int = 100
-    tournament: int = 2
-    budget: int = 200
-    max_candidates: int = 0
-    seed: int = 0
-    workers: int = 1
-    restart_after: int = 0
-    restart_from: str = "best"
-    hall_of_fame: int = 20
-    snapshot_every: int = 100
-    method: str = "evolution"
-    stall_after: int = 100
-    on_stall: str = "restart"
-    batch: int = 1
-
-    @property
-    def candidate_limit(self) -> int:
-        return self.max_candidates or 50 * self.budget
-
-
-@dataclass(frozen=True)
-class TaskSection:
-    name: str = "quadratic"
-    seeds: tuple[int, ...] = (0,)
-    lr_multipliers: tuple[float, ...] | None = None
-    time_limit_s: float | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    engine: str = checks.DEFAULT_ENGINE
-
-    def spec(self) -> dict[str, Any]:
-        """A JSON-able description of the task: what an evaluation depends on. The engine
-        is not part of it (both give the same fitness), so caches are shared."""
-        return {"name": self.name, "seeds": list(self.seeds),
-                "lr_multipliers": (None if self.lr_multipliers is None
-                                   else list(self.lr_multipliers)),
-                "time_limit_s": self.time_limit_s,
-                "overrides": dict(sorted(self.overrides.items()))}
-
-
-@dataclass(frozen=True)
-class FunnelStage:
-    """One `[[funnel]]` stage: re-evaluate the best `top_k` candidates and the seed on
-    `task`, each trained under every multiplier of `lr_multipliers` (best kept)."""
-
-    task: str = "nanogpt-small"
-    top_k: int = 5
-    seeds: tuple[int, ...] = (0,)
-    lr_multipliers: tuple[float, ...] = (0.5, 1.0, 2.0)
-    time_limit_s: float | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def spec(self) -> dict[str, Any]:
-        """The task spec of this stage (same shape as `TaskSection.spec`)."""
-        return {"name": self.task, "seeds": list(self.seeds),
-                "lr_multipliers": list(self.lr_multipliers), "time_limit_s": self.time_limit_s,
-                "overrides": dict(sorted(self.overrides.items()))}
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["seeds"], out["lr_multipliers"] = list(self.seeds), list(self.lr_multipliers)
-        if self.time_limit_s is None:
-            del out["time_limit_s"]
-        return out
-
-
-@dataclass(frozen=True)
-class CacheSection:
-    path: str = ""
-    fingerprint: bool = True
-
-
-@dataclass(frozen=True)
-class ExecutorSection:
-    kind: str = "auto"
-    address: str = ""
-    cpus_per_eval: float = 1.0
-    gpus_per_eval: float = 0.0
-    max_retries: int = 2
-
-
-EXECUTOR_KINDS = ("auto", "inline", "process", "ray")
-
-
-def parse_address(address: str) -> tuple[str, int] | None:
-    """`(host, port)` of a Ray address, `None` for `""` / `"auto"`; `ValueError` if malformed.
-
-    >>> parse_address("ray://10.0.0.5:10001"), parse_address("head:6379"), parse_address("")
-    (('10.0.0.5', 10001), ('head', 6379), None)
-    """
-    if address in ("", "auto"):
-        return None
-    rest = address[len("ray://"):] if address.startswith("ray://") else address
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(address)
-    return host, int(port)
-
-
-@dataclass(frozen=True)
 class SearchConfig:
     search: SearchSection = field(default_factory=SearchSection)
     task: TaskSection = field(default_factory=TaskSection)
@@ -223,12 +135,12 @@ class SearchConfig:
         sections = {"search", "task", "mutation", "cache", "funnel", "executor", "hurdles"}
         for key in data:
             if key not in sections:
-                raise UserError(f"{source}: [{key}]: unknown section{_hint(key, sections)}")
-        search = _section(SearchSection, data.get("search", {}), source, "search")
-        task = _section(TaskSection, data.get("task", {}), source, "task")
-        cache = _section(CacheSection, data.get("cache", {}), source, "cache")
-        executor = _section(ExecutorSection, data.get("executor", {}), source, "executor")
-        hurdles = _section(HurdlesSection, data.get("hurdles", {}), source, "hurdles")
+                raise UserError(f"{source}: [{key}]: unknown section{hint(key, sections)}")
+        search = read_section(SearchSection, data.get("search", {}), source, "search")
+        task = read_section(TaskSection, data.get("task", {}), source, "task")
+        cache = read_section(CacheSection, data.get("cache", {}), source, "cache")
+        executor = read_section(ExecutorSection, data.get("executor", {}), source, "executor")
+        hurdles = read_section(HurdlesSection, data.get("hurdles", {}), source, "hurdles")
         mutation = data.get("mutation", {})
         if not isinstance(mutation, dict):
             raise UserError(f"{source}: [mutation] must be a table")
@@ -366,7 +278,7 @@ class SearchConfig:
         5
         """
         merged = {**dataclasses.asdict(self.search), **changes}
-        search = _section(SearchSection, merged, "command line", "search")
+        search = read_section(SearchSection, merged, "command line", "search")
         cfg = dataclasses.replace(self, search=search)
         cfg._check_values("command line")
         return cfg
@@ -378,7 +290,7 @@ class SearchConfig:
         'auto'
         """
         merged = {**dataclasses.asdict(self.executor), **changes}
-        executor = _section(ExecutorSection, merged, "command line", "executor")
+        executor = read_section(ExecutorSection, merged, "command line", "executor")
         cfg = dataclasses.replace(self, executor=executor)
         cfg._check_values("command line")
         return cfg
@@ -461,67 +373,11 @@ def load_config(path: str | os.PathLike) -> SearchConfig:
 def _funnel_stages(data: Any, source: str) -> tuple[FunnelStage, ...]:
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
         raise UserError(f"{source}: [funnel] must be an array of tables ([[funnel]] stages)")
-    return tuple(_section(FunnelStage, d, source, f"funnel {i}") for i, d in enumerate(data, 1))
+    return tuple(read_section(FunnelStage, d, source, f"funnel {i}")
+                 for i, d in enumerate(data, 1))
 
 
 def _task_names() -> list[str]:
     from symopt.tasks import list_tasks
 
     return list_tasks()
-
-
-def _hint(key: str, known) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-
-
-_TYPES = {
-    int: "an integer", float: "a number", str: "a string", bool: "true or false",
-}
-
-
-def _section(cls, data: Any, source: str, name: str):
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: [{name}] must be a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in data.items():
-        if key not in fields:
-            raise UserError(f"{source}: [{name}] {key}: unknown key{_hint(key, fields)}")
-        values[key] = _coerce(value, str(fields[key].type), f"{source}: [{name}] {key}")
-    return cls(**values)
-
-
-def _coerce(value: Any, annotation: str, where: str) -> Any:
-    ann = annotation.replace(" ", "")
-    optional = ann.endswith("|None")
-    if optional:
-        ann = ann[: -len("|None")]
-        if value is None:
-            return None
-    if ann == "bool":
-        if not isinstance(value, bool):
-            raise UserError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if ann == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if ann == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UserError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if ann == "str":
-        if not isinstance(value, str):
-            raise UserError(f"{where}: expected a string, got {value!r}")
-        return value
-    if ann.startswith("tuple["):
-        item = ann[len("tuple["):].split(",")[0]
-        if not isinstance(value, list | tuple):
-            raise UserError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, item, where) for v in value)
-    if ann.startswith("dict["):
-        if not isinstance(value, dict):
-            raise UserError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    raise AssertionError(f"unhandled annotation {annotation}")  # a bug, not a user error

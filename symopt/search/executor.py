@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from symopt import checks
 from symopt.errors import UserError
 from symopt.isolation import IsolatedWorker, untimed
-from symopt.search.config import ExecutorSection, parse_address
+from symopt.search.config_sections import ExecutorSection, parse_address
 from symopt.tasks import get_task
 from symopt.tasks.seeds import Evaluation, evaluate_seeds
 

@@ -1,7 +1,7 @@
 """Funnel selection (meta-validation, paper §2.3): does the search's best survive bigger
 and other tasks?
 
-Each `[[funnel]]` stage (`symopt.search.config.FunnelStage`) takes the `top_k` best
+Each `[[funnel]]` stage (`symopt.search.config_sections.FunnelStage`) takes the `top_k` best
 *distinct* candidates (by canonical hash; ties go to fewer live statements) and trains
 them on its task **together with the seed program, under the same task spec** (seeds,
 learning-rate grid, overrides, time limit; the run's `[task] engine`): the seed's
@@ -42,7 +42,8 @@ from pathlib import Path
 from symopt import checks
 from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
-from symopt.search.config import FunnelStage, SearchConfig
+from symopt.search.config import SearchConfig
+from symopt.search.config_sections import FunnelStage
 from symopt.search.executor import EvalJob, EvalOutcome, Executor, evaluate_text, make_executor
 from symopt.search.runlock import run_lock
 from symopt.search.store import STORE_NAME, RunStore, write_atomic
