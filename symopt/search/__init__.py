@@ -16,9 +16,10 @@ from symopt.search.executor import (
     ProcessExecutor,
     make_executor,
 )
-from symopt.search.mutation import Mutation, MutationConfig, Mutator
+from symopt.search.mutation import Mutation, Mutator
 from symopt.search.random_programs import random_program
 from symopt.search.runner import SearchResult, run_search
+from symopt.search.sampling import MutationConfig
 from symopt.search.store import RunStore
 from symopt.search.store_schema import CandidateRecord
 

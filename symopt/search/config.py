@@ -34,7 +34,7 @@ this module checks values across keys and finds and reads the files.
   child whose validation loss there is above the `quantile` of the population's;
   `"seed"`: above the seed's curve x (1 + `margin`)), `min_members` (the quantile rule
   falls back to the seed rule while fewer members have a loss at that point).
-- `[mutation]`: the keys of `symopt.search.mutation.MutationConfig` (operator weights,
+- `[mutation]`: the keys of `symopt.search.sampling.MutationConfig` (operator weights,
   bounds, functions); `SearchConfig.mutation` holds it typed, built once here.
 - `[[funnel]]` (any number of stages, in order; see `symopt.search.funnel`): `task`,
   `overrides`, `top_k` (distinct candidates taken into the stage), `seeds`,
@@ -97,7 +97,7 @@ from symopt.search.config_sections import (
     read_section,
 )
 from symopt.search.hurdles import HurdlesSection
-from symopt.search.mutation import MutationConfig
+from symopt.search.sampling import MutationConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -12,7 +12,7 @@ so they compare at an equal number of training runs.
 
 >>> import random
 >>> from symopt import programs
->>> from symopt.search.mutation import MutationConfig
+>>> from symopt.search.sampling import MutationConfig
 >>> seed = programs.load("adamw")
 >>> propose = Proposer("random", MutationConfig(), seed)
 >>> parent, child = propose(random.Random(0), population=None)
@@ -28,8 +28,9 @@ import random
 
 from symopt.lang import Program
 from symopt.search.evolution import AgingPopulation, Member
-from symopt.search.mutation import OPERATORS, Mutation, MutationConfig, Mutator
+from symopt.search.mutation import Mutation, Mutator
 from symopt.search.random_programs import random_program
+from symopt.search.sampling import OPERATORS, MutationConfig
 
 
 def constants_only(config: MutationConfig) -> MutationConfig:

@@ -27,7 +27,7 @@ from symopt.errors import UserError
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program, Stmt
 from symopt.lang.typecheck import infer, param_kinds
-from symopt.search.mutation import CallSampler, MutationConfig, as_random
+from symopt.search.sampling import CallSampler, MutationConfig, as_random
 
 _T = Kind.TENSOR
 _DRAWS = 200  # call draws per statement; a Tensor-valued call needs about two
