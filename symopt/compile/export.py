@@ -15,13 +15,8 @@ True
 
 from __future__ import annotations
 
-from symopt.compile.codegen import (
-    TORCH_NAMESPACE,
-    check_name,
-    helper_source,
-    leaf_function,
-    staged_update,
-)
+from symopt.compile.codegen import check_name, leaf_function, staged_update
+from symopt.compile.codegen_support import TORCH_NAMESPACE, helper_source
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
