@@ -8,8 +8,8 @@ is trained by the executor. Every candidate is committed to `run.sqlite` as soon
 has a fitness, so a killed search loses only what was in flight.
 
 The pieces around the loop have their own modules: `start` (a new or resumed run),
-`dispatch` (the executor and in-flight twins), `outputs` (`best.prog`,
-`hall_of_fame.csv`).
+`prepare` (a program to a record: hash, fingerprint, cache lookup), `dispatch` (the
+executor and in-flight twins), `outputs` (`best.prog`, `hall_of_fame.csv`).
 
 Warm start: each seed program is evaluated, then the population is P copies of the
 seeds (round-robin), as in the paper. Budget = training runs (seeds included).
@@ -48,9 +48,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from symopt.analysis import canonical_hash, fingerprint, simplify, to_nested_text
+from symopt.analysis import fingerprint, simplify, to_nested_text
 from symopt.errors import SymoptError
-from symopt.lang import Program, is_valid, parse, redundant_fraction, remove_dead, to_text
+from symopt.lang import Program, is_valid, parse, remove_dead
 from symopt.lang.dead_code import state_values
 from symopt.search.batching import search_executor
 from symopt.search.config import SearchConfig
@@ -60,6 +60,7 @@ from symopt.search.executor import EvalOutcome, Executor
 from symopt.search.funnel import FunnelResult, run_funnel
 from symopt.search.hurdles import HurdleKeeper
 from symopt.search.outputs import one_line, remove_dead_text, write_outputs
+from symopt.search.prepare import Preparer
 from symopt.search.progress import NoProgress, SearchStats
 from symopt.search.proposals import Proposer
 from symopt.search.start import open_run
@@ -140,8 +141,8 @@ class _Search:
         self.stop_requested = stop_requested
         cfg = self.config
         self.propose = Proposer(cfg.search.method, cfg.mutation, self.seed_programs[0])
-        self.fingerprint_fn: Callable[[Program], str] | None = (
-            fingerprint if cfg.cache.fingerprint else None)
+        self.prepare = Preparer(self.cache, fingerprint if cfg.cache.fingerprint else None,
+                                dispatcher.is_training)
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
         self.stats = SearchStats(budget=cfg.search.budget)
         self.programs: dict[int, Program] = {}
@@ -212,10 +213,10 @@ class _Search:
             self._no_child(mutation.tries)
             return
         self.failed_in_a_row, self.restarted_when_stuck = 0, False
-        rec = self._prepare(mutation.program, gen_index=index,      # prepare + cache lookup
-                            operator=mutation.operator, description=mutation.description,
-                            parent_id=None if parent is None else parent.id,
-                            tries=mutation.tries, start=start)
+        rec = self.prepare(mutation.program, gen_index=index,       # prepare + cache lookup
+                           operator=mutation.operator, description=mutation.description,
+                           parent_id=None if parent is None else parent.id,
+                           tries=mutation.tries, start=start)
         if rec.cache_hit:
             self._store(rec, mutation.program)                      # cached: store now
         else:
@@ -272,35 +273,6 @@ class _Search:
         s, in_flight = self.config.search, len(self.dispatcher)
         return (in_flight < s.workers * s.batch and self.stats.evaluations + in_flight < s.budget
                 and self.stats.candidates + in_flight < s.candidate_limit)
-
-    # -- preparing a candidate -----------------------------------------------------------
-    def _prepare(self, program: Program, *, gen_index: int, operator: str, description: str,
-                 parent_id: int | None = None, tries: int = 0,
-                 start: float | None = None) -> CandidateRecord:
-        """Dead code → canonical hash → (on a miss) fingerprint → cache lookup."""
-        start = time.perf_counter() if start is None else start
-        live = remove_dead(program)
-        rec = CandidateRecord(
-            program_text=to_text(program, header=False), gen_index=gen_index,
-            parent_id=parent_id, operator=operator, description=description, tries=tries,
-            hash=(key := canonical_hash(live)), statements=len(program.body),
-            live_statements=len(live.body), redundant_fraction=redundant_fraction(program))
-        hit = self.cache.get("hash", rec.hash)
-        if (hit is None and self.fingerprint_fn is not None
-                and not self.dispatcher.is_training(key)):
-            rec.fingerprint = self._fingerprint(live)
-            hit = self.cache.get("fingerprint", rec.fingerprint)
-        if hit is not None:
-            rec.fitness, rec.status, rec.cache_hit = hit.fitness, hit.status, True
-        rec.prepare_seconds = time.perf_counter() - start
-        return rec
-
-    def _fingerprint(self, live: Program) -> str | None:
-        assert self.fingerprint_fn is not None
-        try:
-            return self.fingerprint_fn(live)
-        except Exception:  # noqa: BLE001 - no fingerprint only means no algebraic match
-            return None
 
     # -- the population and the store ----------------------------------------------------
     def _store(self, rec: CandidateRecord, program: Program) -> None:
@@ -375,8 +347,8 @@ class _Search:
     def _warm_start(self) -> None:
         for i, program in enumerate(self.seed_programs[len(self.seed_ids):],
                                     start=len(self.seed_ids)):
-            rec = self._prepare(program, gen_index=-1 - i, operator="seed",
-                                description=self.store.seeds[i][0])
+            rec = self.prepare(program, gen_index=-1 - i, operator="seed",
+                               description=self.store.seeds[i][0])
             self._evaluate_now(rec)
             self.seed_ids.append(int(rec.id or 0))
             self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
