@@ -90,17 +90,3 @@ def test_a_store_from_before_the_funnel_opens_and_records_funnel_rows(tmp_path):
     again = RunStore.open(tmp_path).funnel_records()
     assert [(r.id, r.fitness, r.passed, r.is_seed, r.seed_fitness) for r in again] == [
         (1, float("inf"), False, False, 2.0)]
-
-
-def test_a_store_from_before_node_id_is_read_and_extended(tmp_path):
-    store = RunStore.create(tmp_path, {"search": {}}, [("s.prog", "def train(w, g, lr): ...")])
-    store.add(CandidateRecord(program_text="p", fitness=1.0, hash="h1"))
-    store.close()
-    db = sqlite3.connect(tmp_path / "run.sqlite")
-    db.execute("ALTER TABLE candidates DROP COLUMN node_id")  # the version 1 schema
-    db.commit()
-    db.close()
-    store = RunStore.open(tmp_path)
-    store.add(CandidateRecord(program_text="q", fitness=0.5, hash="h2", node_id="ab12"))
-    assert [(r.program_text, r.node_id) for r in store.candidates()] == [("p", ""), ("q", "ab12")]
-    store.close()

@@ -1,0 +1,20 @@
+"""The run store's schema: an older store gets the newer columns, its rows kept."""
+
+import sqlite3
+
+from symopt.search.store import RunStore
+from symopt.search.store_schema import CandidateRecord
+
+
+def test_a_store_from_before_node_id_is_read_and_extended(tmp_path):
+    store = RunStore.create(tmp_path, {"search": {}}, [("s.prog", "def train(w, g, lr): ...")])
+    store.add(CandidateRecord(program_text="p", fitness=1.0, hash="h1"))
+    store.close()
+    db = sqlite3.connect(tmp_path / "run.sqlite")
+    db.execute("ALTER TABLE candidates DROP COLUMN node_id")  # the version 1 schema
+    db.commit()
+    db.close()
+    store = RunStore.open(tmp_path)
+    store.add(CandidateRecord(program_text="q", fitness=0.5, hash="h2", node_id="ab12"))
+    assert [(r.program_text, r.node_id) for r in store.candidates()] == [("p", ""), ("q", "ab12")]
+    store.close()
