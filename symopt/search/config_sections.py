@@ -130,11 +130,6 @@ def hint(key: str, known) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
 
 
-_TYPES = {
-    int: "an integer", float: "a number", str: "a string", bool: "true or false",
-}
-
-
 def read_section(cls, data: Any, source: str, name: str):
     if not isinstance(data, dict):
         raise UserError(f"{source}: [{name}] must be a table")
