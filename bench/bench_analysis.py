@@ -35,7 +35,7 @@ import numpy as np
 from symopt import programs
 from symopt.analysis import canonical_hash, fingerprint, simplify
 from symopt.lang import infer, is_valid, parse_file, remove_dead, to_text
-from symopt.search.mutation import MutationConfig, Mutator
+from symopt.search.evolution.mutation import MutationConfig, Mutator
 
 _RAW = Path(__file__).resolve().parent.parent / "tests" / "programs" / "lion_raw.prog"
 

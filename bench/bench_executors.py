@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symopt.lang import parse_file, to_text  # noqa: E402
-from symopt.search.config import ExecutorSection, SearchConfig  # noqa: E402
-from symopt.search.executor import EvalJob, make_executor  # noqa: E402
+from symopt.search.config.loading import ExecutorSection, SearchConfig  # noqa: E402
+from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E402
 
 PROGRAMS = ["adamw", "adam", "lion", "signum", "momentum", "rmsprop", "nesterov", "sgd"]
 

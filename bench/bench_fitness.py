@@ -40,7 +40,7 @@ import optax
 
 from symopt import programs as builtin
 from symopt.lang import parse
-from symopt.search.hurdles import hurdle_steps
+from symopt.search.evolution.hurdles import hurdle_steps
 from symopt.tasks import evaluate, get_task
 from symopt.tasks.engine import ProgramOptimizer
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from symopt.lang import infer, parse_file, to_text  # noqa: E402
 from symopt.lang.dead_code import remove_dead  # noqa: E402
-from symopt.search.mutation import MutationConfig, Mutator  # noqa: E402
+from symopt.search.evolution.mutation import MutationConfig, Mutator  # noqa: E402
 
 TARGET = 5000.0
 POPULATION = 100

@@ -39,14 +39,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from symopt.lang import parse, parse_file, to_text  # noqa: E402
-from symopt.search.config import (  # noqa: E402
+from symopt.search.config.loading import (  # noqa: E402
     SearchConfig,
     default_config_path,
     load_config,
 )
-from symopt.search.executor import EvalJob, make_executor  # noqa: E402
-from symopt.search.runner import remove_dead_text, run_search  # noqa: E402
-from symopt.search.store import RunStore  # noqa: E402
+from symopt.search.evolution.loop import remove_dead_text, run_search  # noqa: E402
+from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E402
+from symopt.search.storage.store import RunStore  # noqa: E402
 
 METHODS = ("evolution", "constants", "random")
 LABELS = {"evolution": "evolution", "constants": "constants-only", "random": "random"}

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from symopt.analysis.hashing import canonical_hash  # noqa: E402
 from symopt.lang import parse_file, to_text  # noqa: E402
 from symopt.lang.dead_code import remove_dead  # noqa: E402
-from symopt.search.config import load_config  # noqa: E402
-from symopt.search.executor import evaluate_text  # noqa: E402
-from symopt.search.random_programs import random_program  # noqa: E402
-from symopt.search.runner import run_search  # noqa: E402
+from symopt.search.config.loading import load_config  # noqa: E402
+from symopt.search.evolution.loop import run_search  # noqa: E402
+from symopt.search.evolution.random_programs import random_program  # noqa: E402
+from symopt.search.execution.executor import evaluate_text  # noqa: E402
 
 
 def random_search(cfg, seed_program, budget: int, seed: int) -> float:

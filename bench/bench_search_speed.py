@@ -24,9 +24,9 @@ import dataclasses
 import tempfile
 import time
 
-from symopt.search.config import load_config
-from symopt.search.hurdles import HurdlesSection
-from symopt.search.runner import run_search
+from symopt.search.config.loading import load_config
+from symopt.search.evolution.hurdles import HurdlesSection
+from symopt.search.evolution.loop import run_search
 
 
 def one_search(cfg, label: str) -> float:

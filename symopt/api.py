@@ -33,12 +33,12 @@ from typing import Any
 
 from symopt.errors import UserError
 from symopt.lang import Program, parse
-from symopt.search.config import SearchConfig, load_config
-from symopt.search.interrupt import stop_on_sigint
-from symopt.search.progress import SearchStats, make_progress
-from symopt.search.runner import run_search
-from symopt.search.store import RunStore
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.config.loading import SearchConfig, load_config
+from symopt.search.evolution.loop import run_search
+from symopt.search.evolution.progress import SearchStats, make_progress
+from symopt.search.execution.interrupt import stop_on_sigint
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore
 
 Seed = Program | str | os.PathLike
 
@@ -128,7 +128,7 @@ def load_run(run_dir: str | os.PathLike) -> SearchRun:
 
 class _CallablePackage(types.ModuleType):
     """`symopt.search` is both the package of the search's modules and this function: the
-    package is made callable rather than shadowed, so ``import symopt.search.runner`` and
+    package is made callable rather than shadowed, so ``import symopt.search.evolution.loop`` and
     ``symopt.search(...)`` both work."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> SearchRun:

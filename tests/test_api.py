@@ -15,8 +15,8 @@ import symopt
 from symopt import programs
 from symopt.api import Candidate
 from symopt.errors import UserError
-from symopt.search.interrupt import stop_on_sigint
-from symopt.search.store import RunStore
+from symopt.search.execution.interrupt import stop_on_sigint
+from symopt.search.storage.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = {"search": {"population": 4, "tournament": 2},
@@ -61,7 +61,7 @@ def test_task_budget_and_config_overrides_and_errors(tmp_path):
 
 
 def test_symopt_search_is_the_callable_search_package():
-    import symopt.search.runner as runner
+    import symopt.search.evolution.loop as runner
     from symopt.search import run_search
 
     assert callable(symopt.search) and runner.run_search is run_search
@@ -72,13 +72,13 @@ def test_importing_search_submodules_first_or_after_keeps_symopt_search_callable
     # package reloaded; `symopt.search` stays the one package object and still runs a search.
     code = textwrap.dedent(f"""
         import importlib, sys
-        import symopt.search.runner
+        import symopt.search.evolution.loop
         import symopt
-        import symopt.search.store, symopt.search.dispatch
-        from symopt.search import mutation
+        import symopt.search.storage.store, symopt.search.execution.dispatch
+        from symopt.search.evolution import mutation
         importlib.reload(symopt.search)
         assert symopt.search is sys.modules["symopt.search"]
-        assert symopt.search.runner.run_search is symopt.search.run_search
+        assert symopt.search.evolution.loop.run_search is symopt.search.run_search
         run = symopt.search("sgd", budget=2, run_dir={str(tmp_path / "r")!r},
                             config={QUICK!r})
         print(type(symopt.search).__name__, run.stats.evaluations, run.best.fitness < 1e9)

@@ -1,4 +1,4 @@
-"""Population-parallel training in a search (symopt/search/batching.py)."""
+"""Population-parallel training in a search (symopt/search/execution/batching.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import math
 
 import pytest
 
-from symopt.search.batching import BatchingExecutor
-from symopt.search.config import SearchConfig
-from symopt.search.executor import (
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search
+from symopt.search.execution.batching import BatchingExecutor
+from symopt.search.execution.executor import (
     EvalJob,
     EvalOutcome,
     InlineExecutor,
     evaluate_batch_text,
     evaluate_text,
 )
-from symopt.search.runner import run_search
-from symopt.search.store import RunStore
+from symopt.search.storage.store import RunStore
 
 
 def test_jobs_go_in_groups_of_at_most_batch_and_each_gets_its_own_outcome():

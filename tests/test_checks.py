@@ -6,7 +6,7 @@ import pytest
 
 from symopt import checks
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig
+from symopt.search.config.loading import SearchConfig
 from symopt.tasks import evaluate, get_task
 
 

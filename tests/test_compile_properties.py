@@ -33,8 +33,8 @@ from symopt.compile import export_optax, to_optax
 from symopt.lang import Kind, is_valid, parse, parse_file, to_text
 from symopt.lang.model import Program, Stmt
 from symopt.lang.registry import FUNCTIONS
-from symopt.search.mutation import Mutator
-from symopt.search.random_programs import random_program
+from symopt.search.evolution.mutation import Mutator
+from symopt.search.evolution.random_programs import random_program
 
 S, L, T = Kind.SCALAR, Kind.LEAF_SCALAR, Kind.TENSOR
 TEMPLATES = [parse_file(f) for f in PROGRAM_FILES]

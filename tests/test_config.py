@@ -10,7 +10,7 @@ import pytest
 from paths import CONFIGS
 
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig, load_config
+from symopt.search.config.loading import SearchConfig, load_config
 
 
 @pytest.mark.parametrize("name", ["quick", "nanogpt_tiny", "paper", "default"])
@@ -93,7 +93,7 @@ def test_load_config_names_the_offending_key(tmp_path, body, message):
 
 
 def test_default_config_is_the_nanogpt_proxy_with_a_funnel():
-    from symopt.search.config import default_config_path
+    from symopt.search.config.loading import default_config_path
 
     cfg = load_config(default_config_path())
     assert cfg.task.name == "nanogpt-tiny" and cfg.search.method == "evolution"
@@ -178,7 +178,7 @@ def test_population_of_a_billion_is_refused_by_the_cli_without_a_traceback(tmp_p
 # -- the built-in configs ship with the package ----------------------------------------
 
 def test_built_in_config_names_resolve_from_any_directory(tmp_path, monkeypatch):
-    from symopt.search.config import config_names, default_config_path
+    from symopt.search.config.loading import config_names, default_config_path
 
     monkeypatch.chdir(tmp_path)  # an empty directory: no checkout, no search_configs/
     assert config_names() == ["default", "nanogpt_tiny", "paper", "quick"]
@@ -197,7 +197,7 @@ def test_built_in_config_names_resolve_from_any_directory(tmp_path, monkeypatch)
 
 def test_checkout_search_configs_is_the_packaged_folder():
     root = Path(__file__).resolve().parent.parent
-    from symopt.search.config import default_config_path
+    from symopt.search.config.loading import default_config_path
 
     assert (root / "search_configs").resolve() == default_config_path().parent.resolve()
 
@@ -215,7 +215,7 @@ dist.run_command("build_py")
 """
 
 _LOAD = """
-from symopt.search.config import default_config_path, load_config
+from symopt.search.config.loading import default_config_path, load_config
 print(default_config_path())
 print(load_config(default_config_path()).task.name, load_config("quick").task.name)
 """
@@ -233,12 +233,12 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-W", "ignore", "-c", _BUILD.format(lib=str(lib))],
                    cwd=src, check=True, capture_output=True, timeout=120)
-    shipped = sorted(p.name for p in (lib / "symopt" / "search" / "configs").glob("*.toml"))
+    shipped = sorted(p.name for p in (lib / "symopt" / "search" / "config" / "builtin").glob("*.toml"))
     assert shipped == ["default.toml", "nanogpt_tiny.toml", "paper.toml", "quick.toml"]
     assert (lib / "symopt" / "programs" / "adamw.prog").is_file()
     proc = subprocess.run([sys.executable, "-c", _LOAD], cwd=cwd, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(lib)})
     assert proc.returncode == 0, proc.stderr
     where, names = proc.stdout.splitlines()
-    assert Path(where) == lib / "symopt" / "search" / "configs" / "default.toml"
+    assert Path(where) == lib / "symopt" / "search" / "config" / "builtin" / "default.toml"
     assert names == "nanogpt-tiny quadratic"

@@ -13,9 +13,9 @@ from symopt.cli import main
 from symopt.compile import to_optax
 from symopt.lang import is_valid, parse, parse_file, to_text
 from symopt.lang.dead_code import state_values
-from symopt.search.config import SearchConfig
-from symopt.search.evolution import AgingPopulation, Member, child_rng
-from symopt.search.runner import run_search, statement_count_fitness
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search, statement_count_fitness
+from symopt.search.evolution.population import AgingPopulation, Member, child_rng
 
 # AdamW's second moment feeds nothing: Lion's search removed it the same way.
 DEAD_SLOT = """

@@ -15,10 +15,10 @@ from symopt import programs
 from symopt.analysis import canonical_hash, remove_dead
 from symopt.compile import to_optax
 from symopt.lang import parse, parse_file, to_text
-from symopt.search.config import FunnelStage, SearchConfig
-from symopt.search.executor import evaluate_text
+from symopt.search.config.loading import FunnelStage, SearchConfig
+from symopt.search.execution.executor import evaluate_text
 from symopt.search.funnel import run_funnel, unfinished_note
-from symopt.search.store import CandidateRecord, RunStore
+from symopt.search.storage.store import CandidateRecord, RunStore
 from symopt.tasks import evaluate, get_task
 
 SLOW_SGD = ("def train(w, g, lr):\n    update = g * lr\n    update = update * 0.001\n"

@@ -1,13 +1,13 @@
-"""Hurdles (symopt/search/hurdles.py) in a real search: runner, store, cache."""
+"""Hurdles (symopt/search/evolution/hurdles.py) in a real search: runner, store, cache."""
 
 from __future__ import annotations
 
 import math
 
-from symopt.search.cache import EquivalenceCache, task_namespace
-from symopt.search.config import SearchConfig
-from symopt.search.runner import run_search
-from symopt.search.store import RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search
+from symopt.search.storage.cache import EquivalenceCache, task_namespace
+from symopt.search.storage.store import RunStore
 
 
 def test_hurdles_stop_children_never_the_seed_and_never_the_best(tmp_path):
@@ -38,7 +38,7 @@ def test_hurdles_stop_children_never_the_seed_and_never_the_best(tmp_path):
 
 
 def test_copies_of_one_member_count_once_for_the_quantile():
-    from symopt.search.hurdles import HurdleKeeper, HurdlesSection
+    from symopt.search.evolution.hurdles import HurdleKeeper, HurdlesSection
 
     keeper = HurdleKeeper(HurdlesSection(at=(0.5,), quantile=0.75, margin=0.1, min_members=2))
     keeper.steps = [10]

@@ -18,7 +18,8 @@ from importlinter.cli import lint_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-(LAYERS,) = [c for c in CONFIG["contracts"] if c["type"] == "layers"]
+(LAYERS,) = [c for c in CONFIG["contracts"] if c["containers"] == ["symopt"]]
+(STAGES,) = [c for c in CONFIG["contracts"] if c["containers"] == ["symopt.search"]]
 
 
 def _toml_list(items):
@@ -56,6 +57,10 @@ def test_the_contract_catches_an_upward_import(tmp_path, monkeypatch, violation)
 def test_symopt_keeps_its_layers(monkeypatch):
     monkeypatch.chdir(ROOT)  # lint-imports reads ./pyproject.toml; symopt imports from ROOT
     monkeypatch.syspath_prepend(str(ROOT))
-    assert LAYERS["containers"] == ["symopt"]
+    # every subpackage of search/ is a stage of the second contract
+    stages = {name for layer in STAGES["layers"] for name in layer.split("|")}
+    subpackages = {p.name for p in (ROOT / "symopt" / "search").iterdir()
+                   if (p / "__init__.py").exists()}
+    assert subpackages <= {s.strip() for s in stages}
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True,
                         no_logo=True) == 0

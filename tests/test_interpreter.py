@@ -21,7 +21,7 @@ from symopt import programs
 from symopt.compile import interpreter, to_optax
 from symopt.compile.interpreter import SizeClass, encode, interpreted_tx
 from symopt.lang import parse
-from symopt.search.random_programs import random_program
+from symopt.search.evolution.random_programs import random_program
 from symopt.tasks import get_task
 from symopt.tasks.engine import ProgramOptimizer
 from symopt.tasks.train import evaluate

@@ -7,7 +7,7 @@ import signal
 import time
 
 from symopt.isolation import SLACK_S, IsolatedWorker, untimed
-from symopt.search.executor import EvalJob, ProcessExecutor
+from symopt.search.execution.executor import EvalJob, ProcessExecutor
 
 
 def _slow_prepare_then_quick(prepare_s):
@@ -22,7 +22,7 @@ def _hog(program_text, task_spec):
 
 
 def _abort_on_sign(program_text, task_spec):
-    from symopt.search.executor import EvalOutcome
+    from symopt.search.execution.executor import EvalOutcome
 
     if "sign" in program_text:
         os.abort()
@@ -77,9 +77,9 @@ def test_process_executor_turns_a_hung_job_into_a_timeout_row_and_goes_on():
 
 def test_a_search_survives_an_aborting_evaluation(tmp_path):
     """A candidate whose evaluation aborts the worker is an `error` row; the run completes."""
-    from symopt.search.config import SearchConfig
-    from symopt.search.runner import run_search
-    from symopt.search.store import RunStore
+    from symopt.search.config.loading import SearchConfig
+    from symopt.search.evolution.loop import run_search
+    from symopt.search.storage.store import RunStore
 
     seed = tmp_path / "s.prog"
     seed.write_text("def train(w, g, m, lr):\n    m = interp(g, m, 0.9)\n"

@@ -19,7 +19,7 @@ from symopt.errors import UserError
 from symopt.lang import FUNCTIONS, check, infer, is_valid, parse, parse_file, to_text
 from symopt.lang.dead_code import live_mask
 from symopt.lang.model import Program, Stmt
-from symopt.search.mutation import (
+from symopt.search.evolution.mutation import (
     MAX_ABS_CONSTANT,
     MIN_ABS_CONSTANT,
     OPERATORS,
@@ -224,7 +224,7 @@ def test_deterministic_for_a_seed():
 def test_deterministic_across_processes():
     """No set iteration order (it varies with PYTHONHASHSEED) leaks into the choices."""
     code = ("from symopt.lang import parse_file, to_text\n"
-            "from symopt.search.mutation import Mutator\n"
+            "from symopt.search.evolution.mutation import Mutator\n"
             f"m, p = Mutator(rng=21), parse_file({builtin_file('adamw')!r})\n"
             "for _ in range(200):\n"
             "    p = m.mutate(p).program\n"

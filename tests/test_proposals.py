@@ -7,12 +7,12 @@ import random
 from symopt import programs
 from symopt.analysis import canonical_hash, remove_dead
 from symopt.lang import parse
-from symopt.search.config import SearchConfig
-from symopt.search.evolution import AgingPopulation, Member
-from symopt.search.mutation import MutationConfig
-from symopt.search.proposals import Proposer
-from symopt.search.runner import run_search, statement_count_fitness
-from symopt.search.store import RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search, statement_count_fitness
+from symopt.search.evolution.mutation import MutationConfig
+from symopt.search.evolution.population import AgingPopulation, Member
+from symopt.search.evolution.proposals import Proposer
+from symopt.search.storage.store import RunStore
 
 ADAMW = programs.load("adamw")
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from symopt.errors import UserError
 from symopt.lang import check, infer, parse, parse_file, to_text
 from symopt.lang.model import Program, Stmt
-from symopt.search.mutation import MutationConfig
-from symopt.search.random_programs import random_program
+from symopt.search.evolution.mutation import MutationConfig
+from symopt.search.evolution.random_programs import random_program
 
 PARSED = {p.stem: parse_file(p) for p in PROGRAMS}
 

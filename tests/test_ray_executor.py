@@ -18,10 +18,10 @@ import pytest
 from paths import builtin_file
 
 from symopt.cli import main
-from symopt.search.config import SearchConfig
-from symopt.search.executor import EvalJob, ProcessExecutor, make_executor
-from symopt.search.runner import run_search
-from symopt.search.store import RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search
+from symopt.search.execution.executor import EvalJob, ProcessExecutor, make_executor
+from symopt.search.storage.store import RunStore
 
 QUADRATIC = {"name": "quadratic", "overrides": {"steps": 20}}
 LONG = {"name": "quadratic", "seeds": [0], "overrides": {"steps": 1000}}  # seconds: killable
@@ -258,6 +258,6 @@ def _rows(run: Path) -> list[tuple]:
 
 def _live_text(program_text: str) -> str:
     from symopt.lang import parse
-    from symopt.search.runner import remove_dead_text
+    from symopt.search.evolution.loop import remove_dead_text
 
     return remove_dead_text(parse(program_text))

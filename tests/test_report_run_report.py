@@ -17,8 +17,8 @@ from symopt.errors import UserError
 from symopt.report.history import RunHistory
 from symopt.report.report import write_report
 from symopt.search import SearchConfig, run_search
-from symopt.search.runner import statement_count_fitness
-from symopt.search.store import FunnelRecord, RunStore
+from symopt.search.evolution.loop import statement_count_fitness
+from symopt.search.storage.store import FunnelRecord, RunStore
 
 CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
           "task": {"name": "quadratic", "overrides": {"steps": 20}}}

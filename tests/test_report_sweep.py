@@ -21,7 +21,7 @@ from symopt.cli import main
 from symopt.errors import UserError
 from symopt.report.sweep import parse_vary, plan_sweep, run_sweep
 from symopt.report.sweep_report import write_sweep_report
-from symopt.search.runner import statement_count_fitness
+from symopt.search.evolution.loop import statement_count_fitness
 
 BASE = {"search": {"population": 4, "tournament": 2, "budget": 6}, "cache": {"fingerprint": False}}
 
@@ -99,7 +99,7 @@ def test_regenerating_keeps_notes(identical):
 _SLOW_SWEEP = textwrap.dedent("""
     import sys, time
     from symopt.report.sweep import plan_sweep, run_sweep
-    from symopt.search.runner import statement_count_fitness
+    from symopt.search.evolution.loop import statement_count_fitness
 
     def slow(text, spec):
         time.sleep(0.15)

@@ -1,4 +1,4 @@
-"""One owner per run directory: real processes, real flock (symopt.search.runlock)."""
+"""One owner per run directory: real processes, real flock (symopt.search.storage.runlock)."""
 
 import os
 import signal
@@ -10,10 +10,10 @@ import time
 import pytest
 
 from symopt.errors import UserError
-from symopt.search.runlock import LOCK_NAME, RunLockedError, holder, run_lock
+from symopt.search.storage.runlock import LOCK_NAME, RunLockedError, holder, run_lock
 
 SEARCH_CMD = [sys.executable, "-m", "symopt", "search", "--progress", "none"]
-HOLD = ("import sys, time; from symopt.search.runlock import run_lock\n"
+HOLD = ("import sys, time; from symopt.search.storage.runlock import run_lock\n"
         "with run_lock(sys.argv[1], command='holder-for-test'):\n"
         "    print('held', flush=True); time.sleep(60)\n")
 
@@ -136,8 +136,8 @@ def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
 
 def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
     from symopt.cli import main
-    from symopt.search.config import SearchConfig
-    from symopt.search.runner import run_search, statement_count_fitness
+    from symopt.search.config.loading import SearchConfig
+    from symopt.search.evolution.loop import run_search, statement_count_fitness
 
     run = tmp_path / "run"
     cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 2},
@@ -157,8 +157,8 @@ def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
 
 def test_report_that_trains_curves_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
     from symopt.cli import main
-    from symopt.search.config import SearchConfig
-    from symopt.search.runner import run_search, statement_count_fitness
+    from symopt.search.config.loading import SearchConfig
+    from symopt.search.evolution.loop import run_search, statement_count_fitness
 
     run = tmp_path / "run"
     cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 3},

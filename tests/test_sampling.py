@@ -3,7 +3,7 @@
 import pytest
 
 from symopt.errors import UserError
-from symopt.search.sampling import MutationConfig
+from symopt.search.config.sections import MutationConfig
 
 
 @pytest.mark.parametrize("data, key", [

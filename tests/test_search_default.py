@@ -18,7 +18,7 @@ import pytest
 from symopt.analysis import canonical_hash
 from symopt.commands.search import default_run_dir
 from symopt.lang import parse_file, remove_dead
-from symopt.search.progress import SearchStats
+from symopt.search.evolution.progress import SearchStats
 
 # The default config with its runs shortened on the command line (`--set`, as a user trying
 # it out would): 3 training runs of nanogpt-tiny, then the default funnel (nanogpt-small,

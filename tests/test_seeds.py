@@ -6,7 +6,7 @@ import optax
 import pytest
 
 from symopt.lang import parse
-from symopt.search.executor import EvalOutcome, evaluate_text
+from symopt.search.execution.executor import EvalOutcome, evaluate_text
 from symopt.tasks import evaluate, get_task
 from symopt.tasks.compare import compare
 from symopt.tasks.seeds import Evaluation, evaluate_seeds

@@ -1,11 +1,11 @@
-"""`--set KEY=VALUE` on a search config (symopt.search.settings, `symopt search --set`)."""
+"""`--set KEY=VALUE` on a search config (symopt.search.config.settings, `symopt search --set`)."""
 
 import pytest
 
 from symopt.cli import main
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig, load_config
-from symopt.search.settings import apply_settings, parse_setting, set_key
+from symopt.search.config.loading import SearchConfig, load_config
+from symopt.search.config.settings import apply_settings, parse_setting, set_key
 
 
 def test_settings_change_the_default_config_and_nothing_else():

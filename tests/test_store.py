@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from symopt.errors import UserError
-from symopt.search.cache import EquivalenceCache, task_namespace
-from symopt.search.store import CandidateRecord, FunnelRecord, RunStore, write_atomic
+from symopt.search.storage.cache import EquivalenceCache, task_namespace
+from symopt.search.storage.store import CandidateRecord, FunnelRecord, RunStore, write_atomic
 
 
 def test_candidates_round_trip_and_survive_reopen(tmp_path):

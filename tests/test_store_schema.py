@@ -2,8 +2,8 @@
 
 import sqlite3
 
-from symopt.search.store import RunStore
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore
 
 
 def test_a_store_from_before_node_id_is_read_and_extended(tmp_path):

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from symopt.errors import UserError
-from symopt.search.config import load_config
+from symopt.search.config.loading import load_config
 from symopt.search.funnel import run_funnel
 
 NAME = "funnel"

@@ -1,4 +1,4 @@
-"""`symopt search`: evolve optimizer programs from seed programs (see symopt.search.runner).
+"""`symopt search`: evolve optimizer programs from seed programs (see symopt.search.evolution.loop).
 
     symopt search --seed programs/adamw.prog        # the default: nanogpt-tiny, ~15 min
     symopt search --seed adamw --config quick --out runs/q    # built-in names work anywhere
@@ -9,7 +9,7 @@
 Without --config, the built-in `default` config (`search_configs/default.toml` in a
 checkout, shipped with the package: the nanogpt-tiny proxy and a funnel on nanogpt-small
 and vit-tiny); without --out, `runs/<seed name>-<YYYYmmdd-HHMMSS>`. `--set KEY=VALUE`
-changes any config key of a new run (`symopt.search.settings`), e.g.
+changes any config key of a new run (`symopt.search.config.settings`), e.g.
 `task.overrides.steps=50` or `funnel.2.top_k=1` (`funnel.*.…`: every stage).
 
 Ctrl-C once: stop generating, finish the training runs in flight, store them, write
@@ -18,7 +18,7 @@ at once (in-flight work is lost; everything stored stays). A completed run exits
 A search that is stuck (mutation makes no new valid child, even after a restart from
 the seeds; see `[search] stall_after` and `on_stall`) stops with everything stored,
 says why and exits 3. A run directory in use by another process is refused (exit 2,
-naming that process; see `symopt.search.runlock`).
+naming that process; see `symopt.search.storage.runlock`).
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig, default_config_path, load_config
-from symopt.search.interrupt import stop_on_sigint
-from symopt.search.progress import make_progress
-from symopt.search.runner import run_search
-from symopt.search.settings import apply_settings
+from symopt.search.config.loading import SearchConfig, default_config_path, load_config
+from symopt.search.config.settings import apply_settings
+from symopt.search.evolution.loop import run_search
+from symopt.search.evolution.progress import make_progress
+from symopt.search.execution.interrupt import stop_on_sigint
 
 NAME = "search"
 HELP = "evolve optimizer programs from seed programs (regularized evolution)"
@@ -75,7 +75,7 @@ def run(args) -> int:
         if args.seed or args.out or args.config or args.set:
             raise UserError("--resume DIR takes the seeds, config and directory of the "
                             "stored run; drop --seed/--config/--set/--out")
-        from symopt.search.store import RunStore
+        from symopt.search.storage.store import RunStore
         store = RunStore.open(args.resume)
         config = SearchConfig.from_dict(store.config, source=f"{args.resume}/run.sqlite")
         store.close()

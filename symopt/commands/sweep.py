@@ -16,7 +16,7 @@ import sys
 
 from symopt.errors import UserError
 from symopt.report.sweep import plan_sweep, run_sweep
-from symopt.search.config import SearchConfig, load_config
+from symopt.search.config.loading import SearchConfig, load_config
 
 NAME = "sweep"
 HELP = "run a grid of config changes over several seeds; write notes.md and a discussion"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from symopt.search.store import write_atomic
+from symopt.search.storage.store import write_atomic
 
 Columns = dict[str, Sequence[Any]]
 

@@ -8,7 +8,7 @@ from the stored snapshots and candidates, exactly as the search kept it.
 
 >>> import tempfile
 >>> from symopt.search import SearchConfig, run_search
->>> from symopt.search.runner import statement_count_fitness
+>>> from symopt.search.evolution.loop import statement_count_fitness
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 8}})
 >>> d = tempfile.mkdtemp()
 >>> _ = run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symopt.search.store import RunStore
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore
 
 
 @dataclass

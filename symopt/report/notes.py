@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from symopt.search.store import write_atomic
+from symopt.search.storage.store import write_atomic
 
 NOTES_OPEN, NOTES_CLOSE = "<!-- notes -->", "<!-- /notes -->"
 _BLOCK = re.compile(re.escape(NOTES_OPEN) + r"\n?(.*?)" + re.escape(NOTES_CLOSE), re.S)

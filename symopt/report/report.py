@@ -21,7 +21,7 @@ from pathlib import Path
 from symopt.errors import UserError
 from symopt.report.notes import notes_block, write_keeping_notes
 from symopt.report.tables import trials_summary
-from symopt.search.store import STORE_NAME
+from symopt.search.storage.store import STORE_NAME
 
 
 def write_report(path: str | Path, *, curves: bool = True) -> Path:

@@ -13,7 +13,7 @@ and the best program once per task seed on the run's task and stores the curves 
 
 >>> import tempfile
 >>> from symopt.search import SearchConfig, run_search
->>> from symopt.search.runner import statement_count_fitness
+>>> from symopt.search.evolution.loop import statement_count_fitness
 >>> d = tempfile.mkdtemp()
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6}})
 >>> _ = run_search(cfg, d, seeds=["sgd"], evaluate_fn=statement_count_fitness)
@@ -36,9 +36,9 @@ from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
 from symopt.report.notes import duration, fmt, md_table, notes_block, write_keeping_notes
 from symopt.report.tables import optional_tables
-from symopt.search.runlock import run_lock
-from symopt.search.store import RunStore
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.runlock import run_lock
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore
 
 REPORT_NAME = "report.md"
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig
+from symopt.search.config.loading import SearchConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -212,7 +212,7 @@ def run_dir(out: Path, setting_index: int, seed: int) -> Path:
 
 def run_finished(path: Path, budget: int, candidate_limit: int) -> bool:
     """Whether the run stored in `path` has spent its budget (or its candidate limit)."""
-    from symopt.search.store import STORE_NAME, RunStore
+    from symopt.search.storage.store import STORE_NAME, RunStore
 
     if not (path / STORE_NAME).is_file():
         return False
@@ -240,7 +240,7 @@ def prepare_out(plan: SweepPlan, out: str | Path) -> Path:
             raise UserError(f"{out} holds a different sweep (its {', '.join(diffs)} differ); "
                             f"rerun the same command to resume it, or choose another --out")
         return out
-    from symopt.search.store import write_atomic
+    from symopt.search.storage.store import write_atomic
 
     try:
         (out / "programs").mkdir(parents=True, exist_ok=True)
@@ -259,7 +259,7 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, progress: str = "auto",
     """Run (or resume) every run of `plan` in `out`; see the module docstring."""
     from symopt.report.sweep_progress import make_sweep_progress
     from symopt.report.sweep_report import write_sweep_report
-    from symopt.search.runner import run_search
+    from symopt.search.evolution.loop import run_search
 
     out = prepare_out(plan, out)
     if not plan.programs:
@@ -281,7 +281,7 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, progress: str = "auto",
             if stop_requested():
                 interrupted = True
                 break
-            from symopt.search.store import STORE_NAME
+            from symopt.search.storage.store import STORE_NAME
 
             resume = (path / STORE_NAME).is_file()
             start = time.monotonic()

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import TextIO
 
-from symopt.search.progress import SearchStats
+from symopt.search.evolution.progress import SearchStats
 
 
 class _RunProgress:

@@ -8,7 +8,7 @@ and `<!-- /notes -->` survive regeneration.
 
 >>> import tempfile
 >>> from symopt.report.sweep import plan_sweep, run_sweep
->>> from symopt.search.runner import statement_count_fitness
+>>> from symopt.search.evolution.loop import statement_count_fitness
 >>> plan = plan_sweep({"search": {"population": 4, "budget": 5}}, ["search.population=2"],
 ...                   seeds=2, programs=["sgd"])
 >>> d = tempfile.mkdtemp()
@@ -33,7 +33,7 @@ from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
 from symopt.report.notes import duration, notes_block, write_keeping_notes
 from symopt.report.sweep import SWEEP_FILE, Setting, SweepPlan, run_dir, run_finished
-from symopt.search.store import STORE_NAME, write_atomic
+from symopt.search.storage.store import STORE_NAME, write_atomic
 
 NOTES_NAME, SUMMARY_NAME = "notes.md", "summary.csv"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from symopt.report.figures import figure, finite
 from symopt.report.notes import md_table
-from symopt.search.store import STORE_NAME, RunStore
+from symopt.search.storage.store import STORE_NAME, RunStore
 
 #: Funnel columns shown (in this order) when the funnel has them.
 FUNNEL_COLUMNS = ("stage", "task", "candidate_id", "is_seed", "fitness", "seed_fitness",

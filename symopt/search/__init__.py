@@ -4,11 +4,13 @@ The package is also callable: ``symopt.search(seeds, task=..., budget=...)`` is
 `symopt.api.search`.
 """
 
-from symopt.search.cache import EquivalenceCache
-from symopt.search.config import SearchConfig, load_config
-from symopt.search.config_sections import ExecutorSection
-from symopt.search.evolution import AgingPopulation, Member
-from symopt.search.executor import (
+from symopt.search.config.loading import SearchConfig, load_config
+from symopt.search.config.sections import ExecutorSection, MutationConfig
+from symopt.search.evolution.loop import SearchResult, run_search
+from symopt.search.evolution.mutation import Mutation, Mutator
+from symopt.search.evolution.population import AgingPopulation, Member
+from symopt.search.evolution.random_programs import random_program
+from symopt.search.execution.executor import (
     EvalJob,
     EvalOutcome,
     Executor,
@@ -16,12 +18,9 @@ from symopt.search.executor import (
     ProcessExecutor,
     make_executor,
 )
-from symopt.search.mutation import Mutation, Mutator
-from symopt.search.random_programs import random_program
-from symopt.search.runner import SearchResult, run_search
-from symopt.search.sampling import MutationConfig
-from symopt.search.store import RunStore
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.cache import EquivalenceCache
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore
 
 __all__ = [
     "AgingPopulation", "CandidateRecord", "EquivalenceCache", "EvalJob", "EvalOutcome",

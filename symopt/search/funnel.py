@@ -1,7 +1,7 @@
 """Funnel selection (meta-validation, paper §2.3): does the search's best survive bigger
 and other tasks?
 
-Each `[[funnel]]` stage (`symopt.search.config_sections.FunnelStage`) takes the `top_k` best
+Each `[[funnel]]` stage (`symopt.search.config.sections.FunnelStage`) takes the `top_k` best
 *distinct* candidates (by canonical hash; ties go to fewer live statements) and trains
 them on its task **together with the seed program, under the same task spec** (seeds,
 learning-rate grid, overrides, time limit; the run's `[task] engine`): the seed's
@@ -18,7 +18,7 @@ program itself, with a header saying which stage no candidate passed.
 
 >>> import tempfile
 >>> from symopt.search import SearchConfig, run_search
->>> from symopt.search.runner import statement_count_fitness
+>>> from symopt.search.evolution.loop import statement_count_fitness
 >>> run = tempfile.mkdtemp()
 >>> _ = run_search(SearchConfig.from_dict({"search": {"population": 4, "budget": 8}}), run,
 ...                seeds=["adam"], evaluate_fn=statement_count_fitness)
@@ -42,12 +42,18 @@ from pathlib import Path
 from symopt import checks
 from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
-from symopt.search.config import SearchConfig
-from symopt.search.config_sections import FunnelStage
-from symopt.search.executor import EvalJob, EvalOutcome, Executor, evaluate_text, make_executor
-from symopt.search.runlock import run_lock
-from symopt.search.store import STORE_NAME, RunStore, write_atomic
-from symopt.search.store_schema import CandidateRecord, FunnelRecord
+from symopt.search.config.loading import SearchConfig
+from symopt.search.config.sections import FunnelStage
+from symopt.search.execution.executor import (
+    EvalJob,
+    EvalOutcome,
+    Executor,
+    evaluate_text,
+    make_executor,
+)
+from symopt.search.storage.runlock import run_lock
+from symopt.search.storage.schema import CandidateRecord, FunnelRecord
+from symopt.search.storage.store import STORE_NAME, RunStore, write_atomic
 
 __all__ = ["FunnelResult", "FunnelStage", "StageResult", "funnel_csv", "run_funnel",
            "unfinished_note"]
@@ -112,7 +118,7 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
     `stages` default to the run's `[[funnel]]` config; `workers` to its `[search]
     workers`. `evaluate_fn` replaces training (tests), `executor` the default one
     (`make_executor`; a given executor is not shut down). `log` receives a line per
-    evaluation. The run directory has one owner (`symopt.search.runlock.run_lock`; a
+    evaluation. The run directory has one owner (`symopt.search.storage.runlock.run_lock`; a
     search that runs its funnel already holds it).
     """
     run_dir = Path(run_dir)

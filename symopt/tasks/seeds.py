@@ -1,7 +1,7 @@
 """One evaluation of an optimizer over several seeds, with one result type and one rule.
 
 `evaluate_seeds` trains the task once per seed (`symopt.tasks.train.evaluate`) and
-returns an `Evaluation`. The rule, the same for the search (`symopt.search.executor`),
+returns an `Evaluation`. The rule, the same for the search (`symopt.search.execution.executor`),
 `symopt eval` (`symopt.tasks.compare`) and anything built on them: the fitness is the mean
 of the seeds' final validation losses; the first seed that does not end ``ok`` with a
 finite loss fails the whole evaluation (fitness ``inf``, its status and message; a

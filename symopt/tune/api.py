@@ -24,7 +24,7 @@ from symopt.errors import UserError
 from symopt.lang import parse
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
-from symopt.search.runlock import run_lock
+from symopt.search.storage.runlock import run_lock
 from symopt.tasks import get_task
 from symopt.tasks.base import Task
 from symopt.tune import outputs
@@ -71,7 +71,7 @@ def run_tune(program: Program, cfg: TuneConfig, run_dir: str | Path, *, resume: 
     (and for PBT, pbt_events.csv and schedules.png) into `run_dir`.
 
     With `resume`, `program` and `cfg` are ignored: both are read back from the store.
-    The run directory has one owner at a time (`symopt.search.runlock.run_lock`).
+    The run directory has one owner at a time (`symopt.search.storage.runlock.run_lock`).
     """
     with contextlib.ExitStack() as owner:
         return _run_tune(program, cfg, Path(run_dir), resume, progress, owner)

@@ -16,7 +16,7 @@ seeds (round-robin), as in the paper. Budget = training runs (seeds included).
 
 Early stops: each trained candidate's validation curves go into the store's `curves`
 table; with `[hurdles]`, a child's run gets thresholds at the hurdle steps from the
-curves of the population (or the seed's), `symopt.search.hurdles`. Seeds never get
+curves of the population (or the seed's), `symopt.search.evolution.hurdles`. Seeds never get
 hurdles. The summary reports the training time early stops saved.
 
 Stopping: `stop_requested()` (e.g. set by a Ctrl-C handler) makes the search stop
@@ -31,7 +31,7 @@ reason in `stats.stop_reason`. A new run whose seeds no mutation operator can ch
 refused up front (`UserError` naming the `[mutation]` keys).
 
 >>> import tempfile
->>> from symopt.search.config import SearchConfig
+>>> from symopt.search.config.loading import SearchConfig
 >>> cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 6}})
 >>> res = run_search(cfg, tempfile.mkdtemp(), seeds=["sgd"],
 ...                  evaluate_fn=statement_count_fitness)
@@ -52,19 +52,19 @@ from symopt.analysis import fingerprint, simplify, to_nested_text
 from symopt.errors import SymoptError
 from symopt.lang import Program, is_valid, parse, remove_dead
 from symopt.lang.dead_code import state_values
-from symopt.search.batching import search_executor
-from symopt.search.config import SearchConfig
-from symopt.search.dispatch import Dispatcher, Finished
-from symopt.search.evolution import AgingPopulation, Member, child_rng
-from symopt.search.executor import EvalOutcome, Executor
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.hurdles import HurdleKeeper
+from symopt.search.evolution.population import AgingPopulation, Member, child_rng
+from symopt.search.evolution.prepare import Preparer
+from symopt.search.evolution.progress import NoProgress, SearchStats
+from symopt.search.evolution.proposals import Proposer
+from symopt.search.evolution.start import open_run
+from symopt.search.execution.batching import search_executor
+from symopt.search.execution.dispatch import Dispatcher, Finished
+from symopt.search.execution.executor import EvalOutcome, Executor
 from symopt.search.funnel import FunnelResult, run_funnel
-from symopt.search.hurdles import HurdleKeeper
-from symopt.search.outputs import one_line, remove_dead_text, write_outputs
-from symopt.search.prepare import Preparer
-from symopt.search.progress import NoProgress, SearchStats
-from symopt.search.proposals import Proposer
-from symopt.search.start import open_run
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.outputs import one_line, remove_dead_text, write_outputs
+from symopt.search.storage.schema import CandidateRecord
 
 __all__ = ["SearchResult", "one_line", "remove_dead_text", "run_search",
            "statement_count_fitness"]

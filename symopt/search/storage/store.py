@@ -9,7 +9,7 @@ validation curves of some candidates (`curves`, filled by `symopt report`); the 
 are added to older stores when they are opened. The population of aging evolution is
 recoverable from it at any time: the latest snapshot, followed by every candidate stored
 after it, last P kept. The tables, the records that mirror them and how an older store
-is extended are in `symopt.search.store_schema`; this module holds the queries.
+is extended are in `symopt.search.storage.schema`; this module holds the queries.
 `best.prog` and `hall_of_fame.csv` are rewritten atomically (`write_atomic`: temp file +
 `os.replace`) so they are always complete.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
-from symopt.search.store_schema import (
+from symopt.search.storage.schema import (
     COLUMN_TYPES,
     COLUMNS,
     FUNNEL_COLUMNS,

@@ -27,7 +27,8 @@ from symopt.errors import UserError
 from symopt.lang.kinds import Kind
 from symopt.lang.model import Program, Stmt
 from symopt.lang.typecheck import infer, param_kinds
-from symopt.search.sampling import CallSampler, MutationConfig, as_random
+from symopt.search.config.sections import MutationConfig
+from symopt.search.evolution.sampling import CallSampler, as_random
 
 _T = Kind.TENSOR
 _DRAWS = 200  # call draws per statement; a Tensor-valued call needs about two

@@ -3,7 +3,7 @@
 
 Every key is checked: an unknown key or a wrong type is a `UserError` naming the
 file, the section and the key (with a "did you mean" hint for near misses). Each section
-is a dataclass of `symopt.search.config_sections`, which also reads a table into one;
+is a dataclass of `symopt.search.config.sections`, which also reads a table into one;
 this module checks values across keys and finds and reads the files.
 
 - `[search]`: `population` (P), `tournament` (T), `budget` (number of training runs,
@@ -22,19 +22,19 @@ this module checks values across keys and finds and reads the files.
   the seeds, the default, or `"stop"`; a search still stuck right after a restart stops,
   with everything stored, a message naming the cause and exit code 3), `batch`
   (population-parallel training: each worker trains up to this many candidates together
-  in one compiled call, `symopt.search.batching`; up to `workers x batch` candidates are
+  in one compiled call, `symopt.search.execution.batching`; up to `workers x batch` candidates are
   in flight and aging evolution stays steady-state; worth it on an accelerator, default 1).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`), `engine` (`"interpreted"`, the default: one compiled interpreter
   per size class runs every program; `"compiled"`: one compile per program; see
   `symopt.tasks.engine`).
-- `[hurdles]` (early stopping, as in AutoML-Zero; `symopt.search.hurdles`): `at`
+- `[hurdles]` (early stopping, as in AutoML-Zero; `symopt.search.evolution.hurdles`): `at`
   (fractions of the run, e.g. `[0.25, 0.5]`; empty = off), `rule` (`"quantile"`: stop a
   child whose validation loss there is above the `quantile` of the population's;
   `"seed"`: above the seed's curve x (1 + `margin`)), `min_members` (the quantile rule
   falls back to the seed rule while fewer members have a loss at that point).
-- `[mutation]`: the keys of `symopt.search.sampling.MutationConfig` (operator weights,
+- `[mutation]`: the keys of `symopt.search.config.sections.MutationConfig` (operator weights,
   bounds, functions); `SearchConfig.mutation` holds it typed, built once here.
 - `[[funnel]]` (any number of stages, in order; see `symopt.search.funnel`): `task`,
   `overrides`, `top_k` (distinct candidates taken into the stage), `seeds`,
@@ -53,7 +53,7 @@ this module checks values across keys and finds and reads the files.
   number of warm actors, each reserving `cpus_per_eval` CPUs and `gpus_per_eval` GPUs.
 
 The built-in configs (`config_names`: default, quick, nanogpt_tiny, paper) ship with the
-package in `symopt/search/configs/` (`search_configs/` in a checkout); `load_config`
+package in `symopt/search/config/builtin/` (`search_configs/` in a checkout); `load_config`
 takes a file or one of these names (`--config quick`).
 
 Upper bounds (`LIMITS`, checked at load with an error naming the key): population
@@ -85,19 +85,19 @@ from typing import Any
 
 from symopt import checks
 from symopt.errors import UserError
-from symopt.search.config_sections import (
+from symopt.search.config.sections import (
     EXECUTOR_KINDS,
     CacheSection,
     ExecutorSection,
     FunnelStage,
+    HurdlesSection,
+    MutationConfig,
     SearchSection,
     TaskSection,
     hint,
     parse_address,
     read_section,
 )
-from symopt.search.hurdles import HurdlesSection
-from symopt.search.sampling import MutationConfig
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -301,7 +301,7 @@ CONFIG_SUFFIX = ".toml"
 
 def _configs_folder() -> Path:
     # The built-in configs ship with the package (`search_configs/` in a checkout links here).
-    return Path(str(resources.files("symopt.search") / "configs"))
+    return Path(str(resources.files("symopt.search.config") / "builtin"))
 
 
 def config_names() -> list[str]:

@@ -6,8 +6,8 @@ hash or fingerprint is training right now: then it waits for that run's result (
 finished run with the twins that waited for it.
 
 >>> from symopt.lang import parse
->>> from symopt.search.executor import EvalOutcome, InlineExecutor
->>> from symopt.search.store_schema import CandidateRecord
+>>> from symopt.search.execution.executor import EvalOutcome, InlineExecutor
+>>> from symopt.search.storage.schema import CandidateRecord
 >>> d = Dispatcher(InlineExecutor(lambda text, spec: EvalOutcome(2.0, "ok")), {"name": "t"})
 >>> p = parse("def train(w, g, lr):\\n    u = g * lr\\n    return u")
 >>> a = CandidateRecord(program_text="a", hash="h1")
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from symopt.lang import Program
-from symopt.search.executor import EvalJob, EvalOutcome, Executor
-from symopt.search.outputs import remove_dead_text
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.execution.executor import EvalJob, EvalOutcome, Executor
+from symopt.search.storage.outputs import remove_dead_text
+from symopt.search.storage.schema import CandidateRecord
 
 
 @dataclass

@@ -7,7 +7,7 @@ value is a TOML literal (``8``, ``0.5``, ``true``, ``[0.5, 1.0]``, ``"adamw"``);
 that does not parse as one is taken as a string. The changed config is validated like a
 file, the offending setting named.
 
->>> from symopt.search.config import load_config
+>>> from symopt.search.config.loading import load_config
 >>> cfg = apply_settings(load_config("default"), ["task.overrides.steps=20",
 ...                      "funnel.*.lr_multipliers=[1.0]", "funnel.2.top_k=1"])
 >>> cfg.task.overrides, [s.lr_multipliers for s in cfg.funnel], cfg.funnel[1].top_k
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from symopt.errors import UserError
-from symopt.search.config import SearchConfig
+from symopt.search.config.loading import SearchConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from symopt.search.config import SearchConfig
-from symopt.search.evolution import AgingPopulation, Member, child_rng
-from symopt.search.runner import run_search
-from symopt.search.store import RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search
+from symopt.search.evolution.population import AgingPopulation, Member, child_rng
+from symopt.search.storage.store import RunStore
 
 POOR_SGD = "def train(w, g, lr):\n    lr = lr * 0.001\n    update = g * lr\n    return update\n"
 

@@ -14,10 +14,10 @@ from paths import builtin_file
 from symopt.cli import main
 from symopt.errors import UserError
 from symopt.lang import is_valid, parse_file
-from symopt.search.config import SearchConfig
-from symopt.search.executor import EvalJob, ProcessExecutor
-from symopt.search.runner import run_search, statement_count_fitness
-from symopt.search.store import RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.loop import run_search, statement_count_fitness
+from symopt.search.execution.executor import EvalJob, ProcessExecutor
+from symopt.search.storage.store import RunStore
 
 
 def _crash(program_text, task_spec):

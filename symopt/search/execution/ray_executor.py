@@ -43,8 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
-from symopt.search.config_sections import ExecutorSection
-from symopt.search.executor import EvalJob, EvalOutcome, _guarded, check_reachable, evaluate_text
+from symopt.search.config.sections import ExecutorSection
+from symopt.search.execution.executor import (
+    EvalJob,
+    EvalOutcome,
+    _guarded,
+    check_reachable,
+    evaluate_text,
+)
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
 

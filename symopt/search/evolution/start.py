@@ -5,12 +5,12 @@
 stored config is the run's identity: only how long and how wide (`budget`,
 `max_candidates`, `workers`) and where evaluations run (`[executor]`) may change.
 
-The run directory has one owner (`symopt.search.runlock.run_lock`), held from before the
+The run directory has one owner (`symopt.search.storage.runlock.run_lock`), held from before the
 store is created or opened until `OpenedRun.close`. A new run whose seeds no enabled
 mutation operator can change is refused before it exists.
 
 >>> import tempfile
->>> from symopt.search.config import SearchConfig
+>>> from symopt.search.config.loading import SearchConfig
 >>> run = open_run(SearchConfig(), tempfile.mkdtemp() + "/r", seeds=["sgd"], resume=False)
 >>> [len(p.body) for p in run.seed_programs], run.store.seeds[0][0]
 ([1], 'sgd')
@@ -28,12 +28,12 @@ from pathlib import Path
 from symopt import programs
 from symopt.errors import UserError
 from symopt.lang import Program, parse, parse_file, to_text
-from symopt.search.cache import EquivalenceCache, task_namespace
-from symopt.search.config import SearchConfig
-from symopt.search.executor import check_reachable
-from symopt.search.mutation import Mutator
-from symopt.search.runlock import run_lock
-from symopt.search.store import STORE_NAME, RunStore
+from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.mutation import Mutator
+from symopt.search.execution.executor import check_reachable
+from symopt.search.storage.cache import EquivalenceCache, task_namespace
+from symopt.search.storage.runlock import run_lock
+from symopt.search.storage.store import STORE_NAME, RunStore
 
 
 @dataclass

@@ -16,8 +16,8 @@ import math
 from pathlib import Path
 
 from symopt.lang import Program, parse, remove_dead, to_text
-from symopt.search.store import RunStore, write_atomic
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.schema import CandidateRecord
+from symopt.search.storage.store import RunStore, write_atomic
 
 
 def remove_dead_text(program: Program) -> str:

@@ -28,45 +28,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-RULES = ("quantile", "seed")
-
-
-@dataclass(frozen=True)
-class HurdlesSection:
-    """The `[hurdles]` section of a search config (off unless `at` is set)."""
-
-    at: tuple[float, ...] = ()
-    rule: str = "quantile"
-    quantile: float = 0.75
-    margin: float = 0.1
-    min_members: int = 4
-
-    def problems(self) -> list[tuple[str, str]]:
-        """``(key, why)`` for each bad value (empty when the section is valid).
-
-        >>> HurdlesSection(at=(0.5, 1.0), rule="median").problems()[0]
-        ('at', 'fractions of the run must lie strictly between 0 and 1')
-        """
-        out = []
-        if any(not 0 < f < 1 for f in self.at):
-            out.append(("at", "fractions of the run must lie strictly between 0 and 1"))
-        if self.rule not in RULES:
-            out.append(("rule", f"must be 'quantile' or 'seed', got {self.rule!r}"))
-        if not 0 < self.quantile <= 1:
-            out.append(("quantile", "must lie in (0, 1]"))
-        if not self.margin >= 0:
-            out.append(("margin", "must be 0 or more"))
-        if self.min_members < 1:
-            out.append(("min_members", "must be at least 1"))
-        return out
-
-    def to_dict(self) -> dict:
-        return {"at": list(self.at), "rule": self.rule, "quantile": self.quantile,
-                "margin": self.margin, "min_members": self.min_members}
+from symopt.search.config.sections import HurdlesSection
 
 
 def hurdle_steps(steps: int, n_evals: int, fractions: Iterable[float]) -> list[int]:

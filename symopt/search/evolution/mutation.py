@@ -31,7 +31,7 @@ header comment and no source positions.
 Children have at most ``max_statements`` statements (``insert`` is not chosen
 at the bound; a parent already over it only shrinks or stays the same size).
 The `[mutation]` config (`MutationConfig`) and the draws of new calls and constants
-(`CallSampler`) are in `symopt.search.sampling`.
+(`CallSampler`) are in `symopt.search.evolution.sampling`.
 
 >>> from symopt.lang import is_valid, parse_file
 >>> from symopt import programs
@@ -60,15 +60,10 @@ from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.printer import format_constant, format_stmt
 from symopt.lang.registry import KIND_TABLES
 from symopt.lang.typecheck import check, infer, typed
-from symopt.search.sampling import MAX_ABS_CONSTANT as MAX_ABS_CONSTANT
-from symopt.search.sampling import MIN_ABS_CONSTANT as MIN_ABS_CONSTANT
-from symopt.search.sampling import (
-    OPERATORS,
-    CallSampler,
-    MutationConfig,
-    as_random,
-    clamp_constant,
-)
+from symopt.search.config.sections import MAX_ABS_CONSTANT as MAX_ABS_CONSTANT
+from symopt.search.config.sections import MIN_ABS_CONSTANT as MIN_ABS_CONSTANT
+from symopt.search.config.sections import OPERATORS, MutationConfig
+from symopt.search.evolution.sampling import CallSampler, as_random, clamp_constant
 
 _S = Kind.SCALAR
 

@@ -12,7 +12,7 @@ so they compare at an equal number of training runs.
 
 >>> import random
 >>> from symopt import programs
->>> from symopt.search.sampling import MutationConfig
+>>> from symopt.search.config.sections import MutationConfig
 >>> seed = programs.load("adamw")
 >>> propose = Proposer("random", MutationConfig(), seed)
 >>> parent, child = propose(random.Random(0), population=None)
@@ -27,10 +27,10 @@ import math
 import random
 
 from symopt.lang import Program
-from symopt.search.evolution import AgingPopulation, Member
-from symopt.search.mutation import Mutation, Mutator
-from symopt.search.random_programs import random_program
-from symopt.search.sampling import OPERATORS, MutationConfig
+from symopt.search.config.sections import OPERATORS, MutationConfig
+from symopt.search.evolution.mutation import Mutation, Mutator
+from symopt.search.evolution.population import AgingPopulation, Member
+from symopt.search.evolution.random_programs import random_program
 
 
 def constants_only(config: MutationConfig) -> MutationConfig:

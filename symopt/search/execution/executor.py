@@ -15,7 +15,7 @@ more class (Ray object refs convert to futures with `ref.future()`).
   seeds) after it started, compilation included, is killed: a `timeout` row. A worker
   that dies (out of memory, `std::bad_alloc`, a crash) costs its job only: an `error`
   row, not cached; a fresh worker takes its place.
-- `RayExecutor` (`symopt.search.ray_executor`): a pool of warm Ray actors on this
+- `RayExecutor` (`symopt.search.execution.ray_executor`): a pool of warm Ray actors on this
   machine or a cluster; an evaluation whose worker died is retried.
 
 `make_executor` picks one from the `[executor]` section of a search config; by default
@@ -44,7 +44,7 @@ from typing import Any, Protocol
 from symopt import checks
 from symopt.errors import UserError
 from symopt.isolation import IsolatedWorker, untimed
-from symopt.search.config_sections import ExecutorSection, parse_address
+from symopt.search.config.sections import ExecutorSection, parse_address
 from symopt.tasks import get_task
 from symopt.tasks.seeds import Evaluation, evaluate_seeds
 
@@ -277,6 +277,6 @@ def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
         return InlineExecutor(evaluate_fn)
     if kind == "process":
         return ProcessExecutor(workers, evaluate_fn)
-    from symopt.search.ray_executor import RayExecutor
+    from symopt.search.execution.ray_executor import RayExecutor
 
     return RayExecutor(workers, section, evaluate_fn, run_dir=run_dir)

@@ -9,7 +9,7 @@ goes out `WAIT_S` seconds after its first candidate came (or at `flush()`), so n
 ever waits on a group that cannot fill (the end of the budget, the funnel). A group
 that times out or whose worker dies gives that outcome to each of its candidates.
 
->>> from symopt.search.executor import EvalJob, InlineExecutor
+>>> from symopt.search.execution.executor import EvalJob, InlineExecutor
 >>> def sizes(texts, spec):
 ...     import json
 ...     return [EvalOutcome(float(len(t)), "ok") for t in json.loads(texts)]
@@ -29,8 +29,8 @@ import os
 import threading
 from collections.abc import Callable
 
-from symopt.search.config import SearchConfig
-from symopt.search.executor import (
+from symopt.search.config.loading import SearchConfig
+from symopt.search.execution.executor import (
     EvalJob,
     EvalOutcome,
     Executor,

@@ -4,10 +4,10 @@ The first steps of a child's life (docs/architecture.md): drop dead code → can
 hash → (on a miss) fingerprint → cache lookup. A hit takes the cached fitness and status
 (`cache_hit`); no fingerprint is computed while a program with the same hash is training
 (its twin's result will do), nor when `[cache] fingerprint` is off. `run_search`
-(`symopt.search.runner`) stores a hit at once and trains a miss.
+(`symopt.search.evolution.loop`) stores a hit at once and trains a miss.
 
 >>> from symopt import programs
->>> from symopt.search.cache import EquivalenceCache
+>>> from symopt.search.storage.cache import EquivalenceCache
 >>> cache = EquivalenceCache(":memory:", namespace="quadratic")
 >>> prepare = Preparer(cache, fingerprint_fn=None, is_training=lambda key: False)
 >>> rec = prepare(programs.load("sgd"), gen_index=0, operator="seed", description="sgd")
@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 from symopt.analysis import canonical_hash
 from symopt.lang import Program, redundant_fraction, remove_dead, to_text
-from symopt.search.cache import EquivalenceCache
-from symopt.search.store_schema import CandidateRecord
+from symopt.search.storage.cache import EquivalenceCache
+from symopt.search.storage.schema import CandidateRecord
 
 
 class Preparer:

@@ -3,7 +3,7 @@ mirror its `candidates` and `funnel` tables, and opening a file as a store.
 
 `connect` creates the tables that are missing and adds the columns newer than the first
 version to stores written before them, so an older run is read and
-extended, never rewritten. `symopt.search.store.RunStore` holds the queries.
+extended, never rewritten. `symopt.search.storage.store.RunStore` holds the queries.
 
 >>> import sqlite3, tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.sqlite"
