@@ -20,6 +20,7 @@ mutation operator can change is refused before it exists.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.mutation import Mutator
 from symopt.search.execution.executor import check_reachable
 from symopt.search.storage.cache import EquivalenceCache, task_namespace
+from symopt.search.storage.environment import environment
 from symopt.search.storage.runlock import run_lock
 from symopt.search.storage.store import STORE_NAME, RunStore
 
@@ -88,6 +90,7 @@ def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
             _hold(run_dir, closers)
             store = RunStore.create(run_dir, config.to_dict(), seed_items)
             closers.append(store.close)
+            store.set_meta("environment", json.dumps(environment()))
         if cache is None:
             cache = _open_cache(config, run_dir, closers)
         # stored seeds are named by the store they come from

@@ -1,0 +1,240 @@
+"""Sections a run's and a sweep's write-up share, each sentence made from stored data by a
+rule: the method, the experimental setup, the discovered program and the limitations.
+
+The two inputs that a later store will hold directly are read through one function each:
+`operator_weights(h)` (today: the run's `[mutation]` config) and `compute_spent(h)`
+(today: training runs times the task's steps, an upper bound).
+
+>>> seed_name("programs/adamw.prog"), seed_name("my.prog"), slots_word(1)
+('AdamW', 'my', 'one-slot')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from symopt.analysis import remove_dead
+from symopt.analysis.hints import sign_like
+from symopt.errors import SymoptError
+from symopt.lang import parse
+from symopt.lang.dead_code import state_values
+from symopt.report.bibliography import cite
+from symopt.report.history import RunHistory
+from symopt.report.notes import duration, fmt
+from symopt.report.paper import Algorithm, Code, Para, Section, Table
+from symopt.report.run_report import program_diff, readable
+from symopt.search.config.sections import DEFAULT_FUNCTIONS, OPERATORS, MutationConfig
+from symopt.search.storage.store import RunStore
+
+#: Programs a search in the paper trained (Chen et al. 2023, section 2: 20-30K of 200-300K).
+PAPER_TRAINED = 20_000
+_NAMES = {"adamw": "AdamW", "adam": "Adam", "lion": "Lion", "sgd": "SGD", "signum": "Signum",
+          "momentum": "SGD with momentum", "rmsprop": "RMSProp", "adagrad": "Adagrad"}
+_SLOTS = {0: "stateless", 1: "one-slot", 2: "two-slot", 3: "three-slot", 4: "four-slot"}
+
+
+def seed_name(path: str) -> str:
+    """How the write-up names a seed program: built-ins by their usual name."""
+    stem = Path(path.strip("<>").split()[0]).stem
+    return _NAMES.get(stem.lower(), stem)
+
+
+def slots_word(n: int) -> str:
+    return _SLOTS.get(n, f"{n}-slot")
+
+
+def operator_weights(h: RunHistory) -> dict[str, float]:
+    """The mutation operators' weights of run `h` (its stored `[mutation]` config)."""
+    stored = h.config.get("mutation", {})
+    return {op: float(stored.get(op, getattr(MutationConfig(), op))) for op in OPERATORS}
+
+
+@dataclass(frozen=True)
+class Compute:
+    training_runs: int
+    steps_per_run: int | None  # the task's steps: an upper bound (runs may stop early)
+    train_seconds: float
+
+    @property
+    def steps(self) -> int | None:
+        return None if self.steps_per_run is None else self.training_runs * self.steps_per_run
+
+    def text(self) -> str:
+        steps = ("" if self.steps is None else
+                 f" of at most {self.steps_per_run:,} steps each ({self.steps:,} steps at most)")
+        return (f"{self.training_runs} training runs{steps}; "
+                f"{duration(self.train_seconds)} of training time")
+
+
+def compute_spent(h: RunHistory) -> Compute:
+    """The compute run `h` spent: training runs (cache hits are free), steps, seconds."""
+    return Compute(h.training_runs, task_steps(h.config),
+                   sum(r.eval_seconds for r in h.candidates if not r.cache_hit))
+
+
+def task_steps(config: dict[str, Any]) -> int | None:
+    task = config.get("task", {})
+    try:
+        from symopt.tasks import get_task
+
+        return int(get_task(task.get("name"), **task.get("overrides", {})).steps)
+    except (SymoptError, TypeError, AttributeError):
+        return None
+
+
+def is_synthetic(task_name: str) -> bool:
+    from symopt.tasks.registry import BUILTIN_TASKS
+
+    return BUILTIN_TASKS.get(task_name, ("",))[0] == "synthetic"
+
+
+def environment(run_dir: Path) -> dict[str, Any] | None:
+    """The machine and versions stored with the run (None for older stores)."""
+    store = RunStore.open(run_dir)
+    try:
+        raw = store.meta("environment")
+    finally:
+        store.close()
+    return json.loads(raw) if raw else None
+
+
+def constants_only(seed_text: str, text: str) -> bool:
+    """Whether two programs read the same once their numbers are blanked out."""
+    blank = lambda t: re.sub(r"(?<![A-Za-z_0-9])-?\d+(\.\d*)?(e-?\d+)?", "c", readable(t))
+    return blank(seed_text) == blank(text)
+
+
+# -- sections ---------------------------------------------------------------------------------
+def method_section(h: RunHistory, what: str) -> Section:
+    """Search space, operators and weights, budget, proxy task, hurdles, funnel."""
+    cfg = h.config
+    search, task, mutation = cfg.get("search", {}), cfg.get("task", {}), cfg.get("mutation", {})
+    functions = mutation.get("functions", list(DEFAULT_FUNCTIONS))
+    weights = operator_weights(h)
+    total = sum(weights.values())
+    seeds = ", ".join(seed_name(p) for p, _ in h.seeds)
+    method = search.get("method", "evolution")
+    how = (f"regularized (aging) evolution {cite('regevo')} as in AutoML-Zero "
+           f"{cite('automlzero')} and Lion {cite('lion')}: a population of "
+           f"{search.get('population')} programs, tournaments of {search.get('tournament')}, "
+           f"the oldest member leaves" if method == "evolution" else f"the `{method}` method")
+    blocks = [
+        Para(f"{what} An optimizer is a program: a list of statements over the weight, the "
+             f"gradient, state slots and the learning rate, whose result `update` is "
+             f"subtracted from the weights; this is the search space of Lion {cite('lion')}. "
+             f"The search started from {seeds} and used {how}."),
+        Para(f"Search space: {len(functions)} library functions "
+             f"({', '.join(f'`{f}`' for f in functions)}); at most "
+             f"{mutation.get('max_statements', MutationConfig().max_statements)} statements per "
+             f"program."),
+        Table(["operator", "weight", "share"],
+              [[f"`{op}`", f"{w:g}", f"{100 * w / total:.1f}%"] for op, w in weights.items()],
+              "Mutation operators and their weights (relative; the share is the chance of "
+              "each operator being tried)."),
+        Para(f"Budget: {h.budget} training runs; equivalent programs (same canonical hash or "
+             f"numeric fingerprint) are answered by a cache and cost nothing. Fitness: the "
+             f"validation loss on the proxy task `{task.get('name')}` (overrides "
+             f"{task.get('overrides') or 'none'}), trained with task seed(s) "
+             f"{task.get('seeds')}; lower is better."),
+        Para(_hurdles_sentence(cfg)), Para(_funnel_sentence(cfg))]
+    return Section("Method", blocks)
+
+
+def _hurdles_sentence(cfg: dict[str, Any]) -> str:
+    hurdles = cfg.get("hurdles")
+    if not hurdles or not hurdles.get("at"):
+        return "Hurdles: none; every candidate trained its full run unless it diverged."
+    at = ", ".join(f"{100 * f:g}%" for f in hurdles["at"])
+    rule = (f"worse than the {hurdles.get('quantile')} quantile of the population"
+            if hurdles.get("rule") == "quantile" else
+            f"more than {100 * hurdles.get('margin', 0):g}% above the seed's curve")
+    return f"Hurdles: at {at} of a training run, a candidate {rule} was stopped."
+
+
+def _funnel_sentence(cfg: dict[str, Any]) -> str:
+    stages = cfg.get("funnel") or []
+    if not stages:
+        return "Funnel: none; the program was judged on the proxy task only."
+    parts = [f"stage {k}: the top {s.get('top_k')} and the seed on `{s.get('task')}` "
+             f"(task seeds {s.get('seeds')}, learning-rate multipliers "
+             f"{s.get('lr_multipliers')})" for k, s in enumerate(stages, 1)]
+    return "Funnel (meta-validation on larger tasks): " + "; ".join(parts) + "."
+
+
+def setup_table(h: RunHistory, *, wall: float, sessions: int, compute: Compute) -> Table:
+    """Machine, backend, versions, compute, seeds and wall time."""
+    env = environment(h.run_dir)
+    task, search = h.config.get("task", {}), h.config.get("search", {})
+    executor = h.config.get("executor", {})
+    if env:
+        machine = f"{env.get('platform')}, {env.get('cpus')} CPU cores"
+        backend = f"JAX {env.get('backend')}" + (f" ({', '.join(env['devices'])})"
+                                                 if env.get("devices") else "")
+        versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+    else:
+        machine = backend = versions = "not recorded in this run's store"
+    rows = [["machine", machine], ["backend", backend], ["versions", versions],
+            ["executor", f"{executor.get('kind', 'auto')}, {search.get('workers', 1)} "
+                         f"worker(s); engine {task.get('engine', 'default')}"],
+            ["compute spent", compute.text()], ["task seeds", str(task.get("seeds"))],
+            ["search seed", str(search.get("seed"))],
+            ["wall time", f"{duration(wall)} in {sessions} session(s)"]]
+    return Table(["", ""], rows, "Experimental setup, as stored with the run.")
+
+
+def program_blocks(rec_text: str, seed_text: str, seed: str, label: str) -> list:
+    """The program as an algorithm block, its simplified form, memory, sign-like hint and
+    how it differs from the seed."""
+    program = parse(rec_text)
+    blocks: list = [Algorithm(remove_dead(program), f"{label} (live statements)"),
+                    Code(readable(rec_text), f"{label}, simplified.")]
+    mem, seed_mem = state_values(program), state_values(parse(seed_text))
+    blocks.append(Para(
+        f"Memory: {mem} state value(s) per parameter, against {seed_mem} for {seed}. "
+        + ("The update is sign-like: every element is bounded, as in Lion; the Lion paper "
+           f"{cite('lion')} reports that such optimizers want a learning rate 3-10x smaller "
+           "and a weight decay 3-10x larger than AdamW's." if sign_like(program) else
+           "The update is not sign-like: its elements are not bounded by the program's "
+           "form (as AdamW's are not).")))
+    if remove_dead(program) == remove_dead(parse(seed_text)):
+        blocks.append(Para(f"This is {seed} itself."))
+    elif constants_only(seed_text, rec_text):
+        blocks.append(Para(f"It has {seed}'s structure; only constants differ:"))
+        blocks.append(Code(program_diff(seed_text, rec_text), f"Against {seed}.", "diff"))
+    else:
+        diff = program_diff(seed_text, rec_text)
+        blocks.append(Code(diff or "(reads the same)", f"Against {seed} (simplified forms).", "diff"))
+    return blocks
+
+
+def budget_limitation(trained: int) -> str | None:
+    if trained * 10 > PAPER_TRAINED:
+        return None
+    return (f"The budget is far below the paper's: {trained} training runs here, against "
+            f"20,000 to 30,000 programs trained per search in {cite('lion')}; only programs a "
+            f"few mutations from the seed were reachable.")
+
+
+def task_limitations(cfg: dict[str, Any]) -> list[str]:
+    task = cfg.get("task", {})
+    out = []
+    if len(task.get("seeds", [0])) == 1:
+        out.append("Every candidate was trained with one task seed: a fitness difference "
+                   "smaller than the training noise between seeds cannot be told from luck.")
+    stages = cfg.get("funnel") or []
+    if stages and all(len(s.get("seeds", [0])) == 1 for s in stages):
+        out.append("Each funnel stage trained one seed per program.")
+    if is_synthetic(str(task.get("name"))):
+        out.append(f"The proxy task `{task.get('name')}` is synthetic (no neural network): "
+                   f"a program that wins there may not help on a real model.")
+    return out
+
+
+def show(x: float, spec: str = ".4g") -> str:
+    return fmt(x, spec) if not (isinstance(x, float) and math.isnan(x)) else "-"
+
