@@ -23,5 +23,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    print(write_report(args.run_dir, curves=not args.no_curves))
+    from symopt.commands.writeup import command_for
+
+    path = write_report(args.run_dir, curves=not args.no_curves)
+    print(path)
+    if path.name != "report.md" or (path.parent / "run.sqlite").is_file():
+        print(command_for(args.run_dir))
     return 0

@@ -60,4 +60,8 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, previous)
     print(f"{len(result.ran)} run(s) done now, {len(result.skipped)} skipped as finished")
     print(result.out / "notes.md")
+    if not result.interrupted:
+        from symopt.commands.writeup import command_for
+
+        print(command_for(args.out))
     return 130 if result.interrupted else 0
