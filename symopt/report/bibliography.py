@@ -2,8 +2,8 @@
 
 >>> cite("lion"), cite("pbt")
 ('[1]', '[5]')
->>> print(REFERENCES[0].text())
-X. Chen, C. Liang, D. Huang, E. Real, K. Wang, Y. Liu, H. Pham, X. Dong, T. Luong, C.-J. Hsieh, Y. Lu, Q. V. Le. Symbolic Discovery of Optimization Algorithms. NeurIPS 2023. arXiv:2302.06675.
+>>> print(REFERENCES[1].text())
+I. Loshchilov, F. Hutter. Decoupled Weight Decay Regularization. ICLR 2019. arXiv:1711.05101.
 """
 
 from __future__ import annotations

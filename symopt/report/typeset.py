@@ -101,7 +101,8 @@ _TYPST_HEAD = """#set document(title: {title})
 #show raw: set text(font: "DejaVu Sans Mono", size: 8.5pt)
 #show figure.caption: set text(size: 9pt)
 #align(center, text(size: 16pt, weight: "bold")[{title_markup}])
-#align(center, text(size: 9pt)[#"Written by symopt writeup from the stored results, by fixed rules."])
+#align(center, text(size: 9pt)[#"Written by symopt writeup from the stored results, \
+by fixed rules."])
 #block(inset: (x: 1.5em, y: 0.5em))[*Abstract.* {abstract}]
 """
 

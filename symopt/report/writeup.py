@@ -105,7 +105,9 @@ class _RunPaper:
             return self.h.best
         pick = funnel_meta.get("best_candidate")
         by_id = {r.id: r for r in self.h.candidates}
-        return by_id.get(pick) if pick is not None else (self.h.seed_records or [None])[0]
+        if pick is not None:
+            return by_id.get(pick)
+        return self.h.seed_records[0] if self.h.seed_records else None
 
     # -- title and abstract ----------------------------------------------------------------
     def title(self) -> str:

@@ -205,10 +205,12 @@ def program_blocks(rec_text: str, seed_text: str, seed: str, label: str) -> list
         blocks.append(Para(f"This is {seed} itself."))
     elif constants_only(seed_text, rec_text):
         blocks.append(Para(f"It has {seed}'s structure; only constants differ:"))
-        blocks.append(Code(program_diff(seed_text, rec_text), f"Against {seed}.", "diff"))
+        blocks.append(Code(program_diff(seed_text, rec_text), f"Against {seed}.",
+                           "diff"))
     else:
         diff = program_diff(seed_text, rec_text)
-        blocks.append(Code(diff or "(reads the same)", f"Against {seed} (simplified forms).", "diff"))
+        blocks.append(Code(diff or "(reads the same)", f"Against {seed} (simplified forms).",
+                           "diff"))
     return blocks
 
 
