@@ -261,3 +261,29 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["writeup", str(tmp_path / "empty")]) == 2
     assert "nothing to write up" in capsys.readouterr().err
+
+
+def test_funnel_results_and_a_better_tuning_are_written_up(run, tmp_path):
+    from symopt.search.storage.store import FunnelRecord, RunStore
+
+    d = tmp_path / "run"
+    shutil.copytree(run, d, ignore=shutil.ignore_patterns("paper"))
+    v = run_values(d)
+    store = RunStore.open(d)
+    store.add_funnel(FunnelRecord(1, "rosenbrock", "{}", "h0", None, True, fitness=2.5,
+                                  seed_fitness=2.5))
+    store.add_funnel(FunnelRecord(1, "rosenbrock", "{}", "h1", v["best_id"], False,
+                                  fitness=2.75, seed_fitness=2.5, passed=False))
+    store.close()
+    (d / "trials.csv").write_text(f"trial,fitness\n0,{v['best'] / 2!r}\n")
+    write_writeup(d, fmt="pdf", curves=False)
+    text = pdf_text(d / "paper" / "paper.pdf")
+    abstract = between(text, "Abstract.", "1. Method")
+    assert "On rosenbrock (funnel stage 1) it reached 2.75 against the seed's 2.5 (not " \
+           "passed)." in abstract
+    assert "not tested beyond the proxy task" not in abstract
+    transfer = between(text, "5. Transfer", "6. Limitations")
+    assert f"1 rosenbrock candidate {v['best_id']} 2.75 2.5 no" in transfer
+    limits = between(text, "6. Limitations", "7. Conclusion")
+    assert f"Tuning the constants alone did better ({v['best'] / 2:.4g} in trials.csv)" in limits
+    assert "did not beat the seed at every funnel stage" in limits

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from symopt.errors import UserError
 from symopt.report.discussion import ALPHA, Arm, compare, discuss, seeds_needed, smallest_p
 from symopt.report.paper import Bullets, Figure, Paper, Para, Section, Table
 from symopt.report.sweep import SWEEP_FILE, SweepPlan
@@ -42,6 +43,8 @@ def sweep_paper(out: str | Path) -> Paper:
                                str(out / SWEEP_FILE))
     results = collect(out, plan)
     fin = [r for r in results if r.finished and r.history]
+    if not fin:
+        raise UserError(f"{out}: no run of the sweep has finished yet: nothing to write up")
     arms = [Arm(s.index, s.label.removeprefix("baseline (").removesuffix(")"), s.values,
                 [r.best for r in fin if r.setting.index == s.index])
             for s in plan.settings()]
