@@ -12,8 +12,8 @@ DejaVu Sans Mono), never the system's, so it looks the same on every machine.
 >>> paper = Paper("A title", "An abstract.", [Section("Method", [Para("x = `a*b` [1].")])])
 >>> sorted(p.name for p in write_paper(paper, out, "all"))
 ['paper.pdf', 'paper.tex', 'paper.typ']
->>> (out / "paper.pdf").read_bytes()[:5]
-b'%PDF-'
+>>> (out / "paper.pdf").read_bytes()[:5], page_png(out / "paper.typ", ppi=20)[:4]
+(b'%PDF-', b'\\x89PNG')
 """
 
 from __future__ import annotations
@@ -75,6 +75,20 @@ def compile_pdf(source: Path, pdf: Path) -> Path:
     return pdf
 
 
+def page_png(source: str | Path, page: int = 1, ppi: float = 100.0) -> bytes:
+    """Page `page` (from 1) of the Typst file `source` as a PNG image, e.g. to look at a
+    paper in a notebook or put a page of it in a README."""
+    import typst
+
+    source = Path(source)
+    compiler = typst.Compiler(str(source), root=str(source.parent), ignore_system_fonts=True)
+    pages = compiler.compile(format="png", ppi=ppi)
+    pages = pages if isinstance(pages, list) else [pages]
+    if not 1 <= page <= len(pages):
+        raise UserError(f"{source}: page {page} of a {len(pages)}-page paper")
+    return pages[page - 1]
+
+
 def _blocks(paper: Paper, kind: type) -> list:
     return [b for s in paper.sections for b in s.blocks if isinstance(b, kind)]
 
@@ -131,8 +145,9 @@ def _typst_block(b) -> str:
         body = ",\n  ".join(", ".join(f"[{_ts(c)}]" for c in row) for row in b.rows)
         align = "(" + ", ".join("right" if _numeric([r[k] for r in b.rows]) else "left"
                                 for k in range(len(b.header))) + ",)"
+        head = f"table.header({cells}),\n  " if any(b.header) else ""
         return (f"#figure(table(columns: {len(b.header)}, align: {align}, stroke: 0.4pt,\n"
-                f"  table.header({cells}),\n  {body}),\n  kind: table, "
+                f"  {head}{body}),\n  kind: table, "
                 f"caption: [{_ts(b.caption)}])")
     if isinstance(b, Figure):
         return (f"#figure(image({_q(b.path.name)}, width: 88%), "
@@ -201,11 +216,12 @@ def _latex_block(b) -> str:
         return "\n".join([r"\begin{itemize}"] + [f"\\item {_tx(i)}" for i in b.items]
                          + [r"\end{itemize}"])
     if isinstance(b, Table):
+        head = ([" & ".join(f"\\textbf{{{_tx(h)}}}" for h in b.header) + r" \\", r"\hline"]
+                if any(b.header) else [])
         rows = [" & ".join(_tx(c) for c in row) + r" \\" for row in b.rows]
         return "\n".join([r"\begin{table}[ht]", r"\centering", f"\\caption{{{_tx(b.caption)}}}",
                           f"\\begin{{tabular}}{{l{'r' * (len(b.header) - 1)}}}", r"\hline",
-                          " & ".join(f"\\textbf{{{_tx(h)}}}" for h in b.header) + r" \\",
-                          r"\hline", *rows, r"\hline", r"\end{tabular}", r"\end{table}"])
+                          *head, *rows, r"\hline", r"\end{tabular}", r"\end{table}"])
     if isinstance(b, Figure):
         return "\n".join([r"\begin{figure}[ht]", r"\centering",
                           f"\\includegraphics[width=0.88\\linewidth]{{{b.path.name}}}",

@@ -42,6 +42,7 @@ from symopt.report.writeup_parts import (
     setup_table,
     show,
     slots_word,
+    state_words,
     task_limitations,
 )
 from symopt.search.config.sections import DEFAULT_FUNCTIONS
@@ -146,7 +147,7 @@ class _RunPaper:
                        f"against {show(h.seed_fitness)} for {seed} "
                        f"({show(f.fitness / h.seed_fitness, '.4f')} times the seed's).")
             program = parse(f.program_text)
-            out.append(f"It keeps {state_values(program)} state value(s) per parameter "
+            out.append(f"It keeps {state_words(state_values(program))} per parameter "
                        f"({state_values(parse(self.seed_text))} for {seed})"
                        + (f" and differs from {seed} only in its constants." if self.retuned
                           else "."))

@@ -48,6 +48,11 @@ def slots_word(n: int) -> str:
     return _SLOTS.get(n, f"{n}-slot")
 
 
+def state_words(n: int) -> str:
+    """`2` -> `'2 state values'`, `1` -> `'1 state value'`."""
+    return f"{n} state value{'' if n == 1 else 's'}"
+
+
 def operator_weights(h: RunHistory) -> dict[str, float]:
     """The mutation operators' weights of run `h` (its stored `[mutation]` config)."""
     stored = h.config.get("mutation", {})
@@ -173,8 +178,8 @@ def setup_table(h: RunHistory, *, wall: float, sessions: int, compute: Compute) 
     executor = h.config.get("executor", {})
     if env:
         machine = f"{env.get('platform')}, {env.get('cpus')} CPU cores"
-        backend = f"JAX {env.get('backend')}" + (f" ({', '.join(env['devices'])})"
-                                                 if env.get("devices") else "")
+        devices = [d for d in env.get("devices", []) if d != env.get("backend")]
+        backend = f"JAX {env.get('backend')}" + (f" ({', '.join(devices)})" if devices else "")
         versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
     else:
         machine = backend = versions = "not recorded in this run's store"
@@ -195,7 +200,7 @@ def program_blocks(rec_text: str, seed_text: str, seed: str, label: str) -> list
                     Code(readable(rec_text), f"{label}, simplified.")]
     mem, seed_mem = state_values(program), state_values(parse(seed_text))
     blocks.append(Para(
-        f"Memory: {mem} state value(s) per parameter, against {seed_mem} for {seed}. "
+        f"Memory: {state_words(mem)} per parameter, against {seed_mem} for {seed}. "
         + ("The update is sign-like: every element is bounded, as in Lion; the Lion paper "
            f"{cite('lion')} reports that such optimizers want a learning rate 3-10x smaller "
            "and a weight decay 3-10x larger than AdamW's." if sign_like(program) else
