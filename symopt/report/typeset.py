@@ -82,8 +82,8 @@ def page_png(source: str | Path, page: int = 1, ppi: float = 100.0) -> bytes:
 
     source = Path(source)
     compiler = typst.Compiler(str(source), root=str(source.parent), ignore_system_fonts=True)
-    pages = compiler.compile(format="png", ppi=ppi)
-    pages = pages if isinstance(pages, list) else [pages]
+    out = compiler.compile(format="png", ppi=ppi)
+    pages: list[bytes] = out if isinstance(out, list) else [out] if out else []
     if not 1 <= page <= len(pages):
         raise UserError(f"{source}: page {page} of a {len(pages)}-page paper")
     return pages[page - 1]
