@@ -192,4 +192,5 @@ def test_report_of_a_missing_directory_is_a_clean_error(tmp_path, capsys):
 
 def test_report_verb_prints_the_path(run_dir, capsys):
     assert main(["report", str(run_dir), "--no-curves"]) == 0
-    assert capsys.readouterr().out.strip() == str(run_dir / "report.md")
+    assert capsys.readouterr().out.splitlines() == [str(run_dir / "report.md"),
+                                                    f"write it up: symopt writeup {run_dir}"]

@@ -177,7 +177,7 @@ def test_figures_are_real_images_beside_the_source(run):
                           (out / "paper.tex").read_text())) == set(names)
 
 
-def test_latex_holds_the_exports_algorithm_block(run):
+def test_latex_holds_the_exports_algorithm_block(run, tmp_path):
     v = run_values(run)
     text = sql(run / "run.sqlite", f"SELECT program_text FROM candidates WHERE "
                                    f"id={v['best_id']}")[0][0]
@@ -188,9 +188,11 @@ def test_latex_holds_the_exports_algorithm_block(run):
     engine = shutil.which("pdflatex")
     if engine is None:
         pytest.skip("no LaTeX engine here: paper.tex written, not compiled")
-    r = subprocess.run([engine, "-interaction=nonstopmode", "paper.tex"], cwd=run / "paper",
-                       capture_output=True, text=True, timeout=120)
+    shutil.copytree(run / "paper", tmp_path / "tex")  # the Typst paper.pdf stays as it is
+    r = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+                       cwd=tmp_path / "tex", capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:]
+    assert "Candidate" in pdf_text(tmp_path / "tex" / "paper.pdf")
 
 
 def test_a_run_whose_best_is_the_seed_says_so(tmp_path, capsys):
@@ -275,6 +277,10 @@ def test_funnel_results_and_a_better_tuning_are_written_up(run, tmp_path):
     store.add_funnel(FunnelRecord(1, "rosenbrock", "{}", "h1", v["best_id"], False,
                                   fitness=2.75, seed_fitness=2.5, passed=False))
     store.close()
+    db = sqlite3.connect(d / "run.sqlite")  # as a store written before environments were kept
+    with db:
+        db.execute("DELETE FROM meta WHERE key='environment'")
+    db.close()
     (d / "trials.csv").write_text(f"trial,fitness\n0,{v['best'] / 2!r}\n")
     write_writeup(d, fmt="pdf", curves=False)
     text = pdf_text(d / "paper" / "paper.pdf")
@@ -287,3 +293,17 @@ def test_funnel_results_and_a_better_tuning_are_written_up(run, tmp_path):
     limits = between(text, "6. Limitations", "7. Conclusion")
     assert f"Tuning the constants alone did better ({v['best'] / 2:.4g} in trials.csv)" in limits
     assert "did not beat the seed at every funnel stage" in limits
+    assert "machine not recorded in this run's store" in text
+
+
+def test_setup_is_the_environment_stored_with_the_run(run):
+    import platform
+
+    env = json.loads(sql(run / "run.sqlite",
+                         "SELECT value FROM meta WHERE key='environment'")[0][0])
+    assert env["platform"] == platform.platform() and env["backend"] == "cpu"
+    text = pdf_text(run / "paper" / "paper.pdf")
+    setup = between(text, "2. Experimental setup", "3. Results")
+    assert f"machine {env['platform']}, {env['cpus']} CPU cores" in setup
+    assert f"jax {env['versions']['jax']}" in setup
+    assert "compute spent 4 training runs of at most 20 steps each (80 steps at most)" in setup
