@@ -307,3 +307,22 @@ def test_setup_is_the_environment_stored_with_the_run(run):
     assert f"machine {env['platform']}, {env['cpus']} CPU cores" in setup
     assert f"jax {env['versions']['jax']}" in setup
     assert "compute spent 4 training runs of at most 20 steps each (80 steps at most)" in setup
+
+
+def test_a_constants_only_gain_is_called_retuned(tmp_path):
+    """method = "constants" keeps the seed's structure: the title and limitations say so."""
+    from symopt.search.execution.executor import EvalOutcome
+
+    def longer_is_better(program_text, task_spec):  # perturbed constants print longer
+        return EvalOutcome(1000.0 - len(program_text), "ok")
+
+    d = tmp_path / "r"
+    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 4,
+                                             "method": "constants"}})
+    run_search(cfg, d, seeds=["adamw"], evaluate_fn=longer_is_better)
+    write_writeup(d, fmt="typst", curves=False)
+    source = (d / "paper" / "paper.typ").read_text()
+    assert not (d / "paper" / "paper.pdf").exists()
+    assert 'title: "Retuned AdamW constants found by evolution on quadratic"' in source
+    assert "differs from AdamW only in its constants" in source
+    assert "The gain is in the constants only" in source
