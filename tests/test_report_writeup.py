@@ -146,7 +146,8 @@ def test_paper_has_its_sections_in_order_and_the_expected_pages(run):
     reader = PdfReader(run / "paper" / "paper.pdf")
     pages = [re.sub(r"\s+", " ", p.extract_text()) for p in reader.pages]
     assert 4 <= len(pages) <= 8
-    assert pages[0].startswith("A two-slot update found from AdamW on quadratic")
+    # this search's best (a fixed search seed) changed a constant of AdamW, nothing else
+    assert pages[0].startswith("Retuned AdamW constants found by evolution on quadratic")
     assert "Abstract." in pages[0] and "1. Method" in pages[0]
     text = " ".join(pages)
     where = [text.index(f"{k}. {name}") for k, name in enumerate(SECTIONS, 1)]

@@ -111,8 +111,8 @@ def constants_only(seed_text: str, text: str) -> bool:
     """Whether two programs' live statements are the same once constants are blanked out
     (compared before simplification, whose folding depends on the constants' values).
 
-    >>> constants_only("def train(w, g, lr):\n    return g * (lr * 0.1)",
-    ...                "def train(w, g, lr):\n    return g * (lr * 0.3)")
+    >>> constants_only("def train(w, g, lr):\\n    return g * (lr * 0.1)",
+    ...                "def train(w, g, lr):\\n    return g * (lr * 0.3)")
     True
     """
     def shape(t: str) -> tuple:
