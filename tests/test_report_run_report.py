@@ -11,6 +11,7 @@ import sqlite3
 import statistics
 
 import pytest
+from conftest import TINY_RUN, copy_run
 
 from symopt.cli import main
 from symopt.errors import UserError
@@ -20,14 +21,12 @@ from symopt.search import SearchConfig, run_search
 from symopt.search.evolution.loop import statement_count_fitness
 from symopt.search.storage.store import FunnelRecord, RunStore
 
-CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
-          "task": {"name": "quadratic", "overrides": {"steps": 20}}}
+CONFIG = TINY_RUN
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("run")
-    run_search(SearchConfig.from_dict(CONFIG), d, seeds=["adamw"])
+def run_dir(tiny_run, tmp_path_factory):
+    d = copy_run(tiny_run, tmp_path_factory.mktemp("run") / "run")
     write_report(d)
     return d
 

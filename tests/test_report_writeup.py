@@ -15,6 +15,7 @@ import statistics
 import subprocess
 
 import pytest
+from conftest import copy_run
 from pypdf import PdfReader
 
 from symopt.cli import main
@@ -26,18 +27,15 @@ from symopt.report.writeup import write_writeup
 from symopt.search import SearchConfig, run_search
 from symopt.search.evolution.loop import statement_count_fitness
 
-CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
-          "task": {"name": "quadratic", "overrides": {"steps": 20}}}
 NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?%?")
 SECTIONS = ["Method", "Experimental setup", "Results", "The discovered program", "Transfer",
             "Limitations", "Conclusion", "References"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A real search (quadratic, 4 training runs) and its paper in every format."""
-    d = tmp_path_factory.mktemp("run")
-    run_search(SearchConfig.from_dict(CONFIG), d, seeds=["adamw"])
+def run(tiny_run, tmp_path_factory):
+    """A real search (quadratic, 4 training runs: `TINY_RUN`) and its paper in every format."""
+    d = copy_run(tiny_run, tmp_path_factory.mktemp("run") / "run")
     write_writeup(d, d / "paper", "all")
     return d
 
