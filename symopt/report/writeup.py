@@ -38,6 +38,7 @@ from symopt.report.writeup_parts import (
     method_section,
     operator_weights,
     program_blocks,
+    ratio,
     seed_name,
     setup_table,
     show,
@@ -145,7 +146,7 @@ class _RunPaper:
             f = self.found
             out.append(f"The program found reached a validation loss of {show(f.fitness)} "
                        f"against {show(h.seed_fitness)} for {seed} "
-                       f"({show(f.fitness / h.seed_fitness, '.4f')} times the seed's).")
+                       f"({show(ratio(f.fitness, h.seed_fitness), '.4f')} times the seed's).")
             program = parse(f.program_text)
             out.append(f"It keeps {state_words(state_values(program))} per parameter "
                        f"({state_values(parse(self.seed_text))} for {seed})"
@@ -178,8 +179,7 @@ class _RunPaper:
         h = self.h
         beat = h.runs_to_beat_seed
         rows = [["seed fitness", show(h.seed_fitness)], ["best fitness", show(h.best_fitness)],
-                ["best / seed", show(h.best_fitness / h.seed_fitness, ".4f")
-                 if h.seed_fitness else "-"],
+                ["best / seed", show(ratio(h.best_fitness, h.seed_fitness), ".4f")],
                 ["training runs done", str(h.training_runs)],
                 ["candidates generated", str(len(h.candidates))],
                 ["cache-hit rate", f"{100 * h.cache_hit_rate:.1f}%"],
@@ -197,8 +197,8 @@ class _RunPaper:
         if self.curves and (d / "report_curves.png").is_file():
             blocks.append(Figure(d / "report_curves.png", "Validation curves of the best "
                                  "program and the seed on the proxy task."))
-        top = [[str(i), str(r.id), show(r.fitness), show(r.fitness / h.seed_fitness, ".4f")
-                if h.seed_fitness else "-", f"`{r.operator}`", str(r.live_statements)]
+        top = [[str(i), str(r.id), show(r.fitness), show(ratio(r.fitness, h.seed_fitness), ".4f"),
+                f"`{r.operator}`", str(r.live_statements)]
                for i, r in enumerate(self.top, 1)]
         blocks.append(Table(["rank", "candidate", "fitness", "× seed", "made by", "live stmts"],
                             top, "The best distinct programs of the run."))
@@ -271,8 +271,8 @@ class _RunPaper:
     def conclusion(self) -> Section:
         h = self.h
         if self.beaten:
-            ratio = show(self.found.fitness / h.seed_fitness, ".4f")
-            text = (f"Evolution from {self.seed} on {self.task} found a program with {ratio} "
+            times = show(ratio(self.found.fitness, h.seed_fitness), ".4f")
+            text = (f"Evolution from {self.seed} on {self.task} found a program with {times} "
                     f"times the seed's validation loss after {h.training_runs} training runs"
                     + (", by changing constants only." if self.retuned else
                        ", with a structure of its own."))

@@ -252,6 +252,12 @@ def task_limitations(cfg: dict[str, Any]) -> list[str]:
     return out
 
 
+def ratio(x: float, base: float) -> float:
+    """`x / base`, nan where that is not a number (a zero or infinite base)."""
+    ok = math.isfinite(x) and math.isfinite(base) and base != 0
+    return x / base if ok else math.nan
+
+
 def show(x: float, spec: str = ".4g") -> str:
     return fmt(x, spec) if not (isinstance(x, float) and math.isnan(x)) else "-"
 
