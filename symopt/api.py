@@ -1,4 +1,5 @@
-"""Searching from Python: `symopt.search` runs a search, `symopt.load_run` reopens one.
+"""Searching from Python: `symopt.search` runs a search, `symopt.load_run` reopens one,
+`symopt.tune` tunes a program's hyperparameters.
 
 In the spirit of PySR's ``PySRRegressor.fit``: seeds in (`Program`s, `.prog` paths or
 built-in names such as ``"adamw"``), a result out whose ``best`` and ``hall_of_fame`` are
@@ -17,6 +18,14 @@ result comes back with ``interrupted=True``. Everything lives in ``run_dir``, so
 >>> again = symopt.load_run(run.run_dir)
 >>> again.best.fitness == run.best.fitness, len(again.candidates) == run.stats.candidates
 (True, True)
+
+`symopt.tune` is ``symopt tune`` from Python: a program (or a built-in name or path) in,
+a `symopt.tune.TuneResult` out, its ``tuned`` program ready for `symopt.to_optax`:
+
+>>> r = symopt.tune("sgd", task="quadratic", method="random", budget=2,
+...                 config={"tune": {"overrides": {"steps": 20}}}, run_dir=tempfile.mkdtemp())
+>>> r.fitness <= r.untuned, r.n_trials, isinstance(r.tuned, symopt.Program)
+(True, 2, True)
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from symopt.search.evolution.progress import SearchStats, make_progress
 from symopt.search.execution.interrupt import stop_on_sigint
 from symopt.search.storage.schema import CandidateRecord
 from symopt.search.storage.store import RunStore
+from symopt.tune import TuneConfig, TuneResult
 
 Seed = Program | str | os.PathLike
 
@@ -126,16 +136,63 @@ def load_run(run_dir: str | os.PathLike) -> SearchRun:
     return SearchRun(Path(run_dir), config, hall[0] if hall else None, hall, candidates)
 
 
+def tune(program: Seed | None = None, task: str | None = None, method: str | None = None,
+         budget: int | None = None,
+         config: TuneConfig | dict[str, Any] | str | os.PathLike | None = None,
+         run_dir: str | os.PathLike | None = None, *, resume: bool = False,
+         progress: bool = False) -> TuneResult:
+    """Tune `program`'s hyperparameters (``symopt tune``): a `Program`, a `.prog` path or a
+    built-in name. `task`, `method` (``"ga"``, ``"pbt"``, ``"random"``) and `budget`
+    (training runs) override `config`'s: a `TuneConfig`, a dict with a ``"tune"`` table,
+    or a TOML path. `run_dir` receives tune.sqlite, trials.csv, tuned.prog and the plots
+    (default: a new temporary folder); ``resume=True`` continues the run in `run_dir` with
+    its stored program and settings. `progress` prints a line per trial to stderr.
+    """
+    from symopt.programs import as_program
+    from symopt.tune import load_config, run_tune
+
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else None
+    if resume:
+        if run_dir is None:
+            raise UserError("resume=True needs the run_dir to continue")
+        return run_tune(None, None, run_dir, resume=True, progress=say)  # type: ignore[arg-type]
+    if program is None:
+        raise UserError("tune needs a program: a Program, a .prog path or a built-in name")
+    if config is None:
+        cfg = TuneConfig()
+    elif isinstance(config, TuneConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = TuneConfig.from_dict(config)
+    else:
+        cfg = load_config(config)
+    changes = {k: v for k, v in (("task", task), ("method", method), ("budget", budget))
+               if v is not None}
+    if changes:
+        cfg = cfg.replace(**changes)
+    if run_dir is None:
+        run_dir = tempfile.mkdtemp(prefix="symopt-tune-")
+    return run_tune(as_program(program), cfg, run_dir, progress=say)
+
+
 class _CallablePackage(types.ModuleType):
-    """`symopt.search` is both the package of the search's modules and this function: the
-    package is made callable rather than shadowed, so ``import symopt.search.evolution.loop`` and
-    ``symopt.search(...)`` both work."""
+    """`symopt.search` and `symopt.tune` are both packages and these functions: each package is
+    made callable rather than shadowed, so ``import symopt.search.evolution.loop`` and
+    ``symopt.search(...)`` (``import symopt.tune.ga`` and ``symopt.tune(...)``) both work."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> SearchRun:
         return search(*args, **kwargs)
 
 
+class _CallableTunePackage(types.ModuleType):
+    __doc__ = _CallablePackage.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TuneResult:
+        return tune(*args, **kwargs)
+
+
 sys.modules["symopt.search"].__class__ = _CallablePackage
+sys.modules["symopt.tune"].__class__ = _CallableTunePackage
 
 
 def _config(config: SearchConfig | dict[str, Any] | str | os.PathLike | None) -> SearchConfig:
