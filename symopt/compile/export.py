@@ -104,6 +104,8 @@ def export_optax(program: Program, name: str = "optimizer") -> str:
         "    State: ProgramState(count, slots: one pytree per state slot); update returns "
         "-update.",
         '    """',
+        "    _check_learning_rate(learning_rate)",
+    ] + [f"    _check_hyperparameter({h!r}, {h})" for h, _ in staged.hyperparameters] + [
         "",
         "    def init_fn(params):",
         "        _check_real(jax.tree_util.tree_leaves(params))",
@@ -156,6 +158,27 @@ def _check_real(leaves):
     for x in leaves:
         if _xp.iscomplexobj(x):
             raise _builtins.TypeError("complex parameters are not supported: " + {_COMPLEX!r})
+
+
+def _is_scalar(x):
+    if _builtins.isinstance(x, (_builtins.int, _builtins.float)):
+        return not _builtins.isinstance(x, _builtins.bool)
+    dtype = _builtins.getattr(x, "dtype", None)
+    return (dtype is not None and _xp.ndim(x) == 0
+            and (_xp.issubdtype(dtype, _xp.floating) or _xp.issubdtype(dtype, _xp.integer)))
+
+
+def _check_learning_rate(x):
+    """Refused as `symopt.to_optax` refuses it: an array of rates is not a learning rate."""
+    if not (_builtins.callable(x) or _is_scalar(x)):
+        raise _builtins.ValueError("learning_rate must be a number, a 0-d array or an optax "
+                                   "schedule, got " + _builtins.type(x).__name__)
+
+
+def _check_hyperparameter(name, x):
+    if not _is_scalar(x):
+        raise _builtins.ValueError("hyperparameter " + name + " must be a number or a 0-d "
+                                   "array, got " + _builtins.type(x).__name__)
 
 
 def _float_dtype(leaves):
