@@ -8,9 +8,10 @@ True
 """
 
 from symopt.compile.compiler import update_fn
-from symopt.compile.export import export_optax, export_python, export_torch
+from symopt.compile.export import export_optax, export_python
 from symopt.compile.hyper import Hyperparameter, hyperparameters
 from symopt.compile.latex import export_latex
+from symopt.compile.torch_export import export_torch
 from symopt.compile.transform import (
     ProgramState,
     init_state,
