@@ -29,7 +29,7 @@ from symopt.analysis import canonical_hash, fingerprint, simplify
 from symopt.api import Candidate, SearchRun, load_run
 from symopt.compile import export_optax, to_optax
 from symopt.compile import make_optimizer as optimizer
-from symopt.errors import ProgramError, SymoptError, UserError
+from symopt.errors import ProgramError, SearchFailedError, SymoptError, UserError
 from symopt.lang import Program, Stmt, check, is_valid, parse, parse_file, to_text
 
 try:
@@ -38,7 +38,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout witho
     __version__ = "0+unknown"
 
 __all__ = [
-    "Candidate", "Program", "ProgramError", "SearchRun", "Stmt", "SymoptError", "UserError",
+    "Candidate", "Program", "ProgramError", "SearchFailedError", "SearchRun", "Stmt",
+    "SymoptError", "UserError",
     "canonical_hash", "check", "export_optax", "fingerprint", "is_valid", "load_run",
     "optimizer", "parse", "parse_file", "programs", "search", "simplify", "to_optax", "to_text",
     "tune",

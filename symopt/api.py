@@ -36,11 +36,12 @@ import os
 import sys
 import tempfile
 import types
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symopt.errors import UserError
+from symopt.errors import SearchFailedError, UserError
 from symopt.lang import Program, parse
 from symopt.search.config.loading import SearchConfig, load_config
 from symopt.search.evolution.loop import run_search
@@ -120,7 +121,24 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
                             progress=make_progress(progress), stop_requested=stop_requested)
     run = load_run(run_dir)
     run.interrupted, run.stats = result.interrupted, result.stats
+    _check_something_worked(run)
     return run
+
+
+def _check_something_worked(run: SearchRun) -> None:
+    """`SearchFailedError` naming the cause when candidates were evaluated and every one
+    failed (nothing to return as ``best``); an interrupted search returns what it has."""
+    if run.best is not None or run.interrupted or not run.candidates:
+        return
+    causes = Counter(f"{r.status}: {(r.message or 'no message').splitlines()[0][:300]}"
+                     for r in run.candidates if not r.cache_hit)
+    if not causes:
+        return
+    cause, n = causes.most_common(1)[0]
+    raise SearchFailedError(
+        f"every evaluation of the search failed ({sum(causes.values())} training runs, none "
+        f"with a finite fitness); the most common cause ({n}x): {cause}. Every row is "
+        f"stored in {run.run_dir}/run.sqlite (symopt.load_run reopens it)")
 
 
 def load_run(run_dir: str | os.PathLike) -> SearchRun:

@@ -26,6 +26,11 @@ class UserError(SymoptError, ValueError):
     """
 
 
+class SearchFailedError(SymoptError, RuntimeError):
+    """A search in which every evaluation failed: the message names the most common cause
+    (an environment problem, say, rather than a bad program), and everything stays stored."""
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     """One problem in a program, located at `file:line:col` (1-based line and column)."""
