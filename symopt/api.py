@@ -49,6 +49,7 @@ from symopt.search.evolution.progress import SearchStats, make_progress
 from symopt.search.execution.interrupt import stop_on_sigint
 from symopt.search.storage.schema import CandidateRecord
 from symopt.search.storage.store import RunStore
+from symopt.tasks.registry import BUILTIN_TASKS
 from symopt.tune import TuneConfig, TuneResult
 
 Seed = Program | str | os.PathLike
@@ -135,9 +136,15 @@ def _check_something_worked(run: SearchRun) -> None:
     if not causes:
         return
     cause, n = causes.most_common(1)[0]
+    hint = ""
+    if run.config.task.name not in BUILTIN_TASKS and run.config.executor.kind != "inline":
+        hint = (f" Task {run.config.task.name!r} was registered at run time: worker processes "
+                f"know it only if an importable module (or a script with an `if __name__ == "
+                f"\"__main__\":` guard) registers it; or evaluate in this process with "
+                f"config={{'executor': {{'kind': 'inline'}}}}.")
     raise SearchFailedError(
         f"every evaluation of the search failed ({sum(causes.values())} training runs, none "
-        f"with a finite fitness); the most common cause ({n}x): {cause}. Every row is "
+        f"with a finite fitness); the most common cause ({n}x): {cause}.{hint} Every row is "
         f"stored in {run.run_dir}/run.sqlite (symopt.load_run reopens it)")
 
 
