@@ -180,7 +180,7 @@ def tune(program: Seed | None = None, task: str | None = None, method: str | Non
     if resume:
         if run_dir is None:
             raise UserError("resume=True needs the run_dir to continue")
-        return run_tune(None, None, run_dir, resume=True, progress=say)  # type: ignore[arg-type]
+        return run_tune(None, None, run_dir, resume=True, progress=say)
     if program is None:
         raise UserError("tune needs a program: a Program, a .prog path or a built-in name")
     if config is None:
