@@ -200,3 +200,22 @@ def test_bad_arguments_are_a_value_error_naming_them_as_torch_optim_checks_them(
         with pytest.raises(ValueError):
             torch.optim.AdamW(p, **theirs)
     classes["adamw"](p, lr=torch.tensor(0.1), b1=0.0, eps=0.0, weight_decay=0.0)  # edges: fine
+
+
+def test_a_checkpoint_of_an_earlier_export_without_betas_or_options_loads_and_steps(classes):
+    p = torch.ones(2, requires_grad=True)
+    opt = classes["adamw"]([p], lr=0.1, b1=0.5)
+    p.grad = torch.ones(2)
+    opt.step()
+    saved = opt.state_dict()
+    for group in saved["param_groups"]:  # what the export wrote before these keys existed
+        for key in ("betas", "maximize", "foreach", "capturable", "differentiable", "fused"):
+            del group[key]
+    q = torch.ones(2, requires_grad=True)
+    again = classes["adamw"]([q], lr=1.0)
+    again.load_state_dict(saved)
+    group = again.param_groups[0]
+    assert group["betas"] == (0.5, 0.999) and group["maximize"] is False
+    q.grad = torch.ones(2)
+    again.step()
+    assert group["b1"] == 0.5 and float(again.state[q]["step"]) == 2.0

@@ -212,6 +212,9 @@ def export_torch(program: Program, name: str = "Optimizer") -> str:
         "('capturable', False),",
         "                               ('differentiable', False), ('fused', None)):",
         "                group.setdefault(key, value)",
+        *([f"            group.setdefault({alias[0]!r}, "
+           + (f"({', '.join(f'group[{n!r}]' for n in alias[1])},))"
+              if alias[0] == "betas" else f"group[{alias[1][0]!r}])")] if alias else []),
         "",
         *_alias_methods(name, alias),
         "    @torch.no_grad()",
