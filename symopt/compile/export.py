@@ -87,7 +87,9 @@ def export_optax(program: Program, name: str = "optimizer") -> str:
     the leaves, and global functions (`global_norm`, `clip_by_global_norm`)
     over the whole tree between them, as `to_optax` runs the program. The
     program's `step` is counted in the widest floating dtype of the gradients
-    (float64 parameters: float64). Complex parameters are refused.
+    (float64 parameters: float64). Complex parameters are refused; a learning rate
+    or hyperparameter that is not a number or a 0-d array (or a schedule) is a
+    `ValueError` with `to_optax`'s message.
     """
     check_name(name)
     staged = staged_update(program)
