@@ -1,4 +1,5 @@
-"""Searching from Python: `symopt.search` runs a search, `symopt.load_run` reopens one.
+"""Searching from Python: `symopt.search` runs a search, `symopt.load_run` reopens one,
+`symopt.tune` tunes a program's hyperparameters.
 
 In the spirit of PySR's ``PySRRegressor.fit``: seeds in (`Program`s, `.prog` paths or
 built-in names such as ``"adamw"``), a result out whose ``best`` and ``hall_of_fame`` are
@@ -17,6 +18,14 @@ result comes back with ``interrupted=True``. Everything lives in ``run_dir``, so
 >>> again = symopt.load_run(run.run_dir)
 >>> again.best.fitness == run.best.fitness, len(again.candidates) == run.stats.candidates
 (True, True)
+
+`symopt.tune` is ``symopt tune`` from Python: a program (or a built-in name or path) in,
+a `symopt.tune.TuneResult` out, its ``tuned`` program ready for `symopt.to_optax`:
+
+>>> r = symopt.tune("sgd", task="quadratic", method="random", budget=2,
+...                 config={"tune": {"overrides": {"steps": 20}}}, run_dir=tempfile.mkdtemp())
+>>> r.fitness <= r.untuned, r.n_trials, isinstance(r.tuned, symopt.Program)
+(True, 2, True)
 """
 
 from __future__ import annotations
@@ -27,11 +36,12 @@ import os
 import sys
 import tempfile
 import types
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from symopt.errors import UserError
+from symopt.errors import SearchFailedError, UserError
 from symopt.lang import Program, parse
 from symopt.search.config.loading import SearchConfig, load_config
 from symopt.search.evolution.loop import run_search
@@ -39,6 +49,8 @@ from symopt.search.evolution.progress import SearchStats, make_progress
 from symopt.search.execution.interrupt import stop_on_sigint
 from symopt.search.storage.schema import CandidateRecord
 from symopt.search.storage.store import RunStore
+from symopt.tasks.registry import BUILTIN_TASKS
+from symopt.tune import TuneConfig, TuneResult
 
 Seed = Program | str | os.PathLike
 
@@ -110,7 +122,30 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
                             progress=make_progress(progress), stop_requested=stop_requested)
     run = load_run(run_dir)
     run.interrupted, run.stats = result.interrupted, result.stats
+    _check_something_worked(run)
     return run
+
+
+def _check_something_worked(run: SearchRun) -> None:
+    """`SearchFailedError` naming the cause when candidates were evaluated and every one
+    failed (nothing to return as ``best``); an interrupted search returns what it has."""
+    if run.best is not None or run.interrupted or not run.candidates:
+        return
+    causes = Counter(f"{r.status}: {(r.message or 'no message').splitlines()[0][:300]}"
+                     for r in run.candidates if not r.cache_hit)
+    if not causes:
+        return
+    cause, n = causes.most_common(1)[0]
+    hint = ""
+    if run.config.task.name not in BUILTIN_TASKS and run.config.executor.kind != "inline":
+        hint = (f" Task {run.config.task.name!r} was registered at run time: worker processes "
+                f"know it only if an importable module (or a script with an `if __name__ == "
+                f"\"__main__\":` guard) registers it; or evaluate in this process with "
+                f"config={{'executor': {{'kind': 'inline'}}}}.")
+    raise SearchFailedError(
+        f"every evaluation of the search failed ({sum(causes.values())} training runs, none "
+        f"with a finite fitness); the most common cause ({n}x): {cause}.{hint} Every row is "
+        f"stored in {run.run_dir}/run.sqlite (symopt.load_run reopens it)")
 
 
 def load_run(run_dir: str | os.PathLike) -> SearchRun:
@@ -126,16 +161,63 @@ def load_run(run_dir: str | os.PathLike) -> SearchRun:
     return SearchRun(Path(run_dir), config, hall[0] if hall else None, hall, candidates)
 
 
+def tune(program: Seed | None = None, task: str | None = None, method: str | None = None,
+         budget: int | None = None,
+         config: TuneConfig | dict[str, Any] | str | os.PathLike | None = None,
+         run_dir: str | os.PathLike | None = None, *, resume: bool = False,
+         progress: bool = False) -> TuneResult:
+    """Tune `program`'s hyperparameters (``symopt tune``): a `Program`, a `.prog` path or a
+    built-in name. `task`, `method` (``"ga"``, ``"pbt"``, ``"random"``) and `budget`
+    (training runs) override `config`'s: a `TuneConfig`, a dict with a ``"tune"`` table,
+    or a TOML path. `run_dir` receives tune.sqlite, trials.csv, tuned.prog and the plots
+    (default: a new temporary folder); ``resume=True`` continues the run in `run_dir` with
+    its stored program and settings. `progress` prints a line per trial to stderr.
+    """
+    from symopt.programs import as_program
+    from symopt.tune import load_config, run_tune
+
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else None
+    if resume:
+        if run_dir is None:
+            raise UserError("resume=True needs the run_dir to continue")
+        return run_tune(None, None, run_dir, resume=True, progress=say)
+    if program is None:
+        raise UserError("tune needs a program: a Program, a .prog path or a built-in name")
+    if config is None:
+        cfg = TuneConfig()
+    elif isinstance(config, TuneConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = TuneConfig.from_dict(config)
+    else:
+        cfg = load_config(config)
+    changes = {k: v for k, v in (("task", task), ("method", method), ("budget", budget))
+               if v is not None}
+    if changes:
+        cfg = cfg.replace(**changes)
+    if run_dir is None:
+        run_dir = tempfile.mkdtemp(prefix="symopt-tune-")
+    return run_tune(as_program(program), cfg, run_dir, progress=say)
+
+
 class _CallablePackage(types.ModuleType):
-    """`symopt.search` is both the package of the search's modules and this function: the
-    package is made callable rather than shadowed, so ``import symopt.search.evolution.loop`` and
-    ``symopt.search(...)`` both work."""
+    """`symopt.search` and `symopt.tune` are both packages and these functions: each package is
+    made callable rather than shadowed, so ``import symopt.search.evolution.loop`` and
+    ``symopt.search(...)`` (``import symopt.tune.ga`` and ``symopt.tune(...)``) both work."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> SearchRun:
         return search(*args, **kwargs)
 
 
+class _CallableTunePackage(types.ModuleType):
+    __doc__ = _CallablePackage.__doc__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TuneResult:
+        return tune(*args, **kwargs)
+
+
 sys.modules["symopt.search"].__class__ = _CallablePackage
+sys.modules["symopt.tune"].__class__ = _CallableTunePackage
 
 
 def _config(config: SearchConfig | dict[str, Any] | str | os.PathLike | None) -> SearchConfig:

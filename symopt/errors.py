@@ -13,8 +13,22 @@ class SymoptError(Exception):
     """Base of every error a user can cause (bad program, bad config, bad path)."""
 
 
-class UserError(SymoptError):
-    """A bad argument, config value or path; the message names the offending thing."""
+class UserError(SymoptError, ValueError):
+    """A bad argument, config value or path; the message names the offending thing.
+
+    It is a `ValueError`, so code that catches bad input as Python does catches it too:
+
+    >>> try:
+    ...     raise UserError("learning_rate must be a number")
+    ... except ValueError as err:
+    ...     print(err)
+    learning_rate must be a number
+    """
+
+
+class SearchFailedError(SymoptError, RuntimeError):
+    """A search in which every evaluation failed: the message names the most common cause
+    (an environment problem, say, rather than a bad program), and everything stays stored."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ killed and replaced on the next call; if it dies (out of memory, `abort()`, SIGK
 the call's outcome says so. Either way the caller gets an `Outcome`, never an exception.
 
 This module imports nothing from symopt, so a worker starts without JAX until `fn`
-needs it.
+needs it. A worker re-imports the caller's main module only where that is safe: a
+script with an ``if __name__ == "__main__":`` guard (so what it defines, such as a task it
+registers, is known in workers too). A script without the guard, ``python -`` (standard
+input), ``python -c`` and a notebook start workers that never run the caller's code
+(`_spawning`); there `fn` and what it is given must come from importable modules.
 
 >>> import time
 >>> w = IsolatedWorker()
@@ -28,12 +32,16 @@ needs it.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import functools
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +50,7 @@ from typing import Any
 SLACK_S = 2.0
 
 _CONN = None  # inside a worker: the connection to the parent (for `untimed`)
+_SPAWN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,60 @@ def _death(exitcode: int | None) -> str:
     return f"the worker process exited with code {exitcode}"
 
 
+@functools.lru_cache(maxsize=8)
+def _has_main_guard(path: str, mtime: float) -> bool:
+    """Whether the script at `path` has a top-level ``if __name__ == "__main__":``
+    (parsed, never run)."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(
+                test.ops[0], ast.Eq):
+            sides = {ast.dump(test.left), ast.dump(test.comparators[0])}
+            if sides == {ast.dump(ast.Name("__name__", ast.Load())),
+                         ast.dump(ast.Constant("__main__"))}:
+                return True
+    return False
+
+
+def _main_is_safe_to_rerun() -> bool:
+    """A worker may import the caller's main module: it is a file with a main guard."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        return path is not None and _has_main_guard(path, os.stat(path).st_mtime)
+    except OSError:  # `<stdin>`, or the script is gone
+        return False
+
+
+@contextlib.contextmanager
+def _spawning():
+    """While a worker is spawned, `__main__` is a bare module, unless the main module is
+    safe to run again (`_main_is_safe_to_rerun`).
+
+    `multiprocessing`'s spawn makes the child import the parent's main module again
+    (by path or by name): a script without a main guard would run its search in every
+    worker (which meets the run lock and dies), and ``python -`` has no file to run
+    (the worker dies on ``<stdin>``).
+    """
+    if _main_is_safe_to_rerun():
+        yield
+        return
+    with _SPAWN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is None:
+                del sys.modules["__main__"]
+            else:
+                sys.modules["__main__"] = main
+
+
 class IsolatedWorker:
     """One persistent worker process (started on first use); see the module docstring."""
 
@@ -132,7 +195,8 @@ class IsolatedWorker:
         parent_conn, child_conn = ctx.Pipe()
         self._proc = ctx.Process(target=_worker_main, args=(child_conn, os.getpid()),
                                  daemon=True, name="symopt-eval")
-        self._proc.start()
+        with _spawning():
+            self._proc.start()
         child_conn.close()
         self._conn = parent_conn
 

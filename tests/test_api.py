@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -131,3 +132,69 @@ def test_ctrl_c_stops_a_python_search_that_returns_its_result(tmp_path):
     flag, stored = out.split()[1:]
     assert flag == "True" and 3 <= int(stored) < 500
     assert "stopping after the evaluations in flight" in err
+
+
+def _readme_api_example(budgets=(2, 2)) -> str:
+    """The README's `symopt.search` example (From Python), as a user pastes it, with a tiny
+    budget: no `if __name__ == "__main__":` guard."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("### From Python")
+    block = text[text.index("```python\n", start) + len("```python\n"):]
+    block = block[:block.index("```")]
+    assert "symopt.search(" in block and "__main__" not in block
+    for b in budgets:
+        block = re.sub(r"budget=\d{2,}", f"budget={b}", block, count=1)
+    return block
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_readme_api_example_runs_without_a_main_guard_from_a_script_and_from_stdin(
+        how, tmp_path):
+    code = _readme_api_example()
+    (tmp_path / "example.py").write_text(code)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    args = [sys.executable, "example.py"] if how == "script" else [sys.executable, "-"]
+    out = subprocess.run(args, input=None if how == "script" else code, capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "def train(" in out.stdout  # `print(run.best, ...)` printed the best program
+    assert "Traceback" not in out.stderr  # no worker re-ran the script or died on <stdin>
+    run = symopt.load_run(tmp_path / "runs" / "py")
+    assert run.best is not None and math.isfinite(run.best.fitness)
+    assert sum(not r.cache_hit for r in run.candidates) == 2
+
+
+def test_main_guard_detection_parses_the_script(tmp_path):
+    from symopt.isolation import _has_main_guard
+
+    guarded, bare = tmp_path / "g.py", tmp_path / "b.py"
+    guarded.write_text("import symopt\nif '__main__' == __name__:\n    symopt.search('sgd')\n")
+    bare.write_text("import symopt\nsymopt.search('sgd')\nif __name__ == 'x':\n    pass\n")
+    assert _has_main_guard(str(guarded), 0.0) and not _has_main_guard(str(bare), 0.0)
+
+
+def test_a_search_whose_every_evaluation_fails_raises_naming_the_cause(tmp_path):
+    # A task registered here is unknown to worker processes (pytest's main module does
+    # not register it): every evaluation fails, and the error says why and what to do.
+    from symopt.tasks import register_task
+    from symopt.tasks.synthetic import Quadratic
+
+    register_task("api-bowl", Quadratic(dim=3, name="api-bowl", steps=10), replace=True)
+    config = {"search": {"population": 2, "tournament": 2}}
+    with pytest.raises(symopt.SearchFailedError, match=r"unknown task 'api-bowl'.*inline"):
+        symopt.search("sgd", task="api-bowl", budget=2, run_dir=tmp_path / "r", config=config)
+    assert len(symopt.load_run(tmp_path / "r").candidates) == 2  # nothing was lost
+    inline = symopt.search("sgd", task="api-bowl", budget=2, run_dir=tmp_path / "i",
+                           config={**config, "executor": {"kind": "inline"}})
+    assert inline.best is not None and math.isfinite(inline.best.fitness)
+
+
+def test_symopt_tune_is_a_callable_package_beside_symopt_search(tmp_path):
+    import symopt.tune.ga as ga
+
+    assert callable(symopt.tune) and ga.run_ga is symopt.tune.ga.run_ga
+    assert symopt.tune.TuneConfig is symopt.tune.config.TuneConfig
+    with pytest.raises(ValueError, match="is neither a .prog file nor a built-in"):
+        symopt.tune("no-such-program", task="quadratic", run_dir=tmp_path)
+    with pytest.raises(UserError, match="needs the run_dir"):
+        symopt.tune(resume=True)

@@ -236,6 +236,7 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
     shipped = sorted(p.name for p in (lib / "symopt" / "search" / "config" / "builtin").glob("*.toml"))
     assert shipped == ["default.toml", "nanogpt_tiny.toml", "paper.toml", "quick.toml"]
     assert (lib / "symopt" / "programs" / "adamw.prog").is_file()
+    assert (lib / "symopt" / "py.typed").is_file()  # PEP 561: the package is typed
     proc = subprocess.run([sys.executable, "-c", _LOAD], cwd=cwd, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(lib)})
     assert proc.returncode == 0, proc.stderr

@@ -278,3 +278,27 @@ def test_exported_lion_trains_flax_without_symopt(tmp_path):
     assert result.returncode == 0, result.stderr
     first, last = map(float, result.stdout.split())
     assert last < 0.5 * first
+
+
+@pytest.mark.parametrize("bad", [np.array([1e-3, 1.0]), jnp.ones(2), [1e-3], "1e-3", True])
+def test_exported_optax_module_refuses_a_non_scalar_learning_rate_as_to_optax_does(bad, tmp_path):
+    program = parse_file(builtin_file("adamw"))
+    mod = load_module(export_optax(program, name="adamw"), tmp_path, "lr_check")
+    with pytest.raises(UserError) as ours:
+        to_optax(program, bad)
+    with pytest.raises(ValueError) as exported:
+        mod.adamw(bad)
+    assert str(exported.value) == str(ours.value)
+    assert isinstance(ours.value, ValueError)  # so both are caught by `except ValueError`
+    with pytest.raises(UserError) as ours_hp:
+        to_optax(program, 1e-3, b1=np.array([0.9, 0.8]))
+    with pytest.raises(ValueError) as exported_hp:
+        mod.adamw(1e-3, b1=np.array([0.9, 0.8]))
+    assert str(exported_hp.value) == str(ours_hp.value)
+    # what stays accepted: numbers, 0-d arrays, schedules, and inject_hyperparams' arrays
+    for lr in (1e-3, 1, np.float32(1e-3), jnp.asarray(1e-3), optax.constant_schedule(1e-3)):
+        mod.adamw(lr)
+    tx = optax.inject_hyperparams(mod.adamw)(learning_rate=1e-3)
+    p = jnp.ones(2)
+    u, _ = tx.update(p, tx.init(p), p)
+    assert bool(jnp.all(jnp.isfinite(u)))

@@ -303,7 +303,8 @@ def _scalar_closure(tr: _Translation, idents, have) -> list[_Stmt]:
     return sorted((by_target[i] for i in need), key=lambda s: s.index)
 
 
-def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdate:
+def staged_update(program: Program, prefix: str = "_update_leaf",
+                  leaf_steps: str | None = None) -> StagedUpdate:
     """The program's update over a parameter tree, in stages (see `StagedUpdate`).
 
     A stage is a maximal run of consecutive per-leaf statements: one function
@@ -315,6 +316,10 @@ def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdat
     `LeafScalar`) or scalars (`Scalar`). A program without global functions is
     one stage, named `prefix`; otherwise stages are ``prefix_1``, ``prefix_2``, ...
     The last stage returns the program's outputs, cast to the parameters' dtypes.
+
+    With `leaf_steps` (the name of a list of numbers, one per leaf), each leaf's stage
+    call gets its own `step` from that list, as torch keeps one step count per
+    parameter; global statements at tree level read the `step` parameter as bound.
 
     >>> from symopt.lang import parse
     >>> st = staged_update(parse("def train(w, g, lr):\\n"
@@ -372,11 +377,15 @@ def staged_update(program: Program, prefix: str = "_update_leaf") -> StagedUpdat
         helpers |= f.helpers
         trees = [p for p in f.params if tr.kinds[p] != Kind.SCALAR]
         scalars = "".join(f", {p}" for p in f.params if tr.kinds[p] == Kind.SCALAR)
+        target = "xs"
+        if leaf_steps is not None and tr.has_step and tr.params[-1] in f.params:
+            # the comprehension's own `step`, one per leaf, shadows the group's
+            target, trees = f"*xs, {tr.params[-1]}", [*trees, leaf_steps]
         hyper = "".join(f", {h}={h}" for h in f.hyper)
         assigned = "outs" if final else ", ".join(outs) + ("," if len(outs) == 1 else "")
         lines += [f"{assigned} = _unzip([",
                   f"    {name}(*xs{scalars}{hyper})",
-                  f"    for xs in _builtins.zip({', '.join(trees)})",
+                  f"    for {target} in _builtins.zip({', '.join(trees)})",
                   f"], {len(outs)})"]
         if not final:
             have.update(outs)

@@ -1,11 +1,11 @@
-"""Programs as standalone Python: an optax optimizer, a torch optimizer, or an update function.
+"""Programs as standalone Python: an optax optimizer or an update function (the torch
+optimizer is `symopt.compile.torch_export`'s).
 
-The generated modules import only `jax` / `jax.numpy` / `optax`, or only
-`torch`. Code is built from the program model by `symopt.compile.codegen`;
-the program's text appears only in the docstring, as `symopt.lang.to_text`
-prints it (escaped). Hyperparameters are one per role, named as
-`symopt.compile.hyper` names them; the state keeps only the slots that matter
-(`symopt.lang.dead_code.remove_dead`).
+The generated modules import only `jax` / `jax.numpy` / `optax`. Code is built
+from the program model by `symopt.compile.codegen`; the program's text appears
+only in the docstring, as `symopt.lang.to_text` prints it (escaped).
+Hyperparameters are one per role, named as `symopt.compile.hyper` names them;
+the state keeps only the slots that matter (`symopt.lang.dead_code.remove_dead`).
 
 >>> from symopt import programs
 >>> src = export_optax(programs.load("lion"), name="lion")
@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 from symopt.compile.codegen import check_name, leaf_function, staged_update
-from symopt.compile.codegen_support import TORCH_NAMESPACE, helper_source
+from symopt.compile.codegen_support import helper_source
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
@@ -87,7 +87,9 @@ def export_optax(program: Program, name: str = "optimizer") -> str:
     the leaves, and global functions (`global_norm`, `clip_by_global_norm`)
     over the whole tree between them, as `to_optax` runs the program. The
     program's `step` is counted in the widest floating dtype of the gradients
-    (float64 parameters: float64). Complex parameters are refused.
+    (float64 parameters: float64). Complex parameters are refused; a learning rate
+    or hyperparameter that is not a number or a 0-d array (or a schedule) is a
+    `ValueError` with `to_optax`'s message.
     """
     check_name(name)
     staged = staged_update(program)
@@ -104,6 +106,8 @@ def export_optax(program: Program, name: str = "optimizer") -> str:
         "    State: ProgramState(count, slots: one pytree per state slot); update returns "
         "-update.",
         '    """',
+        "    _check_learning_rate(learning_rate)",
+    ] + [f"    _check_hyperparameter({h!r}, {h})" for h, _ in staged.hyperparameters] + [
         "",
         "    def init_fn(params):",
         "        _check_real(jax.tree_util.tree_leaves(params))",
@@ -158,6 +162,27 @@ def _check_real(leaves):
             raise _builtins.TypeError("complex parameters are not supported: " + {_COMPLEX!r})
 
 
+def _is_scalar(x):
+    if _builtins.isinstance(x, (_builtins.int, _builtins.float)):
+        return not _builtins.isinstance(x, _builtins.bool)
+    dtype = _builtins.getattr(x, "dtype", None)
+    return (dtype is not None and _xp.ndim(x) == 0
+            and (_xp.issubdtype(dtype, _xp.floating) or _xp.issubdtype(dtype, _xp.integer)))
+
+
+def _check_learning_rate(x):
+    """Refused as `symopt.to_optax` refuses it: an array of rates is not a learning rate."""
+    if not (_builtins.callable(x) or _is_scalar(x)):
+        raise _builtins.ValueError("learning_rate must be a number, a 0-d array or an optax "
+                                   "schedule, got " + _builtins.type(x).__name__)
+
+
+def _check_hyperparameter(name, x):
+    if not _is_scalar(x):
+        raise _builtins.ValueError("hyperparameter " + name + " must be a number or a 0-d "
+                                   "array, got " + _builtins.type(x).__name__)
+
+
 def _float_dtype(leaves):
     """The widest floating dtype of the leaves, at least float32 (the step's dtype)."""
     dt = _xp.dtype(_xp.float32)
@@ -169,96 +194,3 @@ def _float_dtype(leaves):
     return (f"{doc}\n\n{imports}from typing import NamedTuple as _NamedTuple\n\n"
             f"{helper_source(staged.helpers)}\n{support}\n\n{staged.functions}\n\n"
             + "\n".join(lines) + "\n")
-
-
-def export_torch(program: Program, name: str = "Optimizer") -> str:
-    """A module defining ``class NAME(torch.optim.Optimizer)`` that runs the program.
-
-    ``NAME(params, lr=1e-3, *, b1=..., ...)``: parameter groups carry ``lr``
-    and every hyperparameter; each parameter's state holds ``step`` (a float32
-    tensor, as torch.optim keeps it) and one tensor per state slot, under the
-    slot's name. ``step(closure=None)`` applies ``p -= update`` to every
-    parameter with a gradient and returns the closure's loss. Global functions
-    (`global_norm`, ...) reduce over the parameters of one group; the program's
-    `step` is the count of the group's first parameter. Sparse and complex
-    gradients are refused with a clear error. The module imports only torch.
-    """
-    check_name(name)
-    staged = staged_update(program)
-    slot_names = _slot_names(program)
-    n_state = len(slot_names)
-    p = staged.params
-    w, g, slots = p[0], p[1], p[2:2 + n_state]
-    lr = p[2 + n_state]
-    hyper = staged.hyperparameters
-    sig = "".join(f", {h}={v!r}" for h, v in hyper)
-    defaults = ", ".join(["lr=lr"] + [f"{h}={h}" for h, _ in hyper])
-    lines = [
-        f"class {name}(torch.optim.Optimizer):",
-        '    """A torch optimizer exported by symopt; see the module docstring.',
-        "",
-        f"    {_hyper_doc(staged)}",
-        f"    Per-parameter state: step, {', '.join(repr(s) for s in slot_names) or 'no slots'}.",
-        '    """',
-        "",
-        f"    def __init__(self, params, lr=1e-3{', *' + sig if hyper else ''}):",
-        "        if not _builtins.isinstance(lr, torch.Tensor) and not lr >= 0.0:",
-        "            raise _builtins.ValueError(f'invalid learning rate: {lr}')",
-        f"        _builtins.super({name}, self).__init__(params, _builtins.dict({defaults}))",
-        "",
-        "    @torch.no_grad()",
-        "    def step(self, closure=None):",
-        '        """One update of every parameter with a gradient; returns the closure\'s loss."""',
-        "        loss = None",
-        "        if closure is not None:",
-        "            with torch.enable_grad():",
-        "                loss = closure()",
-        "        for group in self.param_groups:",
-        "            params = [q for q in group['params'] if q.grad is not None]",
-        "            if not params:",
-        "                continue",
-        "            for q in params:",
-        "                if q.grad.is_sparse:",
-        f"                    raise _builtins.RuntimeError('{name} does not support sparse "
-        "gradients')",
-        "                if q.is_complex() or q.grad.is_complex():",
-        f"                    raise _builtins.RuntimeError('{name}: complex parameters are not "
-        f"supported: ' + {_COMPLEX!r})",
-        "            states = [self.state[q] for q in params]",
-        "            for q, st in _builtins.zip(params, states):",
-        "                if not st:",
-        "                    st['step'] = torch.tensor(0.0)",
-    ]
-    for s in slot_names:
-        lines.append(f"                    st[{s!r}] = torch.zeros_like("
-                     "q, memory_format=torch.preserve_format)")
-    lines += [
-        "                st['step'] = st['step'] + 1  # a new tensor: never shared with a "
-        "state_dict",
-        f"            {g} = [q.grad for q in params]",
-    ]
-    if staged.uses_weights:
-        lines.append(f"            {w} = params")
-    for ident, s in zip(slots, slot_names, strict=True):
-        lines.append(f"            {ident} = [st[{s!r}] for st in states]")
-    lines.append(f"            {lr} = group['lr']")
-    if len(p) > 3 + n_state:
-        lines.append(f"            {p[-1]} = _builtins.float(states[0]['step'])")
-    for h, _ in hyper:
-        lines.append(f"            {h} = group[{h!r}]")
-    lines += [f"            {line}" for line in staged.tree_lines]
-    lines += [
-        "            for q, u in _builtins.zip(params, outs[0]):",
-        "                q.sub_(u)",
-    ]
-    for i, s in enumerate(slot_names):
-        lines += [f"            for st, x in _builtins.zip(states, outs[{i + 1}]):",
-                  f"                st[{s!r}].copy_(x)"]
-    lines.append("        return loss")
-    doc = (f'"""{name}: a torch optimizer exported by symopt from the program:\n\n'
-           f"{_program_block(program)}\n\n{_hyper_doc(staged)}\n"
-           f"Use: ``opt = {name}(model.parameters(), lr=3e-4)``, then ``loss.backward(); "
-           f"opt.step(); opt.zero_grad()``.\n\"\"\"")
-    imports = "import builtins as _builtins\n\nimport torch\n"
-    return (f"{doc}\n\n{imports}\n{TORCH_NAMESPACE}\n\n{helper_source(staged.helpers)}\n\n"
-            f"{staged.functions}\n\n" + "\n".join(lines) + "\n")

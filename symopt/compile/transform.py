@@ -11,7 +11,8 @@ slots (`symopt.lang.dead_code.remove_dead`): the state holds only the
 slots that matter. Its constants are hyperparameters, one per role
 (`symopt.compile.hyper`): `to_optax(program, lr, b1=0.95)` changes one, and
 `optimizer(program)` is a factory with every hyperparameter as a keyword
-argument, made for `optax.inject_hyperparams`.
+argument, made for `optax.inject_hyperparams`. `make_optimizer(spec, lr, b1=0.95)` (it is
+`symopt.optimizer`) reads as optax's aliases do, with a built-in name, a path or a program.
 
 >>> import jax.numpy as jnp, optax
 >>> from symopt import programs
@@ -26,6 +27,7 @@ argument, made for `optax.inject_hyperparams`.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -39,6 +41,7 @@ from symopt.compile.hyper import constant_values, hyperparameters
 from symopt.errors import UserError
 from symopt.lang.dead_code import remove_dead
 from symopt.lang.model import Program
+from symopt.programs import as_program
 
 
 class ProgramState(NamedTuple):
@@ -77,9 +80,11 @@ def _check_learning_rate(learning_rate) -> None:
                     f"got {type(learning_rate).__name__}")
 
 
-def to_optax(program: Program, learning_rate, **hyperparameters_
+def to_optax(program: Program | str | os.PathLike, learning_rate, **hyperparameters_
              ) -> optax.GradientTransformationExtraArgs:
     """An optax optimizer that runs `program`; `learning_rate` is a number or a schedule.
+
+    `program` is a `Program`, a `.prog` path or a built-in name (``"lion"``).
 
     Keyword arguments set hyperparameters by name (``b1=0.95``; see
     `symopt.compile.hyper.hyperparameters`), as numbers or 0-d arrays. The
@@ -96,7 +101,7 @@ def to_optax(program: Program, learning_rate, **hyperparameters_
     [-1.0]
     """
     _check_learning_rate(learning_rate)
-    program = remove_dead(program)
+    program = remove_dead(as_program(program))
     hyper = hyperparameters(program)
     names = {h.name for h in hyper}
     for name, value in hyperparameters_.items():
@@ -132,7 +137,30 @@ def running(program: Program, run: Callable, learning_rate,
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def optimizer(program: Program) -> Callable[..., optax.GradientTransformationExtraArgs]:
+def make_optimizer(spec: Program | str | os.PathLike, learning_rate, **hyperparameters_
+                   ) -> optax.GradientTransformationExtraArgs:
+    """`symopt.optimizer`: the optax optimizer of `spec` (a built-in name such as ``"lion"``,
+    a `.prog` path or a `Program`), as ``optax.adamw(3e-4, b1=0.95)`` makes AdamW.
+
+    `learning_rate` is a number, a 0-d array or an optax schedule; keyword arguments set
+    the program's hyperparameters by name (`symopt.compile.hyper`); an unknown name, a
+    non-scalar value or an unknown spec is a `UserError` (a `ValueError`) naming it.
+
+    >>> import jax.numpy as jnp, optax
+    >>> tx = make_optimizer("lion", 3e-4, b1=0.95)
+    >>> isinstance(tx, optax.GradientTransformationExtraArgs)
+    True
+    >>> make_optimizer("lion", 3e-4, beta1=0.95)
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: unknown hyperparameter 'beta1'; this program has: b1, b2, \
+lr_scale, weight_decay
+    """
+    return to_optax(as_program(spec), learning_rate, **hyperparameters_)
+
+
+def optimizer(program: Program | str | os.PathLike
+              ) -> Callable[..., optax.GradientTransformationExtraArgs]:
     """A factory ``f(learning_rate, *, b1=..., ...)`` for `program`, as optax's aliases are.
 
     Every hyperparameter is a keyword argument with its default, so
@@ -147,6 +175,7 @@ def optimizer(program: Program) -> Callable[..., optax.GradientTransformationExt
     >>> round(float(tx.init(jnp.zeros(2)).hyperparams["b2"]), 6)
     0.99
     """
+    program = as_program(program)
     hyper = hyperparameters(program)
 
     def factory(learning_rate, **kwargs):

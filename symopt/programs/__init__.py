@@ -56,6 +56,30 @@ def load(name: str) -> Program:
     return parse_file(path(name))
 
 
+def as_program(spec: Program | str | os.PathLike) -> Program:
+    """`spec` as a `Program`: a `Program` as it is, else a `.prog` path or a built-in name
+    (`resolve`), parsed and type-checked; `UserError` naming it if it is neither.
+
+    >>> as_program("lion").n_state, as_program(as_program("sgd")).n_state
+    (1, 0)
+    >>> as_program("nope")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: 'nope' is neither a .prog file nor a built-in program (built-in: \
+adagrad, adam, adamw, lion, momentum, nesterov, paper_adamw, rmsprop, sgd, signum)
+    """
+    if isinstance(spec, Program):
+        return spec
+    if not isinstance(spec, str | os.PathLike):
+        raise UserError(f"expected a Program, a .prog path or a built-in name, got "
+                        f"{type(spec).__name__}")
+    file = resolve(spec)
+    if not file.is_file():
+        raise UserError(f"{os.fspath(spec)!r} is neither a .prog file nor a built-in program "
+                        f"(built-in: {', '.join(names())})")
+    return parse_file(file)
+
+
 def resolve(spec: str | os.PathLike) -> Path:
     """Where a program named on a command line lives: an existing file wins, then a built-in
     name, then ``programs/NAME.prog`` as the docs write it (the checkout's `programs/`
