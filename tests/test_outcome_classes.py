@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from paths import builtin_file
 
-from symopt.cli import main
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.loop import run_search, statement_count_fitness
 from symopt.search.execution.executor import EvalJob, EvalOutcome, ProcessExecutor
@@ -96,18 +95,6 @@ def test_a_seed_that_cannot_train_stops_the_search_at_once(tmp_path):
     first = text.split("\n## ")[0]  # the warning comes before every section
     assert "Warning: the seed did not train" in first
     assert "beat the seed" not in text and "nan" not in text and "× the seed" not in text
-
-
-def test_cli_exits_3_naming_a_seed_that_diverges(tmp_path, capsys):
-    seed = tmp_path / "hot.prog"
-    seed.write_text("def train(w, g, lr):\n    update = g * (lr * 1e12)\n    return update\n")
-    code = main(["search", "--seed", str(seed), "--config", "quick", "--out",
-                 str(tmp_path / "r"), "--executor", "inline", "--progress", "none",
-                 "--set", "task.overrides.steps=20"])
-    err = capsys.readouterr().err
-    assert code == 3
-    assert "search stopped: the seed" in err and "diverged" in err
-    assert len(RunStore.open(tmp_path / "r").candidates()) == 1
 
 
 def test_report_warns_first_about_transient_failures(tmp_path):

@@ -14,7 +14,8 @@ an epsilon); a decay-like constant in ``[0.5, 1)`` (a β) over
 ``1 − x ∈ [(1−v)/100, min(100(1−v), 0.5)]`` on a log scale (scale ``log1m``: β = 0.9 over
 [0.5, 0.999], β = 0.999 over [0.9, 0.99999]), which never reaches 1; constants ``0`` and
 ``±1`` are structural and stay fixed unless ``[tune.space]`` gives them a range. The GA's
-samples and mutations and PBT's resamples all draw from these ranges. ``[tune.space]`` maps a key to a number (fix it), ``[low, high]`` (a range;
+samples and mutations and PBT's resamples all draw from these ranges.
+``[tune.space]`` maps a key to a number (fix it), ``[low, high]`` (a range;
 the scale is the gene's default one when it fits, else log for same-signed bounds, else
 linear), a list of 3+ numbers or ``{choices = [...]}``, or ``{low, high, scale}``.
 

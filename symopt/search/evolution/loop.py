@@ -421,7 +421,7 @@ def seed_failure(rec: CandidateRecord, time_limit_s: float | None) -> str:
     >>> seed_failure(CandidateRecord(program_text="", status="timeout", message="m"), 120)
     'the seed timed out at 120 s (m): raise [task] time_limit_s'
     """
-    what = f"the seed{' ' + rec.description if rec.description else ''}"
+    what = f"the seed{' ' + os.path.basename(rec.description) if rec.description else ''}"
     said = f" ({rec.message})" if rec.message else ""
     if rec.status == "timeout":
         limit = f" at {time_limit_s:g} s" if time_limit_s else ""

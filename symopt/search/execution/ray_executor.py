@@ -13,7 +13,9 @@ a fresh actor up to `max_retries` times, then returned as an `error` outcome wit
 `crashed=True` (never cached as the program's fitness). Other evaluations go on.
 
 Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
-Ray (`address = ""`) lives in a temporary directory; its logs are linked from
+Ray (`address = ""`) is started by `symopt.ray_local`: it listens on 127.0.0.1 only and
+goes with the search, also when the search is SIGKILLed (a watchdog kills the cluster's
+processes). It lives in a temporary directory; its logs are linked from
 `RUN/ray_logs/<session>` while the search runs and copied there at the end. With an
 existing cluster, `RUN/ray_logs/<session>.txt` says where its logs are.
 
@@ -34,7 +36,6 @@ import os
 import queue
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from symopt import ray_local
 from symopt.errors import UserError
 from symopt.search.config.sections import ExecutorSection
 from symopt.search.execution.executor import (
@@ -119,6 +121,7 @@ class RayExecutor:
         self._evaluate = evaluate_fn
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._temp_dir: str | None = None
+        self._local: ray_local.LocalRay | None = None
         self._owns_ray = False
         self._messages: list[str] = []
         self._restore: Callable[[], None] = lambda: None
@@ -149,16 +152,14 @@ class RayExecutor:
         check_reachable(self.section)
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
                                   "configure_logging": True}
-        if not address:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            self._temp_dir = tempfile.mkdtemp(prefix="symopt-ray-")
-            kwargs.update(address="local", include_dashboard=False, _temp_dir=self._temp_dir,
-                          object_store_memory=LOCAL_OBJECT_STORE_BYTES)
-        else:
-            kwargs["address"] = address
         logging.getLogger("ray").setLevel(logging.ERROR)
         try:
-            ray.init(**kwargs)
+            if not address:
+                self._local = ray_local.start(object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                                              **kwargs)
+                self._temp_dir = self._local.temp_dir
+            else:
+                ray.init(address=address, **kwargs)
         except Exception as err:  # noqa: BLE001 - any failure to connect is the address's
             self._remove_temp_dir()
             what = "start a local Ray" if not address else f"connect to Ray at {address!r}"
@@ -228,7 +229,9 @@ class RayExecutor:
                     ray.kill(actor, no_restart=True)
                 except Exception:  # noqa: BLE001, S110 - already gone
                     pass
-        if self._owns_ray:
+        if self._local is not None:
+            self._local.shutdown()  # and what Ray leaves behind
+        elif self._owns_ray:
             ray.shutdown()
         self._restore()
         self._write_messages()
@@ -359,6 +362,7 @@ class RayExecutor:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+            self._local = None
 
 
 def _session_name() -> str:
