@@ -241,4 +241,5 @@ def is_transient(rec: CandidateRecord) -> bool:
     False
     """
     return (rec.status == "timeout" or rec.message.startswith(TRANSIENT_PREFIXES)
-            or "retried once after a transient failure" in rec.message)
+            or "retried once after a transient failure" in rec.message
+            or "retried after" in rec.message)

@@ -190,18 +190,25 @@ class InlineExecutor:
         return "in this process"
 
 
-def job_time_limit(task_spec: dict[str, Any]) -> float | None:
-    """Seconds a job may run (compilation included): the spec's `time_limit_s` per seed and
-    per program of a batch.
+#: Seconds per seed a job may train when the task sets no `time_limit_s`: no wait on a
+#: worker is without a bound, even when the config gives none.
+UNSET_TIME_LIMIT_S = 3600.0
+
+
+def job_time_limit(task_spec: dict[str, Any]) -> float:
+    """Seconds a job may train (after the worker's compile): the spec's `time_limit_s`
+    (`UNSET_TIME_LIMIT_S` when it has none) per seed and per program of a batch.
 
     >>> job_time_limit({"time_limit_s": 2.0, "seeds": [0, 1, 2]})
     6.0
     >>> job_time_limit({"time_limit_s": 2.0, "batch_hurdles": [[], []]})
     4.0
+    >>> job_time_limit({})
+    3600.0
     """
     limit = task_spec.get("time_limit_s")
     members = len(task_spec.get("seeds", [0])) * len(task_spec.get("batch_hurdles", [[]]))
-    return None if limit is None else float(limit) * max(1, members)
+    return float(UNSET_TIME_LIMIT_S if limit is None else limit) * max(1, members)
 
 
 class ProcessExecutor:

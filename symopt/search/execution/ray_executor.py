@@ -10,7 +10,11 @@ a GPU, keeps to that fraction (`XLA_PYTHON_CLIENT_MEM_FRACTION`).
 
 Faults: when an actor's process or node dies, its in-flight evaluation is retried on
 a fresh actor up to `max_retries` times, then returned as an `error` outcome with
-`crashed=True` (never cached as the program's fitness). Other evaluations go on.
+`crashed=True` (never cached as the program's fitness). Other evaluations go on. A
+timeout is transient too: an evaluation that timed out on its own clock is retried once;
+one that does not answer within its time limit (`job_time_limit`) plus `ANSWER_SLACK_S`
+(starting an actor, compiling) has its actor killed and is retried once on a fresh actor,
+then returned as a `timeout`: no wait on the cluster is without a bound.
 
 Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
 Ray (`address = ""`) is started by `symopt.ray_local`: it listens on 127.0.0.1 only and
@@ -52,9 +56,12 @@ from symopt.search.execution.executor import (
     _guarded,
     check_reachable,
     evaluate_text,
+    job_time_limit,
 )
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
+#: Seconds an evaluation may take beyond its time limit before its actor is given up.
+ANSWER_SLACK_S = 600.0
 
 
 class EvalWorker:
@@ -95,6 +102,9 @@ class _Job:
     future: cf.Future
     attempts: int = 0
     deaths: list[str] = dataclasses.field(default_factory=list)
+    retried: bool = False  # after a timeout (once)
+    note: str = ""  # why it was retried
+    deadline: float = math.inf
 
 
 @dataclasses.dataclass
@@ -134,6 +144,7 @@ class RayExecutor:
         self.info = [WorkerInfo() for _ in range(workers)]
         self._idle: deque[int] = deque()
         self._pending: deque[_Job] = deque()
+        self._running: dict[int, _Job] = {}  # slot -> the job its actor evaluates
         self._events: queue.Queue = queue.Queue()
         self._nodes: tuple[float, int] = (0.0, 0)
         self._logs_linked = False
@@ -241,7 +252,10 @@ class RayExecutor:
     # -- the dispatcher thread -------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            event = self._events.get()
+            try:
+                event = self._events.get(timeout=1.0)
+            except queue.Empty:
+                event = ("tick",)
             kind = event[0]
             if kind == "stop":
                 for job in self._pending:
@@ -255,6 +269,7 @@ class RayExecutor:
                     self._on_info(*event[1:])
                 elif kind == "done":
                     self._on_done(*event[1:])
+                self._expire()
                 self._dispatch()
             except Exception as err:  # noqa: BLE001 - e.g. the cluster is gone: fail, not hang
                 self._messages.append(f"(symopt) dispatcher: {_first_line(err)}")
@@ -293,13 +308,39 @@ class RayExecutor:
             actor = self._actors[slot]
             self.info[slot].busy = True
             job.attempts += 1
+            job.deadline = (time.monotonic() + job_time_limit(job.job.task_spec)
+                            + ANSWER_SLACK_S)
+            self._running[slot] = job
             ref = actor.evaluate.remote(job.job.program_text, job.job.task_spec)
             ref.future().add_done_callback(
                 lambda f, s=slot, j=job: self._events.put(("done", s, j, f)))
 
+    def _expire(self) -> None:
+        """Give up the actors whose evaluation is past its deadline (module docstring)."""
+        import ray
+
+        now = time.monotonic()
+        for slot, job in list(self._running.items()):
+            if now < job.deadline:
+                continue
+            del self._running[slot]
+            ray.kill(self._actors[slot], no_restart=True)
+            self._start_actor(slot)
+            why = (f"no answer from the Ray worker within its time limit plus "
+                   f"{ANSWER_SLACK_S:g}s")
+            if not job.retried:
+                job.retried = True
+                job.note = why
+                self._pending.appendleft(job)
+            else:
+                job.future.set_result(EvalOutcome(math.inf, "timeout", why, crashed=True))
+
     def _on_done(self, slot: int, job: _Job, fut: cf.Future) -> None:
         import ray
 
+        if self._running.get(slot) is not job:
+            return  # given up at its deadline (`_expire`); its actor is gone
+        del self._running[slot]
         self.info[slot].busy = False
         try:
             outcome = fut.result()
@@ -316,9 +357,18 @@ class RayExecutor:
                                   f"{job.deaths[-1]}", crashed=True)
         else:
             self._idle.append(slot)
+            if outcome.status == "timeout" and not job.retried:  # transient: once more
+                job.retried = True
+                job.note = f"timeout: {outcome.message}"
+                self._pending.appendleft(job)
+                return
             if job.deaths:
                 outcome = dataclasses.replace(outcome, message=(
                     outcome.message + f" (retried after {len(job.deaths)} worker death(s))"
+                ).strip())
+            if job.note:
+                outcome = dataclasses.replace(outcome, message=(
+                    outcome.message + f" (retried once after a transient failure: {job.note})"
                 ).strip())
         job.future.set_result(outcome)
 
