@@ -79,6 +79,7 @@ class SearchRun:
     candidates: list[CandidateRecord] = field(repr=False)
     interrupted: bool = False
     stats: SearchStats | None = field(default=None, repr=False)
+    seed_failed: str = ""  # why no seed trained: the search then stopped before any child
 
 
 def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None = None,
@@ -110,6 +111,7 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
                             progress=make_progress(progress), stop_requested=stop_requested)
     run = load_run(run_dir)
     run.interrupted, run.stats = result.interrupted, result.stats
+    run.seed_failed = result.seed_failed
     return run
 
 
