@@ -3,15 +3,13 @@ timeout, a dead worker) are retried once and never cached; a search whose seed c
 train stops at once (exit 3) naming the cause; reports never compare with a failed seed."""
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 from paths import builtin_file
 
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.loop import run_search, statement_count_fitness
-from symopt.search.execution.executor import EvalJob, EvalOutcome, ProcessExecutor
+from symopt.search.execution.executor import EvalOutcome
 from symopt.search.storage.cache import EquivalenceCache, task_namespace
 from symopt.search.storage.store import RunStore
 
@@ -37,24 +35,10 @@ def test_transient_outcomes_are_not_cached_and_twins_train(tmp_path):
     assert any(cache.get("hash", r.hash) is not None for r in rows if r.status == "ok")
     assert "transient failures: " in res.stats.summary()
 
+    from symopt.report.run_report import write_run_report
 
-def _dies_once(text, spec):
-    marker = Path(spec["marker"])
-    if not marker.exists():
-        marker.write_text("died once")
-        os._exit(1)
-    return EvalOutcome(1.0, "ok")
-
-
-def test_a_dead_worker_is_retried_once_on_a_fresh_worker(tmp_path):
-    ex = ProcessExecutor(1, _dies_once)
-    try:
-        out = ex.outcome(ex.submit(EvalJob("p", {"marker": str(tmp_path / "m")})))
-        assert (out.status, out.fitness) == ("ok", 1.0)
-        assert "retried once after a transient failure" in out.message
-        assert "worker crashed" in out.message
-    finally:
-        ex.shutdown()
+    text = write_run_report(tmp_path / "r", curves=False).read_text()
+    assert "met a transient failure" in text.split("\n## ")[0]  # warned before any section
 
 
 @pytest.mark.slow
@@ -95,15 +79,3 @@ def test_a_seed_that_cannot_train_stops_the_search_at_once(tmp_path):
     first = text.split("\n## ")[0]  # the warning comes before every section
     assert "Warning: the seed did not train" in first
     assert "beat the seed" not in text and "nan" not in text and "× the seed" not in text
-
-
-def test_report_warns_first_about_transient_failures(tmp_path):
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 30, "seed": 1},
-                                  "mutation": {"functions": ["sign", "abs", "square"]},
-                                  "cache": {"fingerprint": False}})
-    run_search(cfg, tmp_path / "r", seeds=[builtin_file("momentum")],
-               evaluate_fn=_timeout_on_sign)
-    from symopt.report.run_report import write_run_report
-
-    text = write_run_report(tmp_path / "r", curves=False).read_text()
-    assert "met a transient failure" in text.split("\n## ")[0]

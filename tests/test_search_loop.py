@@ -99,6 +99,7 @@ def test_process_executor_runs_jobs_and_survives_a_worker_crash():
         crashing = ProcessExecutor(1, _crash)
         out = crashing.outcome(crashing.submit(EvalJob(text, {})))
         assert (out.status, out.crashed, out.fitness) == ("error", True, math.inf)
+        assert "retried once after a transient failure" in out.message  # a fresh worker, once
         crashing._evaluate = statement_count_fitness  # the pool was replaced: it works again
         assert crashing.outcome(crashing.submit(EvalJob(text, {}))).status == "ok"
         crashing.shutdown()
