@@ -91,6 +91,7 @@ class SearchRun:
     candidates: list[CandidateRecord] = field(repr=False)
     interrupted: bool = False
     stats: SearchStats | None = field(default=None, repr=False)
+    seed_failed: str = ""  # why no seed trained: the search then stopped before any child
 
 
 def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None = None,
@@ -122,6 +123,7 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
                             progress=make_progress(progress), stop_requested=stop_requested)
     run = load_run(run_dir)
     run.interrupted, run.stats = result.interrupted, result.stats
+    run.seed_failed = result.seed_failed
     _check_something_worked(run)
     return run
 
@@ -129,6 +131,9 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
 def _check_something_worked(run: SearchRun) -> None:
     """`SearchFailedError` naming the cause when candidates were evaluated and every one
     failed (nothing to return as ``best``); an interrupted search returns what it has."""
+    if run.seed_failed:
+        raise SearchFailedError(f"the search stopped before any child: {run.seed_failed}. "
+                                f"Every row is stored in {run.run_dir}/run.sqlite")
     if run.best is not None or run.interrupted or not run.candidates:
         return
     causes = Counter(f"{r.status}: {(r.message or 'no message').splitlines()[0][:300]}"

@@ -75,6 +75,70 @@ def test_local_ray_search_gives_the_process_executors_fitness_and_stays_quiet(tm
     assert [(o.fitness, o.status) for o in again] == [(r.fitness, r.status) for r in trained]
 
 
+def _listening_ips(pids: list[int]) -> set[str]:
+    """The local addresses the processes `pids` listen on (TCP, from /proc)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    ips = set()
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and f[9] in inodes:  # LISTEN
+                raw = bytes.fromhex(f[1].split(":")[0])
+                if v6:  # four little-endian words; ::ffff:a.b.c.d keeps a.b.c.d in the last
+                    words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                    ips.add(socket.inet_ntop(socket.AF_INET6, b"".join(words)))
+                else:
+                    ips.add(socket.inet_ntoa(raw[::-1]))
+    return ips
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_ray_search_driver_leaves_no_process_of_its_cluster(tmp_path):
+    """A local Ray started by a search listens on loopback only, and when its driver is
+    SIGKILLed every process of the cluster (found by its temp dir) is gone within 30 s."""
+    from symopt.ray_local import cluster_pids
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[search]\npopulation = 4\nbudget = 400\nworkers = 2\n'
+                   '[task]\nname = "quadratic"\noverrides = { steps = 1000 }\n')
+    run = tmp_path / "r"
+    driver = subprocess.Popen([sys.executable, "-m", "symopt", "search", "--seed",
+                               builtin_file("adamw"), "--config", str(cfg), "--out", str(run),
+                               "--executor", "ray", "--progress", "none"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        temp = None
+        while time.monotonic() < deadline and driver.poll() is None:
+            logs = run / "ray_logs"
+            links = [p for p in logs.iterdir() if p.is_symlink()] if logs.is_dir() else []
+            if links:  # RUN/ray_logs/<session> -> <temp dir>/<session>/logs
+                temp = str(Path(os.readlink(links[0])).parents[1])
+                if RunStore.open(run).count() >= 1:  # the seed trained: workers are up
+                    break
+            time.sleep(0.5)
+        assert temp is not None and driver.poll() is None, "the search did not start on Ray"
+        pids = cluster_pids(temp)
+        assert len(pids) >= 3  # gcs, raylet, agents, workers
+        ips = _listening_ips(pids)
+        assert ips and ips <= {"127.0.0.1", "::ffff:127.0.0.1"}, ips
+    finally:
+        driver.kill()
+        driver.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while cluster_pids(temp) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert cluster_pids(temp) == []
+
+
 # -- a two-node cluster on this machine ------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:

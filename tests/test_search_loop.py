@@ -99,6 +99,7 @@ def test_process_executor_runs_jobs_and_survives_a_worker_crash():
         crashing = ProcessExecutor(1, _crash)
         out = crashing.outcome(crashing.submit(EvalJob(text, {})))
         assert (out.status, out.crashed, out.fitness) == ("error", True, math.inf)
+        assert "retried once after a transient failure" in out.message  # a fresh worker, once
         crashing._evaluate = statement_count_fitness  # the pool was replaced: it works again
         assert crashing.outcome(crashing.submit(EvalJob(text, {}))).status == "ok"
         crashing.shutdown()
@@ -252,16 +253,17 @@ def test_resume_of_a_corrupt_or_foreign_store_is_a_clean_error(tmp_path, capsys,
         assert (run / "run.sqlite").read_bytes() == before  # refused, not modified
 
 
-def test_search_warns_when_nothing_trains(tmp_path, capsys):
+def test_search_stops_with_exit_3_when_the_seed_does_not_train(tmp_path, capsys):
     seed = tmp_path / "boom.prog"
     seed.write_text("def train(w, g, lr):\n    return g * 1e30\n")
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 2\nbudget = 2\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     assert main(["search", "--seed", str(seed), "--config", str(cfg), "--out",
-                 str(tmp_path / "run"), "--progress", "none"]) == 0
+                 str(tmp_path / "run"), "--progress", "none"]) == 3
     err = capsys.readouterr().err
-    assert "warning: no candidate trained successfully" in err and "'diverged'" in err
+    assert "search stopped: the seed boom.prog diverged (non-finite" in err
+    assert len(RunStore.open(tmp_path / "run").candidates()) == 1  # no child was made
 
 
 def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):

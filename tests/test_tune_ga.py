@@ -22,14 +22,16 @@ from symopt.tasks import evaluate, get_task
 from symopt.tune import TuneConfig, run_tune
 from symopt.tune.store import TuneStore
 
-# sgd.prog with a learning-rate constant 100x too small; [tune.space] widens its range
+# sgd.prog with a learning-rate constant 100x too small; the default space reaches it
 SLOW_SGD = "def train(w, g, lr):\n    update = g * (lr * 0.01)\n    return update\n"
-WIDE = {"c0": [0.001, 1.0]}
+# momentum.prog with its step's constant 100x too small
+SLOW_MOMENTUM = ("def train(w, g, m, lr):\n    m = m * 0.9 + g\n    update = m * (lr * 0.01)\n"
+                 "    return update, m\n")
 
 
 @pytest.fixture(scope="module")
 def ga_run(tmp_path_factory):
-    cfg = TuneConfig(task="quadratic", method="ga", budget=40, space=WIDE)
+    cfg = TuneConfig(task="quadratic", method="ga", budget=40)
     out = tmp_path_factory.mktemp("ga")
     return run_tune(parse(SLOW_SGD), cfg, out), out
 
@@ -50,6 +52,18 @@ def test_ga_improves_a_far_too_small_learning_rate_at_least_2x(ga_run):
     assert f"lr_multiplier={result.best['lr_multiplier']:.6g}" in tuned.header
 
 
+def test_cli_ga_default_space_fixes_a_momentum_constant_100x_too_small(tmp_path, capsys):
+    prog = tmp_path / "slow_momentum.prog"
+    prog.write_text(SLOW_MOMENTUM)
+    assert main(["tune", str(prog), "--task", "quadratic", "--method", "ga", "--budget", "10",
+                 "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    rows = list(csv.DictReader((tmp_path / "t" / "trials.csv").open()))
+    untuned = evaluate(lambda lr: to_optax(parse(SLOW_MOMENTUM), lr), "quadratic",
+                       lr_multipliers=[1.0]).fitness
+    best = min(float(r["fitness"]) for r in rows)
+    assert best <= 0.5 * untuned, (best, untuned)
+
+
 def test_ga_stores_every_trial_with_generations_and_writes_outputs(ga_run):
     result, out = ga_run
     rows = list(csv.DictReader((out / "trials.csv").open()))
@@ -67,7 +81,7 @@ def test_ga_stores_every_trial_with_generations_and_writes_outputs(ga_run):
 
 
 def test_random_search_baseline_same_budget(tmp_path):
-    cfg = TuneConfig(task="quadratic", method="random", budget=12, space=WIDE,
+    cfg = TuneConfig(task="quadratic", method="random", budget=12,
                      task_overrides={"steps": 40})
     r = run_tune(parse(SLOW_SGD), cfg, tmp_path)
     trials = TuneStore.open(tmp_path).trials()

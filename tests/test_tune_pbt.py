@@ -9,46 +9,66 @@ from symopt.lang import parse, parse_file
 from symopt.tune import TuneConfig, run_tune
 from symopt.tune.store import TuneStore
 
-SLOW_SGD = "def train(w, g, lr):\n    update = g * (lr * 0.01)\n    return update\n"
+# momentum.prog with its step's constant 100x too small; PBT searches the default space
+SLOW_MOMENTUM = ("def train(w, g, m, lr):\n    m = m * 0.9 + g\n    update = m * (lr * 0.01)\n"
+                 "    return update, m\n")
 
 
 @pytest.fixture(scope="module")
 def pbt_run(tmp_path_factory):
+    from symopt import ray_local
+
     cfg = TuneConfig.from_dict({"tune": {
         "task": "quadratic", "method": "pbt", "budget": 4, "seed": 0,
-        "overrides": {"steps": 60}, "space": {"c0": [0.001, 1.0]},
-        "pbt": {"iterations": 6, "perturbation_interval": 1}}})
+        "overrides": {"steps": 60}, "pbt": {"iterations": 6, "perturbation_interval": 1}}})
     out = tmp_path_factory.mktemp("pbt")
-    return run_tune(parse(SLOW_SGD), cfg, out), out
+    started = len(ray_local.STARTED)
+    result = run_tune(parse(SLOW_MOMENTUM), cfg, out)
+    return result, out, ray_local.STARTED[started:]
 
 
 @pytest.mark.slow
-def test_pbt_exploits_and_beats_the_untuned_program(pbt_run):
-    result, out = pbt_run
+def test_pbt_default_space_fixes_a_constant_100x_too_small(pbt_run):
+    result, out, _ = pbt_run
     assert len(result.events) >= 1
-    assert result.fitness < 0.5 * result.untuned
+    assert result.fitness <= 0.5 * result.untuned  # loss at least halved
     assert result.tuned_fitness < result.untuned  # tuned.prog retrained from scratch
     tuned = parse_file(out / "tuned.prog")
-    assert tuned.constants() == [pytest.approx(result.best["c0"])]
+    assert tuned.constants() == [pytest.approx(result.best["c0"]),
+                                 pytest.approx(result.best["c1"])]
     assert "# tune: lr_multiplier=" in tuned.header
 
 
 @pytest.mark.slow
+def test_pbt_leaves_no_process_of_its_ray_cluster(pbt_run):
+    from symopt.ray_local import cluster_pids
+
+    _, _, clusters = pbt_run
+    assert len(clusters) == 1  # the local Ray it started, found by its temp dir
+    assert cluster_pids(clusters[0]) == []
+
+
+@pytest.mark.slow
 def test_exploited_member_continues_from_the_copied_weights(pbt_run):
-    result, out = pbt_run
+    result, out, _ = pbt_run
     rows = list(csv.DictReader((out / "trials.csv").open()))
     first_loss = max(float(r["fitness"]) for r in rows if r["generation"] == "1")
+    near = 0
     for e in result.events:
         # right after the copy (before any step) its loss is the source's checkpoint loss
         assert e["restored_val"] == pytest.approx(e["source_val"], rel=1e-5)
-        # one chunk later it is still near the source, not back at a fresh start
-        assert abs(e["val_after"] - e["source_val"]) < 0.5 * abs(first_loss - e["source_val"])
         assert e["trial"] != e["exploited"] and e["old"] != e["new"]
+        # one chunk later it is still near the source, or better (the default space reaches
+        # far: the new hyperparameters may train much faster), not back at a fresh start;
+        # a resample far off may also diverge, which says nothing about the copy
+        near += (e["val_after"] < e["source_val"]
+                 or abs(e["val_after"] - e["source_val"]) < 0.5 * abs(first_loss - e["source_val"]))
+    assert near >= 1
 
 
 @pytest.mark.slow
 def test_pbt_outputs(pbt_run):
-    result, out = pbt_run
+    result, out, _ = pbt_run
     events = list(csv.DictReader((out / "pbt_events.csv").open()))
     assert len(events) == len(result.events)
     assert {"time", "trial", "exploited_trial", "old_c0", "new_c0", "old_lr_multiplier",

@@ -18,12 +18,12 @@ ADAMW = programs.load("adamw")
 def test_default_ranges_follow_the_constants():
     space = build_space(LION, get_task("quadratic"))
     c0, c1, c3 = (space.gene(k) for k in ("c0", "c1", "c3"))
-    # beta 0.9 searched as 1 - x on a log scale: 1 - x in [0.025, 0.4]
-    assert c0.scale == "log1m" and (c0.low, c0.high) == pytest.approx((0.6, 0.975))
-    # 0.1 (weight decay and lr factor share one gene) on [0.025, 0.4] log scale
+    # beta 0.9 searched as 1 - x on a log scale: 1 - x in [0.001, 0.5]
+    assert c0.scale == "log1m" and (c0.low, c0.high) == pytest.approx((0.5, 0.999))
+    # 0.1 (weight decay and lr factor share one gene): x[1/100, 100] on a log scale
     assert c1.scale == "log" and c1.targets == (1, 2)
-    assert (c1.low, c1.high) == pytest.approx((0.025, 0.4))
-    assert c3.scale == "log1m" and c3.high == pytest.approx(1 - 0.01 / 4)
+    assert (c1.low, c1.high) == pytest.approx((0.001, 10.0))
+    assert c3.scale == "log1m" and c3.high == pytest.approx(1 - 0.01 / 100)
     assert space.gene("lr_multiplier").default == 1.0
     assert space.defaults()["c0"] == 0.9
 

@@ -17,7 +17,9 @@ best.prog and hall_of_fame.csv, print the summary and exit 130. Ctrl-C twice: st
 at once (in-flight work is lost; everything stored stays). A completed run exits 0.
 A search that is stuck (mutation makes no new valid child, even after a restart from
 the seeds; see `[search] stall_after` and `on_stall`) stops with everything stored,
-says why and exits 3. A run directory in use by another process is refused (exit 2,
+says why and exits 3; so does a search whose seed fails to train (every seed
+evaluation failed, e.g. "the seed timed out at 120 s: raise [task] time_limit_s"): it
+stops at once, before any child. A run directory in use by another process is refused (exit 2,
 naming that process; see `symopt.search.storage.runlock`).
 """
 
@@ -115,6 +117,9 @@ def run(args) -> int:
     outputs = "best.prog, hall_of_fame.csv, " + ("funnel.csv, " if result.funnel else "")
     print(f"run stored in {result.run_dir} ({outputs}run.sqlite)")
     best = result.best
+    if result.seed_failed:
+        print(f"symopt: search stopped: {result.seed_failed}", file=sys.stderr)
+        return 3
     if best is not None and not math.isfinite(best.fitness):
         print(f"symopt: warning: no candidate trained successfully (the best is '{best.status}'"
               f"{': ' + best.message if best.message else ''}); check the task and the seed "

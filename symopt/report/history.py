@@ -86,6 +86,13 @@ class RunHistory:
         return sum(1 for r in self.candidates if not r.cache_hit)
 
     @property
+    def transient_failures(self) -> int:
+        """Training runs that met a transient failure (timeout, dead worker, lost actor),
+        whether or not their one retry then trained: the machine's trouble, not the
+        program's (`symopt.tasks.seeds.Evaluation.transient`)."""
+        return sum(1 for r in self.candidates if not r.cache_hit and is_transient(r))
+
+    @property
     def cache_hits(self) -> int:
         return sum(1 for r in self.candidates if r.cache_hit)
 
@@ -158,8 +165,11 @@ class RunHistory:
 
     @property
     def runs_to_beat_seed(self) -> int | None:
-        """Training runs done when a candidate first beat the seed (None: never)."""
+        """Training runs done when a candidate first beat the seed (None: never, or the
+        seed did not train: nothing beats an infinite seed)."""
         seed = self.seed_fitness
+        if not math.isfinite(seed):
+            return None
         for r, runs in zip(self.candidates, self.series["training_runs"]):
             if r.operator != "seed" and r.fitness < seed:
                 return int(runs)
@@ -216,3 +226,20 @@ class RunHistory:
             out["cache_hit_rate"].append(hits / n)
             out["redundant_fraction"].append(redundant / n)
         return out
+
+
+#: How an executor's transient failures begin their message (`symopt.search.execution`).
+TRANSIENT_PREFIXES = ("worker crashed", "worker died", "Ray:", "RayTaskError", "cancelled")
+
+
+def is_transient(rec: CandidateRecord) -> bool:
+    """Whether a stored training run met a transient failure (see `transient_failures`).
+
+    >>> is_transient(CandidateRecord(program_text="", status="timeout"))
+    True
+    >>> is_transient(CandidateRecord(program_text="", status="diverged", message="at step 3"))
+    False
+    """
+    return (rec.status == "timeout" or rec.message.startswith(TRANSIENT_PREFIXES)
+            or "retried once after a transient failure" in rec.message
+            or "retried after" in rec.message)

@@ -136,7 +136,8 @@ def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
         desc = f"{what}: no finished run yet."
     elif s.index == 0:
         seed = res["seed_fitness"]
-        ratio = f", {mean / seed:.3g} × the seed program's {seed:.4g}" if seed else ""
+        ratio = f", {mean / seed:.3g} × the seed program's {seed:.4g}" if (
+            seed and math.isfinite(seed)) else ""
         desc = f"The baseline, {what}, reached a mean best fitness of {mean:.4g}{ratio}."
     else:
         ref = base.mean

@@ -92,6 +92,12 @@ class FunnelResult:
         """A few lines for the end of a search or of `symopt funnel`."""
         lines = [self.note] if self.note else []
         for st in self.stages:
+            if not math.isfinite(st.seed.fitness):  # nothing beats an infinite seed
+                lines.append(f"funnel stage {st.stage} ({st.task}): the seed did not train "
+                             f"({st.seed.status}"
+                             f"{': ' + st.seed.message if st.seed.message else ''}); no "
+                             "candidate was compared with it")
+                continue
             lines.append(f"funnel stage {st.stage} ({st.task}): {len(st.passed)}/{len(st.rows)} "
                          f"candidate(s) beat the seed ({_fmt(st.seed.fitness)})"
                          + (f"; best {_fmt(min(r.fitness for r in st.rows))}" if st.rows else ""))

@@ -40,7 +40,10 @@ class Evaluation:
     none failed); ``seconds`` the wall clock of the whole evaluation. ``results`` holds
     each trained seed's `EvalResult`, in order (it may be empty where only the verdict
     travels, e.g. back from a worker process). ``crashed`` marks outcomes caused by the
-    executor running it (a dead worker), not by the program: they are not cached. ``node``
+    executor running it (a dead worker, a lost actor), not by the program. Those and
+    timeouts are *transient* (`transient`): facts about the machine at that moment, retried
+    once by the executors and never cached; every other failure (diverged, hurdle, an
+    error the program's own math raised) is the program's and is cached. ``node``
     is the Ray node that ran it ("" off Ray). ``curves`` holds ``(task seed, steps,
     validation losses)`` for each seed trained (partial when it stopped early), ``steps`` and
     ``planned_steps`` the training steps done over all seeds and those full runs would have
@@ -64,6 +67,16 @@ class Evaluation:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def transient(self) -> bool:
+        """A failure of the machine, not of the program: a timeout, a dead worker, a lost
+        actor (out of memory included). Retried once, never cached.
+
+        >>> Evaluation(math.inf, "timeout").transient, Evaluation(math.inf, "diverged").transient
+        (True, False)
+        """
+        return self.crashed or self.status == "timeout"
 
     @property
     def n_ok(self) -> int:

@@ -12,8 +12,13 @@ recompiling. Task fields (layers, heads, width) are drawn once per member and tr
 with the weights on exploit; they are never perturbed.
 
 Ray runs locally, started on free ports with its own temp dir (``address="local"``:
-never another user's cluster); Ray Tune's storage is ``DIR/pbt``, and ``--resume``
-continues with ``Tuner.restore``. Perturbed values live in the Ray config as
+never another user's cluster) by `symopt.ray_local`: it listens on 127.0.0.1 only and is
+torn down with the driver, even a SIGKILLed one, leaving no process behind. Each member
+takes one CPU (``resources_per_trial``, default ``{cpu = 1}``), so at most as many
+members train at once as the machine has CPUs, and Ray Tune reuses their actors
+(``reuse_actors``): the others wait, paused at a checkpoint, instead of piling up idle
+Ray workers. Ray Tune's storage is ``DIR/pbt``, and ``--resume`` continues with
+``Tuner.restore``. Perturbed values live in the Ray config as
 *coordinates* (``1 − x`` for a β), so ×1.2 never pushes a β past 1.
 """
 
@@ -30,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from symopt import ray_local
 from symopt.tune.config import TuneConfig
 from symopt.tune.space import Gene, Space, build_space
 
@@ -150,8 +156,8 @@ _FIELDS = ("trial_id", "training_iteration", "step", "val_loss", "status", "mess
 RESULTS = "pbt_results.jsonl"
 
 
-def _init_ray(cfg: TuneConfig) -> bool:
-    """Start a private local Ray (free ports, own temp dir); False if one is running."""
+def _init_ray(cfg: TuneConfig) -> ray_local.LocalRay | None:
+    """Start a private local Ray (`symopt.ray_local`); None if one is running already."""
     import ray
 
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
@@ -159,13 +165,11 @@ def _init_ray(cfg: TuneConfig) -> bool:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
-        return False
+        return None
     gpus = cfg.pbt.resources_per_trial.get("gpu", 0)
-    ray.init(address="local", num_cpus=os.cpu_count() or 1,
-             num_gpus=None if gpus else 0, include_dashboard=False, log_to_driver=False,
-             _temp_dir=tempfile.mkdtemp(prefix="symopt-ray-", dir="/tmp"),
-             object_store_memory=100 * 1024**2, configure_logging=False)
-    return True
+    return ray_local.start(num_cpus=os.cpu_count() or 1, num_gpus=None if gpus else 0,
+                           log_to_driver=False, object_store_memory=100 * 1024**2,
+                           configure_logging=False)
 
 
 def _tuner_pieces(spec: dict, space: Space, cfg: TuneConfig, population: int):
@@ -182,8 +186,7 @@ def _tuner_pieces(spec: dict, space: Space, cfg: TuneConfig, population: int):
         perturbation_factors=tuple(cfg.pbt.perturbation_factors),
         custom_explore_fn=_Explore(space), log_config=True, synch=True,
     )
-    resources = dict(cfg.pbt.resources_per_trial) or {
-        "cpu": min(1.0, (os.cpu_count() or 1) / population)}
+    resources = dict(cfg.pbt.resources_per_trial) or {"cpu": 1}  # at most one per CPU
     trainable = tune.with_resources(tune.with_parameters(pbt_trainable, spec=spec), resources)
     return scheduler, trainable
 
@@ -194,7 +197,7 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
     from ray import tune
 
     population = cfg.n_trials()
-    started = _init_ray(cfg)
+    local = _init_ray(cfg)
     try:
         scheduler, trainable = _tuner_pieces(spec, space, cfg, population)
         path = str(run_dir.resolve() / EXPERIMENT)
@@ -221,10 +224,9 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
         tuner.fit()
         return read_records(run_dir / RESULTS)
     finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        if local is not None:  # Ray, its workers and agents: nothing stays behind
+            local.shutdown()
+            local.remove()
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:

@@ -7,10 +7,15 @@ learning-rate multiplier ``lr_multiplier``, the ``warmup_steps`` of the schedule
 fields of the task (for nanoGPT: ``layers``, ``heads``, ``width``, ``dropout``; each
 value is a model of its own, compiled once, so they are searched over a few choices).
 
-Default ranges: a constant ``v`` moves over ``[v/4, 4v]`` on a log scale; a constant in
-``[0.5, 1)`` (a β) over ``1 − x ∈ [(1−v)/4, 4(1−v)]`` on a log scale (scale ``log1m``);
-constants ``0`` and ``±1`` are structural and stay fixed unless ``[tune.space]`` gives
-them a range. ``[tune.space]`` maps a key to a number (fix it), ``[low, high]`` (a range;
+Default ranges (`WIDTH` = 100): tuners in this field search learning-rate-like constants
+log-uniformly over decades, and a constant set 100× off must be reachable, so a constant
+``v`` moves over ``[v/100, 100v]`` on a log scale (a factor of the step, a weight decay,
+an epsilon); a decay-like constant in ``[0.5, 1)`` (a β) over
+``1 − x ∈ [(1−v)/100, min(100(1−v), 0.5)]`` on a log scale (scale ``log1m``: β = 0.9 over
+[0.5, 0.999], β = 0.999 over [0.9, 0.99999]), which never reaches 1; constants ``0`` and
+``±1`` are structural and stay fixed unless ``[tune.space]`` gives them a range. The GA's
+samples and mutations and PBT's resamples all draw from these ranges.
+``[tune.space]`` maps a key to a number (fix it), ``[low, high]`` (a range;
 the scale is the gene's default one when it fits, else log for same-signed bounds, else
 linear), a list of 3+ numbers or ``{choices = [...]}``, or ``{low, high, scale}``.
 
@@ -18,7 +23,7 @@ linear), a list of 3+ numbers or ``{choices = [...]}``, or ``{low, high, scale}`
 >>> from symopt import programs
 >>> space = build_space(programs.load("lion"), get_task("quadratic"))
 >>> [(g.key, g.scale, round(g.low, 4), round(g.high, 4)) for g in space.searched][:3]
-[('c0', 'log1m', 0.6, 0.975), ('c1', 'log', 0.025, 0.4), ('c3', 'log1m', 0.96, 0.9975)]
+[('c0', 'log1m', 0.5, 0.999), ('c1', 'log', 0.001, 10.0), ('c3', 'log1m', 0.5, 0.9999)]
 >>> build_space(programs.load("lion"), get_task("quadratic"), {"c9": 1.0})
 ... # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -47,6 +52,8 @@ TASK_SPACES: dict[str, dict[str, tuple[float, ...]]] = {
                 "dropout": (0.0, 0.1, 0.2)},
 }
 SCALES = ("log", "log1m", "linear", "int", "choice")
+#: How far (×, on a log scale) a constant's default range reaches each way.
+WIDTH = 100.0
 
 
 @dataclass(frozen=True)
@@ -177,10 +184,10 @@ class Space:
 def _constant_gene(key: str, value: float, targets: tuple[int, ...]) -> Gene:
     if value == 0 or abs(value) == 1 or not math.isfinite(value):
         return Gene(key, "constant", "linear", value, value, value, fixed=True, targets=targets)
-    if 0.5 <= value < 1:
-        lo, hi = (1 - value) / 4, min(4 * (1 - value), 0.5)
+    if 0.5 <= value < 1:  # a decay: 1 - x on a log scale
+        lo, hi = (1 - value) / WIDTH, min(WIDTH * (1 - value), 0.5)
         return Gene(key, "constant", "log1m", value, 1 - hi, 1 - lo, targets=targets)
-    lo, hi = sorted((value / 4, value * 4))
+    lo, hi = sorted((value / WIDTH, value * WIDTH))
     return Gene(key, "constant", "log", value, lo, hi, targets=targets)
 
 

@@ -19,6 +19,10 @@ table; with `[hurdles]`, a child's run gets thresholds at the hurdle steps from 
 curves of the population (or the seed's), `symopt.search.evolution.hurdles`. Seeds never get
 hurdles. The summary reports the training time early stops saved.
 
+The seed must train: when every seed's evaluation fails (after the executor's retry of
+a transient failure), the search stops at once, before any child, with `seed_failed`
+naming the cause (`seed_failure`); `symopt search` exits 3 with it.
+
 Stopping: `stop_requested()` (e.g. set by a Ctrl-C handler) makes the search stop
 generating, collect what is in flight, write its outputs and return with
 `interrupted=True`.
@@ -82,6 +86,7 @@ class SearchResult:
     interrupted: bool
     funnel: FunnelResult | None = None
     stalled: bool = False
+    seed_failed: str = ""  # why no seed trained (then the search stopped at once)
 
 
 def statement_count_fitness(program_text: str, task_spec: dict) -> EvalOutcome:
@@ -119,7 +124,8 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
                          hurdles=evaluate_fn is None)
         search.from_good_snapshot = from_good_snapshot
         result = search.run()
-        if cfg.funnel and run_funnel_after and not (result.interrupted or result.stalled):
+        if cfg.funnel and run_funnel_after and not (result.interrupted or result.stalled
+                                                    or result.seed_failed):
             result.funnel = run_funnel(run_dir, executor=executor, log=funnel_log,
                                        stop_requested=stop_requested)
             result.interrupted = result.funnel.interrupted
@@ -169,7 +175,8 @@ class _Search:
             self.progress = progress
             self._warm_start()
             next_index = self._next_gen_index()
-            stopped = False
+            seed_failed = self._seed_failed()
+            stopped = bool(seed_failed)
             while True:
                 stopped = stopped or self.stop_requested() or self.stalled
                 while not stopped and self._room_for_another():
@@ -185,12 +192,23 @@ class _Search:
                 self._record_session()
             self.progress.update(self.stats, force=True)
         self._write_outputs()
-        self._record_session(end="stuck: no new valid child" if self.stalled else (
+        self._record_session(end=f"stopped: {seed_failed}" if seed_failed else (
+            "stuck: no new valid child" if self.stalled else
             "interrupted" if stopped else
             "budget reached" if self.stats.evaluations >= self.config.search.budget
             else "candidate limit reached"))
         return SearchResult(self.run_dir, self.best, self.stats,
-                            interrupted=stopped and not self.stalled, stalled=self.stalled)
+                            interrupted=stopped and not (self.stalled or seed_failed),
+                            stalled=self.stalled, seed_failed=seed_failed)
+
+    def _seed_failed(self) -> str:
+        """Why no seed trained ("" when one did): then the search cannot compare anything."""
+        seeds = [self.store.get(i) for i in self.seed_ids]
+        if not seeds or any(math.isfinite(r.fitness) for r in seeds):
+            return ""
+        why = seed_failure(seeds[0], self.config.task.time_limit_s)
+        self.stats.stop_reason = why
+        return why
 
     def _record_session(self, end: str | None = None) -> None:
         """Store this session's wall time and mutation failures (at most every 5 s)."""
@@ -252,12 +270,14 @@ class _Search:
         rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
         self.stats.record_training(outcome.status, outcome.steps, outcome.planned_steps,
                                    outcome.run_seconds)
-        if not outcome.crashed:
+        if outcome.transient:  # a timeout, a dead worker: the machine's, not the program's
+            self.stats.transient += 1
+        else:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
         self._store(rec, done.program)
         self.hurdles.trained(self.store, int(rec.id or 0), outcome.curves)
         for twin in done.twins:
-            if outcome.crashed:  # a dead worker says nothing of the program: train the twin
+            if outcome.transient:  # says nothing of the program: train the twin
                 self.dispatcher.submit(twin.record, twin.program,
                                        {} if twin.record.operator == "seed" else self._hurdles())
                 continue
@@ -393,6 +413,23 @@ class _Search:
         if candidate_id not in self.programs:
             self.programs[candidate_id] = self._parse_stored(rec)
         return Member(candidate_id, rec.fitness, self.programs[candidate_id])
+
+
+def seed_failure(rec: CandidateRecord, time_limit_s: float | None) -> str:
+    """The cause of a failed seed evaluation, with what to change.
+
+    >>> seed_failure(CandidateRecord(program_text="", status="timeout", message="m"), 120)
+    'the seed timed out at 120 s (m): raise [task] time_limit_s'
+    """
+    what = f"the seed{' ' + os.path.basename(rec.description) if rec.description else ''}"
+    said = f" ({rec.message})" if rec.message else ""
+    if rec.status == "timeout":
+        limit = f" at {time_limit_s:g} s" if time_limit_s else ""
+        return f"{what} timed out{limit}{said}: raise [task] time_limit_s"
+    if rec.status in ("diverged", "hurdle"):
+        return (f"{what} {rec.status}{said}: check its learning rate ([task] lr_multipliers) "
+                "with `symopt eval`")
+    return f"{what} failed: {rec.status}{said}: check it with `symopt eval`"
 
 
 def _executor_status(executor: Executor) -> str:

@@ -48,6 +48,7 @@ class SearchStats:
     skipped_steps: int = 0  # training steps they did not run
     train_seconds: float = 0.0  # training time of this session's runs (compiles excluded)
     train_steps: int = 0
+    transient: int = 0  # training runs that failed for the machine (timeout, dead worker)
     started: float = field(default_factory=time.monotonic)
 
     def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
@@ -154,18 +155,25 @@ class SearchStats:
         """A few lines for the end of a run."""
         return "\n".join([
             self.line(),
-            f"seed fitness {self.seed_fitness:.6g}, best {self.best_fitness:.6g}; "
+            f"seed fitness {self._seed()}, best {self.best_fitness:.6g}; "
             f"{self.restarts} restart(s); {self.elapsed:.1f}s; "
             f"{self.children_per_s:.0f} children/s prepared "
             f"({self.prepare_us_per_child:.0f} us per child)",
             f"early stops: {self.stopped_diverged} diverged, {self.stopped_hurdle} at a hurdle;"
             f" training time saved {format_duration(self.saved_seconds)} "
             f"({self.saved_pct:.0f}% of full runs)",
+            *([f"transient failures: {self.transient} training run(s) (timeouts, dead "
+               f"workers; each retried once, never cached)"] if self.transient else []),
             *([f"stopped: {self.stop_reason}"] if self.stop_reason else []),
             "best program (simplified):",
             self.best_text.rstrip(),
             *self._memory(),
         ])
+
+    def _seed(self) -> str:
+        if math.isfinite(self.seed_fitness):
+            return f"{self.seed_fitness:.6g}"
+        return "none (the seed did not train)"
 
     def _memory(self) -> list[str]:
         """The best program's optimizer memory, as one line (none without a best program)."""

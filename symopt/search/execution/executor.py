@@ -11,10 +11,17 @@ more class (Ray object refs convert to futures with `ref.future()`).
 - `ProcessExecutor`: `workers` persistent `spawn`ed worker processes (JAX is not
   fork-safe; `symopt.isolation`), one job each at a time. Workers re-parse the
   program text (code is never pickled) and keep each task object, so a task's data are
-  loaded once per worker. A job still running `time_limit_s` (times the number of
-  seeds) after it started, compilation included, is killed: a `timeout` row. A worker
-  that dies (out of memory, `std::bad_alloc`, a crash) costs its job only: an `error`
-  row, not cached; a fresh worker takes its place.
+  loaded once per worker. The clock of a job starts when the worker has imported what it
+  needs, built the task and compiled the program's runner (`evaluate_text`; that part is
+  bounded by the worker's `startup_s`), so a loaded machine slows a search down instead of
+  turning every evaluation into a timeout. A job still training `time_limit_s` (times the
+  number of seeds) later is killed: a `timeout`. A worker that dies (out of memory,
+  `std::bad_alloc`, a crash) costs its job only: an `error` with `crashed=True`; a fresh
+  worker takes its place.
+- Transient outcomes (`Evaluation.transient`: a timeout, a dead worker) are the machine's,
+  not the program's: the job is retried once (a killed or dead worker is replaced by a
+  fresh process; a timeout the evaluation measured itself retries on the warm worker), and
+  the search never caches them.
 - `RayExecutor` (`symopt.search.execution.ray_executor`): a pool of warm Ray actors on this
   machine or a cluster; an evaluation whose worker died is retried.
 
@@ -31,6 +38,7 @@ a candidate can never hang or take down the search.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import json
 import math
 import queue
@@ -103,10 +111,26 @@ def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
 
     task = _task(task_spec)
     make_tx = ProgramOptimizer(parse(program_text), task_spec.get("engine", checks.DEFAULT_ENGINE))
+    _compile_untimed(make_tx, task)
     return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
                           lr_multipliers=task_spec.get("lr_multipliers"),
                           time_limit_s=task_spec.get("time_limit_s"),
                           hurdles=[tuple(h) for h in task_spec.get("hurdles", ())]).verdict()
+
+
+def _compile_untimed(make_tx: Any, task: Any) -> None:
+    """Compile the runner that will train `make_tx` before the job's clock starts (in a
+    worker: against its `startup_s`). A failure is left for `evaluate` to report as the
+    program's error."""
+    from symopt.tasks.train import runner_and_args
+
+    try:
+        with untimed():
+            runner, opt_args = runner_and_args(make_tx, task)
+            if not runner.compiled:
+                runner.compile(opt_args)
+    except Exception:  # noqa: BLE001, S110 - `evaluate` meets it again and reports it
+        pass
 
 
 def evaluate_batch_text(program_texts: str, task_spec: dict[str, Any]) -> list[EvalOutcome]:
@@ -166,18 +190,25 @@ class InlineExecutor:
         return "in this process"
 
 
-def job_time_limit(task_spec: dict[str, Any]) -> float | None:
-    """Seconds a job may run (compilation included): the spec's `time_limit_s` per seed and
-    per program of a batch.
+#: Seconds per seed a job may train when the task sets no `time_limit_s`: no wait on a
+#: worker is without a bound, even when the config gives none.
+UNSET_TIME_LIMIT_S = 3600.0
+
+
+def job_time_limit(task_spec: dict[str, Any]) -> float:
+    """Seconds a job may train (after the worker's compile): the spec's `time_limit_s`
+    (`UNSET_TIME_LIMIT_S` when it has none) per seed and per program of a batch.
 
     >>> job_time_limit({"time_limit_s": 2.0, "seeds": [0, 1, 2]})
     6.0
     >>> job_time_limit({"time_limit_s": 2.0, "batch_hurdles": [[], []]})
     4.0
+    >>> job_time_limit({})
+    3600.0
     """
     limit = task_spec.get("time_limit_s")
     members = len(task_spec.get("seeds", [0])) * len(task_spec.get("batch_hurdles", [[]]))
-    return None if limit is None else float(limit) * max(1, members)
+    return float(UNSET_TIME_LIMIT_S if limit is None else limit) * max(1, members)
 
 
 class ProcessExecutor:
@@ -197,6 +228,13 @@ class ProcessExecutor:
         return self._threads.submit(self._run, self._evaluate, job)
 
     def _run(self, evaluate_fn: Callable, job: EvalJob) -> EvalOutcome:
+        first = self._attempt(evaluate_fn, job)
+        if not _is_transient(first):
+            return first
+        again = self._attempt(evaluate_fn, job)  # once, on a fresh (or a warm) worker
+        return _retried(again, first)
+
+    def _attempt(self, evaluate_fn: Callable, job: EvalJob) -> Any:
         worker = self._idle.get()
         try:
             out = worker.call(_guarded, (evaluate_fn, job), limit_s=job_time_limit(job.task_spec))
@@ -227,6 +265,22 @@ class ProcessExecutor:
 
     def status(self) -> str:
         return f"{self.workers} local processes"
+
+
+def _is_transient(out: Any) -> bool:
+    """A transient outcome of the whole job (a batch's members that time out on their own
+    clock are not retried, only not cached)."""
+    return isinstance(out, Evaluation) and out.transient
+
+
+def _retried(again: Any, first: EvalOutcome) -> Any:
+    """The retry's outcome(s), saying that a transient failure came before."""
+    note = f" (retried once after a transient failure: {first.status}: {first.message})"
+
+    def mark(o: EvalOutcome) -> EvalOutcome:
+        return dataclasses.replace(o, message=(o.message + note).strip())
+
+    return [mark(o) for o in again] if isinstance(again, list) else mark(again)
 
 
 def check_reachable(executor: ExecutorSection) -> None:

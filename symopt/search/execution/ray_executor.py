@@ -10,10 +10,16 @@ a GPU, keeps to that fraction (`XLA_PYTHON_CLIENT_MEM_FRACTION`).
 
 Faults: when an actor's process or node dies, its in-flight evaluation is retried on
 a fresh actor up to `max_retries` times, then returned as an `error` outcome with
-`crashed=True` (never cached as the program's fitness). Other evaluations go on.
+`crashed=True` (never cached as the program's fitness). Other evaluations go on. A
+timeout is transient too: an evaluation that timed out on its own clock is retried once;
+one that does not answer within its time limit (`job_time_limit`) plus `ANSWER_SLACK_S`
+(starting an actor, compiling) has its actor killed and is retried once on a fresh actor,
+then returned as a `timeout`: no wait on the cluster is without a bound.
 
 Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
-Ray (`address = ""`) lives in a temporary directory; its logs are linked from
+Ray (`address = ""`) is started by `symopt.ray_local`: it listens on 127.0.0.1 only and
+goes with the search, also when the search is SIGKILLed (a watchdog kills the cluster's
+processes). It lives in a temporary directory; its logs are linked from
 `RUN/ray_logs/<session>` while the search runs and copied there at the end. With an
 existing cluster, `RUN/ray_logs/<session>.txt` says where its logs are.
 
@@ -34,7 +40,6 @@ import os
 import queue
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections import deque
@@ -42,6 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from symopt import ray_local
 from symopt.errors import UserError
 from symopt.search.config.sections import ExecutorSection
 from symopt.search.execution.executor import (
@@ -50,9 +56,12 @@ from symopt.search.execution.executor import (
     _guarded,
     check_reachable,
     evaluate_text,
+    job_time_limit,
 )
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
+#: Seconds an evaluation may take beyond its time limit before its actor is given up.
+ANSWER_SLACK_S = 600.0
 
 
 class EvalWorker:
@@ -93,6 +102,9 @@ class _Job:
     future: cf.Future
     attempts: int = 0
     deaths: list[str] = dataclasses.field(default_factory=list)
+    retried: bool = False  # after a timeout (once)
+    note: str = ""  # why it was retried
+    deadline: float = math.inf
 
 
 @dataclasses.dataclass
@@ -119,6 +131,7 @@ class RayExecutor:
         self._evaluate = evaluate_fn
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._temp_dir: str | None = None
+        self._local: ray_local.LocalRay | None = None
         self._owns_ray = False
         self._messages: list[str] = []
         self._restore: Callable[[], None] = lambda: None
@@ -131,6 +144,7 @@ class RayExecutor:
         self.info = [WorkerInfo() for _ in range(workers)]
         self._idle: deque[int] = deque()
         self._pending: deque[_Job] = deque()
+        self._running: dict[int, _Job] = {}  # slot -> the job its actor evaluates
         self._events: queue.Queue = queue.Queue()
         self._nodes: tuple[float, int] = (0.0, 0)
         self._logs_linked = False
@@ -149,16 +163,14 @@ class RayExecutor:
         check_reachable(self.section)
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
                                   "configure_logging": True}
-        if not address:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            self._temp_dir = tempfile.mkdtemp(prefix="symopt-ray-")
-            kwargs.update(address="local", include_dashboard=False, _temp_dir=self._temp_dir,
-                          object_store_memory=LOCAL_OBJECT_STORE_BYTES)
-        else:
-            kwargs["address"] = address
         logging.getLogger("ray").setLevel(logging.ERROR)
         try:
-            ray.init(**kwargs)
+            if not address:
+                self._local = ray_local.start(object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                                              **kwargs)
+                self._temp_dir = self._local.temp_dir
+            else:
+                ray.init(address=address, **kwargs)
         except Exception as err:  # noqa: BLE001 - any failure to connect is the address's
             self._remove_temp_dir()
             what = "start a local Ray" if not address else f"connect to Ray at {address!r}"
@@ -228,7 +240,9 @@ class RayExecutor:
                     ray.kill(actor, no_restart=True)
                 except Exception:  # noqa: BLE001, S110 - already gone
                     pass
-        if self._owns_ray:
+        if self._local is not None:
+            self._local.shutdown()  # and what Ray leaves behind
+        elif self._owns_ray:
             ray.shutdown()
         self._restore()
         self._write_messages()
@@ -238,7 +252,10 @@ class RayExecutor:
     # -- the dispatcher thread -------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            event = self._events.get()
+            try:
+                event = self._events.get(timeout=1.0)
+            except queue.Empty:
+                event = ("tick",)
             kind = event[0]
             if kind == "stop":
                 for job in self._pending:
@@ -252,6 +269,7 @@ class RayExecutor:
                     self._on_info(*event[1:])
                 elif kind == "done":
                     self._on_done(*event[1:])
+                self._expire()
                 self._dispatch()
             except Exception as err:  # noqa: BLE001 - e.g. the cluster is gone: fail, not hang
                 self._messages.append(f"(symopt) dispatcher: {_first_line(err)}")
@@ -290,13 +308,39 @@ class RayExecutor:
             actor = self._actors[slot]
             self.info[slot].busy = True
             job.attempts += 1
+            job.deadline = (time.monotonic() + job_time_limit(job.job.task_spec)
+                            + ANSWER_SLACK_S)
+            self._running[slot] = job
             ref = actor.evaluate.remote(job.job.program_text, job.job.task_spec)
             ref.future().add_done_callback(
                 lambda f, s=slot, j=job: self._events.put(("done", s, j, f)))
 
+    def _expire(self) -> None:
+        """Give up the actors whose evaluation is past its deadline (module docstring)."""
+        import ray
+
+        now = time.monotonic()
+        for slot, job in list(self._running.items()):
+            if now < job.deadline:
+                continue
+            del self._running[slot]
+            ray.kill(self._actors[slot], no_restart=True)
+            self._start_actor(slot)
+            why = (f"no answer from the Ray worker within its time limit plus "
+                   f"{ANSWER_SLACK_S:g}s")
+            if not job.retried:
+                job.retried = True
+                job.note = why
+                self._pending.appendleft(job)
+            else:
+                job.future.set_result(EvalOutcome(math.inf, "timeout", why, crashed=True))
+
     def _on_done(self, slot: int, job: _Job, fut: cf.Future) -> None:
         import ray
 
+        if self._running.get(slot) is not job:
+            return  # given up at its deadline (`_expire`); its actor is gone
+        del self._running[slot]
         self.info[slot].busy = False
         try:
             outcome = fut.result()
@@ -313,9 +357,18 @@ class RayExecutor:
                                   f"{job.deaths[-1]}", crashed=True)
         else:
             self._idle.append(slot)
+            if outcome.status == "timeout" and not job.retried:  # transient: once more
+                job.retried = True
+                job.note = f"timeout: {outcome.message}"
+                self._pending.appendleft(job)
+                return
             if job.deaths:
                 outcome = dataclasses.replace(outcome, message=(
                     outcome.message + f" (retried after {len(job.deaths)} worker death(s))"
+                ).strip())
+            if job.note:
+                outcome = dataclasses.replace(outcome, message=(
+                    outcome.message + f" (retried once after a transient failure: {job.note})"
                 ).strip())
         job.future.set_result(outcome)
 
@@ -359,6 +412,7 @@ class RayExecutor:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
+            self._local = None
 
 
 def _session_name() -> str:
