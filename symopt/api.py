@@ -131,9 +131,16 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
 def _check_something_worked(run: SearchRun) -> None:
     """`SearchFailedError` naming the cause when candidates were evaluated and every one
     failed (nothing to return as ``best``); an interrupted search returns what it has."""
+    hint = ""
+    if run.config.task.name not in BUILTIN_TASKS and run.config.executor.kind != "inline":
+        hint = (f" Task {run.config.task.name!r} was registered at run time: worker processes "
+                f"know it only if an importable module (or a script with an `if __name__ == "
+                f"\"__main__\":` guard) registers it; or evaluate in this process with "
+                f"config={{'executor': {{'kind': 'inline'}}}}.")
+    stored = f" Every row is stored in {run.run_dir}/run.sqlite (symopt.load_run reopens it)"
     if run.seed_failed:
-        raise SearchFailedError(f"the search stopped before any child: {run.seed_failed}. "
-                                f"Every row is stored in {run.run_dir}/run.sqlite")
+        raise SearchFailedError(f"the search stopped before any child: {run.seed_failed}."
+                                f"{hint}{stored}")
     if run.best is not None or run.interrupted or not run.candidates:
         return
     causes = Counter(f"{r.status}: {(r.message or 'no message').splitlines()[0][:300]}"
@@ -141,16 +148,9 @@ def _check_something_worked(run: SearchRun) -> None:
     if not causes:
         return
     cause, n = causes.most_common(1)[0]
-    hint = ""
-    if run.config.task.name not in BUILTIN_TASKS and run.config.executor.kind != "inline":
-        hint = (f" Task {run.config.task.name!r} was registered at run time: worker processes "
-                f"know it only if an importable module (or a script with an `if __name__ == "
-                f"\"__main__\":` guard) registers it; or evaluate in this process with "
-                f"config={{'executor': {{'kind': 'inline'}}}}.")
     raise SearchFailedError(
         f"every evaluation of the search failed ({sum(causes.values())} training runs, none "
-        f"with a finite fitness); the most common cause ({n}x): {cause}.{hint} Every row is "
-        f"stored in {run.run_dir}/run.sqlite (symopt.load_run reopens it)")
+        f"with a finite fitness); the most common cause ({n}x): {cause}.{hint}{stored}")
 
 
 def load_run(run_dir: str | os.PathLike) -> SearchRun:
