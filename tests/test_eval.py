@@ -1,22 +1,11 @@
 """`symopt eval`: table, JSON and PNG; user errors exit 2."""
 
 import json
-from pathlib import Path
 
 import pytest
+from paths import builtin_file
 
 from symopt.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _has_compiler():
-    try:
-        from symopt.compile import to_optax  # noqa: F401
-        from symopt.lang import parse_file  # noqa: F401
-    except ImportError:
-        return False
-    return (ROOT / "programs" / "adamw.prog").exists()
 
 
 def test_eval_optax_specs_json_and_plot(tmp_path, capsys):
@@ -57,10 +46,9 @@ def test_eval_user_errors_exit_2(argv, message, capsys):
     assert err.startswith("symopt: error:") and message in err
 
 
-@pytest.mark.skipif(not _has_compiler(), reason="symopt.compile.to_optax not available")
 def test_eval_programs(tmp_path, capsys):
-    """With real programs (programs/*.prog through symopt.compile.to_optax)."""
-    progs = [str(ROOT / "programs" / f"{n}.prog") for n in ("adamw", "lion", "sgd")]
+    """With real programs (the built-in adamw, lion, sgd through symopt.compile.to_optax)."""
+    progs = [builtin_file(n) for n in ("adamw", "lion", "sgd")]
     out = tmp_path / "r.json"
     rc = main(["eval", *progs, "--task", "logreg", "--baseline", progs[0], "--json", str(out),
                "--lr-mult", "1,3"])
