@@ -62,20 +62,6 @@ def columns_csv(columns: Columns) -> str:
     return buf.getvalue()
 
 
-def read_columns(path: str | Path) -> dict[str, list[str]]:
-    """The columns of a figure's CSV (strings; empty cells dropped)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return {}
-    out: dict[str, list[str]] = {k: [] for k in rows[0]}
-    for row in rows[1:]:
-        for k, v in zip(rows[0], row):
-            if v != "":
-                out[k].append(v)
-    return out
-
-
 def _cell(x: Any) -> Any:
     if isinstance(x, float):
         return repr(x) if math.isfinite(x) else ("nan" if math.isnan(x) else "inf")
