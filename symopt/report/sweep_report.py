@@ -31,8 +31,9 @@ from pathlib import Path
 from symopt.report.discussion import Arm, discuss
 from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
-from symopt.report.notes import duration, notes_block, write_keeping_notes
+from symopt.report.notes import notes_block, write_keeping_notes
 from symopt.report.sweep import SWEEP_FILE, Setting, SweepPlan, run_dir, run_finished
+from symopt.search.evolution.progress import format_duration
 from symopt.search.storage.store import STORE_NAME, write_atomic
 
 NOTES_NAME, SUMMARY_NAME = "notes.md", "summary.csv"
@@ -148,7 +149,7 @@ def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
     dirs = ", ".join(f"`{r.path.parent.name}/{r.path.name}`" for r in runs)
     return "\n".join([f"## Run {s.index}: {'baseline' if s.index == 0 else s.label}", "",
                       f"Results: {json.dumps(res)}", "", f"Description: {desc}", "",
-                      f"Runs: {dirs}; total wall time {duration(sum(walls))}."])
+                      f"Runs: {dirs}; total wall time {format_duration(sum(walls))}."])
 
 
 def summary_csv(results: list[RunResult]) -> str:
