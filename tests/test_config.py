@@ -242,3 +242,14 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
     where, names = proc.stdout.splitlines()
     assert Path(where) == lib / "symopt" / "search" / "config" / "builtin" / "default.toml"
     assert names == "nanogpt-tiny quadratic"
+
+
+def test_search_seed_key_is_random_seed_and_the_old_spelling_warns():
+    from symopt.errors import SymoptDeprecationWarning
+
+    with pytest.warns(SymoptDeprecationWarning, match=r"c.toml: \[search\] seed is deprecated"):
+        old = SearchConfig.from_dict({"search": {"seed": 7}}, source="c.toml")
+    assert old.search.random_seed == 7 == SearchConfig.from_dict(
+        {"search": {"random_seed": 7}}).search.random_seed
+    with pytest.raises(UserError, match=r"\[search\] seed: the old spelling of random_seed"):
+        SearchConfig.from_dict({"search": {"seed": 7, "random_seed": 7}})

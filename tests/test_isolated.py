@@ -85,7 +85,7 @@ def test_a_search_survives_an_aborting_evaluation(tmp_path):
     seed.write_text("def train(w, g, m, lr):\n    m = interp(g, m, 0.9)\n"
                     "    update = m * lr\n    return update, m\n")
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12, "workers": 2,
-                                             "seed": 1},
+                                             "random_seed": 1},
                                   "mutation": {"functions": ["sign", "abs", "square"]},
                                   "cache": {"fingerprint": False}})
     res = run_search(cfg, tmp_path / "r", seeds=[str(seed)], evaluate_fn=_abort_on_sign)

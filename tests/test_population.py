@@ -41,7 +41,7 @@ def test_child_rng_is_reproducible_and_distinct():
 
 def _config(budget, **search):
     return SearchConfig.from_dict({
-        "search": {"population": 6, "budget": budget, "seed": 1, **search},
+        "search": {"population": 6, "budget": budget, "random_seed": 1, **search},
         "task": {"name": "quadratic", "overrides": {"steps": 25}},
         "mutation": {"max_statements": 10},
     })

@@ -20,7 +20,7 @@ from symopt.search import SearchConfig, run_search
 from symopt.search.evolution.loop import statement_count_fitness
 from symopt.search.storage.store import FunnelRecord, RunStore
 
-CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
+CONFIG = {"search": {"population": 3, "tournament": 2, "budget": 4, "random_seed": 3},
           "task": {"name": "quadratic", "overrides": {"steps": 20}}}
 
 

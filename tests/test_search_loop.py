@@ -31,7 +31,7 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
         trained.append(text)
         return statement_count_fitness(text, spec)
 
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "seed": 2}})
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "random_seed": 2}})
     res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("momentum")], evaluate_fn=fitness)
     store = RunStore.open(tmp_path / "r")
     recs = store.candidates()
@@ -64,7 +64,7 @@ def test_hall_of_fame_and_best_prog_are_current_at_every_candidate(tmp_path):
             checked.append(len(ids))
         return statement_count_fitness(text, spec)
 
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 25, "seed": 4,
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 25, "random_seed": 4,
                                              "hall_of_fame": 5}})
     run_search(cfg, tmp_path / "r", seeds=[builtin_file("adamw")], evaluate_fn=fitness)
     assert len(checked) >= 20 and max(checked) == 5

@@ -204,7 +204,7 @@ class _Search:
     def _child(self, index: int) -> None:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
         start = time.perf_counter()
-        rng = child_rng(self.config.search.seed, index)
+        rng = child_rng(self.config.search.random_seed, index)
         parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
