@@ -82,7 +82,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from symopt import checks
 from symopt.errors import UserError
@@ -107,7 +107,8 @@ else:  # pragma: no cover
 
 
 #: `[search] method`: how candidates are proposed (see the module docstring).
-METHODS = ("evolution", "constants", "random")
+Method = Literal["evolution", "constants", "random"]
+METHODS: tuple[Method, ...] = get_args(Method)
 #: Largest accepted values (section, key) -> bound; see the module docstring.
 LIMITS: dict[tuple[str, str], int] = {
     ("search", "population"): 100_000, ("search", "budget"): 10_000_000,
