@@ -20,8 +20,6 @@ True
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import statistics
@@ -154,23 +152,25 @@ def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
 
 def summary_csv(results: list[RunResult]) -> str:
     """One row per run: setting, seed, state, counters and results."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    import pandas as pd
+
     keys = sorted({k for r in results for k in r.setting.values})
-    w.writerow(["run", "setting", *keys, "seed", "state", "training_runs", "best_fitness",
-                "seed_fitness", "runs_to_beat_seed", "wall_s", "run_dir"])
+    header = ["run", "setting", *keys, "seed", "state", "training_runs", "best_fitness",
+              "seed_fitness", "runs_to_beat_seed", "wall_s", "run_dir"]
+    fmt = lambda x: "" if x is None else (repr(x) if math.isfinite(x) else "inf")
+    rows = []
     for r in results:
         h = r.history
         state = "finished" if r.finished else ("partial" if h else "not started")
-        fmt = lambda x: "" if x is None else (repr(x) if math.isfinite(x) else "inf")
-        w.writerow([r.setting.index, r.setting.label,
-                    *[json.dumps(r.setting.values.get(k)) for k in keys], r.seed, state,
-                    h.training_runs if h else "", fmt(h.best_fitness) if h else "",
-                    fmt(h.seed_fitness) if h else "",
-                    "" if not h or h.runs_to_beat_seed is None else h.runs_to_beat_seed,
-                    f"{h.wall_seconds:.2f}" if h else "",
-                    f"{r.path.parent.name}/{r.path.name}"])
-    return buf.getvalue()
+        rows.append([r.setting.index, r.setting.label,
+                     *[json.dumps(r.setting.values.get(k)) for k in keys], r.seed, state,
+                     h.training_runs if h else "", fmt(h.best_fitness) if h else "",
+                     fmt(h.seed_fitness) if h else "",
+                     "" if not h or h.runs_to_beat_seed is None else h.runs_to_beat_seed,
+                     f"{h.wall_seconds:.2f}" if h else "",
+                     f"{r.path.parent.name}/{r.path.name}"])
+    return pd.DataFrame(rows, columns=header, dtype=object).to_csv(index=False,
+                                                                  lineterminator="\n")
 
 
 def best_so_far(h: RunHistory, budget: int) -> list[float]:
