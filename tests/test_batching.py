@@ -43,6 +43,7 @@ def test_a_failed_group_gives_its_outcome_to_every_candidate():
     assert [ex.outcome(f).status for f in futures] == ["timeout"] * 3
 
 
+@pytest.mark.slow
 def test_a_batched_search_trains_each_candidate_as_alone(tmp_path):
     cfg = SearchConfig.from_dict({
         "search": {"population": 4, "budget": 5, "batch": 2, "random_seed": 2},

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from conftest import PROGRAMS
 from paths import builtin_file
 
@@ -41,6 +42,7 @@ def test_functions_lists_the_library(capsys):
     assert all(name in out for name in FUNCTIONS)
 
 
+@pytest.mark.slow
 def test_console_script_gives_no_traceback(tmp_path):
     bad = tmp_path / "loop.prog"
     bad.write_text("def f(w, g, lr):\n    while g:\n        g = g\n    return g\n")
@@ -51,6 +53,7 @@ def test_console_script_gives_no_traceback(tmp_path):
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_check_of_a_fifo_or_dev_zero_exits_2_at_once(tmp_path):
     """A FIFO without a writer must not hang `symopt check` (issue 16)."""
     import os

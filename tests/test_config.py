@@ -221,6 +221,7 @@ print(load_config(default_config_path()).task.name, load_config("quick").task.na
 """
 
 
+@pytest.mark.slow
 def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
     """What `pip install .` puts in the wheel (setuptools' build_py, driven by pyproject's
     package-data) holds the configs, and that copy alone resolves them from an empty dir."""

@@ -8,6 +8,7 @@ from paths import builtin_file
 from symopt.cli import main
 
 
+@pytest.mark.slow
 def test_eval_optax_specs_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "r.json", tmp_path / "c.png"
     rc = main(["eval", "optax:adam", "optax:sgd", "--task", "quadratic", "--seeds", "2",
@@ -46,6 +47,7 @@ def test_eval_user_errors_exit_2(argv, message, capsys):
     assert err.startswith("symopt: error:") and message in err
 
 
+@pytest.mark.slow
 def test_eval_programs(tmp_path, capsys):
     """With real programs (the built-in adamw, lion, sgd through symopt.compile.to_optax)."""
     progs = [builtin_file(n) for n in ("adamw", "lion", "sgd")]
@@ -88,6 +90,7 @@ def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
     assert "--lr-mult: must be a non-empty list of positive finite numbers" in err
 
 
+@pytest.mark.slow
 def test_eval_engines_give_the_same_losses(tmp_path, capsys):
     losses = {}
     for engine in ("interpreted", "compiled"):

@@ -44,6 +44,7 @@ def _symopt(*args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_commands_resolve_builtin_names_from_any_directory(tmp_path):
     out = _symopt("check", "adamw", "lion", cwd=tmp_path)
     assert out.returncode == 0, out.stderr

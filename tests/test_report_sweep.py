@@ -49,6 +49,7 @@ def identical(tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_identical_settings_are_not_significantly_different(identical):
     out, result = identical
     assert sorted(result.ran) == [(k, s) for k in (0, 1) for s in range(3)]
@@ -111,6 +112,7 @@ _SLOW_SWEEP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     out = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_SWEEP, str(out)],

@@ -46,6 +46,7 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
     assert res.stats.cache_hits == len(hits)
 
 
+@pytest.mark.slow
 def test_hall_of_fame_and_best_prog_are_current_at_every_candidate(tmp_path):
     """Outputs are rewritten only when a candidate enters the hall of fame (many ties
     here): at every point they equal what the store says."""
@@ -90,6 +91,7 @@ def test_shared_cache_between_runs_means_no_training(tmp_path):
     assert len(trained) == 1  # the budget of one training run went to a new child
 
 
+@pytest.mark.slow
 def test_process_executor_runs_jobs_and_survives_a_worker_crash():
     ex = ProcessExecutor(2, statement_count_fitness)
     try:
@@ -106,6 +108,7 @@ def test_process_executor_runs_jobs_and_survives_a_worker_crash():
         ex.shutdown()
 
 
+@pytest.mark.slow
 def test_parallel_search_stores_every_evaluation(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 10, "workers": 2}})
     res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("sgd")],
@@ -252,6 +255,7 @@ def test_resume_of_a_corrupt_or_foreign_store_is_a_clean_error(tmp_path, capsys,
         assert (run / "run.sqlite").read_bytes() == before  # refused, not modified
 
 
+@pytest.mark.slow
 def test_search_warns_when_nothing_trains(tmp_path, capsys):
     seed = tmp_path / "boom.prog"
     seed.write_text("def train(w, g, lr):\n    return g * 1e30\n")
@@ -264,6 +268,7 @@ def test_search_warns_when_nothing_trains(tmp_path, capsys):
     assert "warning: no candidate trained successfully" in err and "'diverged'" in err
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 2\nbudget = 4\n'
@@ -313,6 +318,7 @@ def test_a_search_no_mutation_can_advance_stops_with_the_reason(tmp_path, on_sta
     assert (tmp_path / "r" / "best.prog").exists()
 
 
+@pytest.mark.slow
 def test_cli_exits_3_when_the_search_is_stuck(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 2\nbudget = 5\nstall_after = 10\n'

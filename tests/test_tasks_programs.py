@@ -16,6 +16,7 @@ def prog(name):
     return functools.partial(to_optax, parse_file(builtin_file(name)))
 
 
+@pytest.mark.slow
 def test_adamw_program_matches_optax_adamw_on_logreg():
     task = get_task("logreg")
     a = evaluate(prog("adamw"), task)
@@ -34,6 +35,7 @@ def test_programs_learn_nanogpt_tiny():
     assert lion.fitness < h - 0.25, (lion.fitness, h)
 
 
+@pytest.mark.slow
 def test_diverging_program_is_reported():
     bad = evaluate(prog("sgd"), get_task("logreg"), lr_multipliers=(1e12,))
     assert bad.status == "diverged" and bad.fitness == math.inf
