@@ -50,7 +50,6 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.slow
 def test_summary_numbers_are_the_stores(run_dir):
     fits = [f for (f,) in rows(run_dir, "SELECT fitness FROM candidates") if f is not None]
     seed = rows(run_dir, "SELECT fitness FROM candidates WHERE operator='seed'")[0][0]

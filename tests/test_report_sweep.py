@@ -49,7 +49,6 @@ def identical(tmp_path_factory):
     return out, result
 
 
-@pytest.mark.slow
 def test_identical_settings_are_not_significantly_different(identical):
     out, result = identical
     assert sorted(result.ran) == [(k, s) for k in (0, 1) for s in range(3)]
