@@ -234,7 +234,8 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-W", "ignore", "-c", _BUILD.format(lib=str(lib))],
                    cwd=src, check=True, capture_output=True, timeout=120)
-    shipped = sorted(p.name for p in (lib / "symopt" / "search" / "config" / "builtin").glob("*.toml"))
+    builtin = lib / "symopt" / "search" / "config" / "builtin"
+    shipped = sorted(p.name for p in builtin.glob("*.toml"))
     assert shipped == ["default.toml", "nanogpt_tiny.toml", "paper.toml", "quick.toml"]
     assert (lib / "symopt" / "programs" / "adamw.prog").is_file()
     proc = subprocess.run([sys.executable, "-c", _LOAD], cwd=cwd, capture_output=True,
