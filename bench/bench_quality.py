@@ -182,7 +182,7 @@ def main() -> None:
         for s in range(args.searches):
             t0 = time.perf_counter()
             run_dir = out / f"{method}-{s}"
-            mcfg = cfg.with_search(method=method, seed=s)
+            mcfg = cfg.with_search(method=method, random_seed=s)
             reused = (run_dir / "run.sqlite").is_file()  # an earlier run of this bench
             if reused:
                 check_same_search(run_dir, mcfg)

@@ -59,7 +59,7 @@ def main() -> None:
     seed_program = parse_file("programs/adamw.prog")
     rows = []
     for s in range(args.seeds):
-        c = cfg.with_search(budget=budget, seed=s, workers=1)
+        c = cfg.with_search(budget=budget, random_seed=s, workers=1)
         t0 = time.perf_counter()
         res = run_search(c, Path(tempfile.mkdtemp()) / "run", seeds=["programs/adamw.prog"])
         t_evo = time.perf_counter() - t0

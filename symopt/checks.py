@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 from symopt.errors import UserError
 
@@ -64,11 +65,12 @@ def at_least(value: int, low: int, where: str) -> int:
 #: CPU the interpreter evaluates nanogpt-tiny programs several times faster than a compile
 #: per program (`bench/bench_fitness.py`; the README's benchmarks), and compilation only
 #: gets slower on accelerators.
-ENGINES = ("interpreted", "compiled")
-DEFAULT_ENGINE = "interpreted"
+Engine = Literal["interpreted", "compiled"]
+ENGINES: tuple[Engine, ...] = get_args(Engine)
+DEFAULT_ENGINE: Engine = "interpreted"
 
 
-def engine(value: str, where: str) -> str:
+def engine(value: str, where: str) -> Engine:
     """An engine name, one of `ENGINES`.
 
     >>> engine("fast", "[task] engine")
@@ -78,4 +80,4 @@ def engine(value: str, where: str) -> str:
     """
     if value not in ENGINES:
         raise UserError(f"{where}: must be 'interpreted' or 'compiled', got {value!r}")
-    return value
+    return ENGINES[ENGINES.index(value)]  # typed as an Engine

@@ -10,9 +10,10 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import warnings
 
 from symopt import commands
-from symopt.errors import ProgramError, SymoptError
+from symopt.errors import ProgramError, SymoptDeprecationWarning, SymoptError
 
 
 def _verbs():
@@ -36,7 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            shown = warnings.showwarning
+
+            def show(message, category, *where) -> None:  # old spellings: one plain line
+                if issubclass(category, SymoptDeprecationWarning):
+                    print(f"symopt: warning: {message}", file=sys.stderr)
+                else:
+                    shown(message, category, *where)
+
+            warnings.showwarning = show
+            return int(args._run(args) or 0)
     except ProgramError as err:  # already `file:line:col: message` lines
         print(err, file=sys.stderr)
         return 2

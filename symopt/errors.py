@@ -6,6 +6,7 @@ exception is a bug in symopt.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 
@@ -29,6 +30,28 @@ class UserError(SymoptError, ValueError):
 class SearchFailedError(SymoptError, RuntimeError):
     """A search in which every evaluation failed: the message names the most common cause
     (an environment problem, say, rather than a bad program), and everything stays stored."""
+
+
+class SymoptDeprecationWarning(FutureWarning):
+    """An old spelling of a setting, still accepted (the CLI prints `symopt: warning: ...`).
+
+    A `FutureWarning`, so Python shows it to users by default.
+    """
+
+
+def deprecated(old: str, new: str, where: str = "") -> None:
+    """Warn that `old` is an old spelling of `new` (still accepted).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     deprecated("[search] seed", "[search] random_seed", "c.toml")
+    >>> print(caught[0].message)
+    c.toml: [search] seed is deprecated, write [search] random_seed (same meaning)
+    """
+    prefix = f"{where}: " if where else ""
+    warnings.warn(f"{prefix}{old} is deprecated, write {new} (same meaning)",
+                  SymoptDeprecationWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,43 @@
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = sorted((ROOT / "programs").glob("*.prog"))
+
+#: Heavy checks that a decorator cannot mark: doctests, and some parameters of a test whose
+#: other parameters stay in the fast tier (`pytest -m "not slow"`). Node ids relative to
+#: the checkout, `fnmatch` patterns; the other heavy tests carry `@pytest.mark.slow`.
+SLOW = (
+    # parameters: the cheapest stay in the fast tier
+    "tests/test_compile_contract.py::test_program_matches_optax[[]*-mlp[]]",
+    "tests/test_compile_contract.py::test_program_matches_optax[[]ada*-nested[]]",
+    "tests/test_export.py::test_exported_module_equals_compiler[[][!s]*[]]",  # sgd, signum stay
+    "tests/test_export.py::test_global_functions_export_to_optax[[][!g]*[]]",  # global_last stays
+    "tests/test_export_torch.py::test_torch_export_equals_the_jax_path[[]*/a*.prog[]]",
+    "tests/test_train.py::test_adam_beats_doing_nothing[[]mlp[]]",
+    "tests/test_train.py::test_adam_beats_doing_nothing[[]logreg[]]",
+    # doctests that train or start processes
+    "symopt/api.py::symopt.api",
+    "symopt/compile/interpreter.py::symopt.compile.interpreter",
+    "symopt/isolation.py::symopt.isolation",
+    "symopt/report/eval_report.py::symopt.report.eval_report.comparison_table",
+    "symopt/tasks/__init__.py::symopt.tasks",
+    "symopt/tasks/batch.py::symopt.tasks.batch",
+    "symopt/tasks/compare.py::symopt.tasks.compare.compare",
+    "symopt/tasks/engine.py::symopt.tasks.engine",
+    "symopt/tasks/seeds.py::symopt.tasks.seeds",
+    "symopt/tasks/train.py::symopt.tasks.train.evaluate",
+    "symopt/tune/api.py::symopt.tune.api",
+    "symopt/tune/trainer.py::symopt.tune.trainer",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(fnmatch(item.nodeid, pattern) for pattern in SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -13,7 +47,7 @@ def root() -> Path:
 
 #: The small real search that the report and write-up tests share: AdamW on the quadratic
 #: task, 4 training runs of 20 steps (search seed 3: its best beats the seed).
-TINY_RUN = {"search": {"population": 3, "tournament": 2, "budget": 4, "seed": 3},
+TINY_RUN = {"search": {"population": 3, "tournament": 2, "budget": 4, "random_seed": 3},
             "task": {"name": "quadratic", "overrides": {"steps": 20}}}
 
 

@@ -24,6 +24,7 @@ QUICK = {"search": {"population": 4, "tournament": 2},
          "task": {"name": "quadratic", "overrides": {"steps": 10}}}
 
 
+@pytest.mark.slow
 def test_search_takes_programs_paths_and_names_and_returns_programs_with_fitness(tmp_path):
     sgd = programs.load("sgd")
     run = symopt.search([sgd, ROOT / "programs" / "momentum.prog", "signum"], budget=5,
@@ -41,6 +42,7 @@ def test_search_takes_programs_paths_and_names_and_returns_programs_with_fitness
     symopt.to_optax(run.best, 0.1)  # a Candidate compiles like any Program
 
 
+@pytest.mark.slow
 def test_load_run_reopens_and_resume_continues(tmp_path):
     first = symopt.search("sgd", budget=3, config=QUICK, run_dir=tmp_path / "r")
     again = symopt.load_run(tmp_path / "r")
@@ -50,6 +52,7 @@ def test_load_run_reopens_and_resume_continues(tmp_path):
     assert more.stats.evaluations == 6 and more.best.fitness <= first.best.fitness
 
 
+@pytest.mark.slow
 def test_task_budget_and_config_overrides_and_errors(tmp_path):
     run = symopt.search("adam", task="rosenbrock", budget=2, config=QUICK,
                         run_dir=tmp_path / "r")
@@ -68,6 +71,7 @@ def test_symopt_search_is_the_callable_search_package():
     assert callable(symopt.search) and runner.run_search is run_search
 
 
+@pytest.mark.slow
 def test_importing_search_submodules_first_or_after_keeps_symopt_search_callable(tmp_path):
     # A fresh interpreter: submodules imported before `import symopt`, after it, and the
     # package reloaded; `symopt.search` stays the one package object and still runs a search.
@@ -105,6 +109,7 @@ def test_ctrl_c_asks_to_stop_then_a_second_one_interrupts():
     assert signal.getsignal(signal.SIGINT) is before  # restored
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_a_python_search_that_returns_its_result(tmp_path):
     code = textwrap.dedent(f"""
         import symopt

@@ -14,6 +14,7 @@ from symopt.tasks.train import evaluate
 DIVERGES = parse("def train(w, g, lr):\n    u = g * 1e6\n    return u")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("vmap_programs", [False, True])
 def test_batch_matches_one_run_at_a_time(vmap_programs):
     task = get_task("quadratic", steps=30, n_evals=3)

@@ -43,9 +43,10 @@ def test_a_failed_group_gives_its_outcome_to_every_candidate():
     assert [ex.outcome(f).status for f in futures] == ["timeout"] * 3
 
 
+@pytest.mark.slow
 def test_a_batched_search_trains_each_candidate_as_alone(tmp_path):
     cfg = SearchConfig.from_dict({
-        "search": {"population": 4, "budget": 5, "batch": 2, "seed": 2},
+        "search": {"population": 4, "budget": 5, "batch": 2, "random_seed": 2},
         "task": {"name": "quadratic", "seeds": [0, 1], "lr_multipliers": [1.0],
                  "overrides": {"steps": 10, "n_evals": 1}},
         "mutation": {"max_statements": 5},  # one size class: one compile (in this process)

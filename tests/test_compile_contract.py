@@ -82,6 +82,7 @@ def test_program_matches_optax(name, problem, record_property):
     assert diff <= TOL
 
 
+@pytest.mark.slow
 def test_schedule_matches_optax():
     sched = optax.warmup_cosine_decay_schedule(0.0, 1e-2, 10, 100)
     params, loss = mlp_problem()

@@ -132,6 +132,7 @@ def run_both(program: Program, tmp_path, module: str, *, steps: int = 2, jit: bo
         assert dtypes == {jnp.dtype(jnp.bfloat16)}, f"{name} bfloat16: {dtypes}"
 
 
+@pytest.mark.slow
 def test_every_function_and_kind_compiles_and_exports_alike(tmp_path):
     run_both(every_function_program(), tmp_path, "every_kind", jit=False, bf16=False)
 
@@ -152,6 +153,7 @@ def random_child(seed: int) -> Program:
     return program
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
@@ -198,6 +200,7 @@ def test_nonfinite_programs_are_marked(src):
     assert fingerprint(parse(f"def train({params}):\n{body}\n")).startswith("nonfinite:")
 
 
+@pytest.mark.slow
 def test_fingerprint_is_the_same_in_another_process():
     seeds = [3, 17, 41]
     here = [fingerprint(random_child(s)) for s in seeds] + [fingerprint(TEMPLATES[0])]

@@ -85,6 +85,7 @@ def test_protected_division_is_zero_on_zero():
     assert upd[0].tolist() == [0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_jit_equals_eager_on_every_program():
     key = jax.random.PRNGKey(3)
     params = {"x": jax.random.normal(key, (3, 2)), "y": [jax.random.normal(key, (4,))]}
@@ -101,6 +102,7 @@ def test_jit_equals_eager_on_every_program():
             np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-9, err_msg=str(path))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["adamw", "lion", "adagrad"])
 def test_bfloat16_params_give_bfloat16_state_and_updates(name):
     program = parse_file(builtin_file(name))
@@ -124,6 +126,7 @@ def test_bfloat16_params_give_bfloat16_state_and_updates(name):
         np.testing.assert_allclose(np.asarray(b, np.float32), a, rtol=0.05, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_flax_params_train_under_jit():
     model = nn.Sequential([nn.Dense(8), nn.tanh, nn.Dense(1)])
     x = jnp.linspace(-1, 1, 32).reshape(16, 2)

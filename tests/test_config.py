@@ -221,6 +221,7 @@ print(load_config(default_config_path()).task.name, load_config("quick").task.na
 """
 
 
+@pytest.mark.slow
 def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
     """What `pip install .` puts in the wheel (setuptools' build_py, driven by pyproject's
     package-data) holds the configs, and that copy alone resolves them from an empty dir."""
@@ -233,7 +234,8 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-W", "ignore", "-c", _BUILD.format(lib=str(lib))],
                    cwd=src, check=True, capture_output=True, timeout=120)
-    shipped = sorted(p.name for p in (lib / "symopt" / "search" / "config" / "builtin").glob("*.toml"))
+    builtin = lib / "symopt" / "search" / "config" / "builtin"
+    shipped = sorted(p.name for p in builtin.glob("*.toml"))
     assert shipped == ["default.toml", "nanogpt_tiny.toml", "paper.toml", "quick.toml"]
     assert (lib / "symopt" / "programs" / "adamw.prog").is_file()
     assert (lib / "symopt" / "py.typed").is_file()  # PEP 561: the package is typed
@@ -243,3 +245,14 @@ def test_an_installed_package_finds_its_configs_without_a_checkout(tmp_path):
     where, names = proc.stdout.splitlines()
     assert Path(where) == lib / "symopt" / "search" / "config" / "builtin" / "default.toml"
     assert names == "nanogpt-tiny quadratic"
+
+
+def test_search_seed_key_is_random_seed_and_the_old_spelling_warns():
+    from symopt.errors import SymoptDeprecationWarning
+
+    with pytest.warns(SymoptDeprecationWarning, match=r"c.toml: \[search\] seed is deprecated"):
+        old = SearchConfig.from_dict({"search": {"seed": 7}}, source="c.toml")
+    assert old.search.random_seed == 7 == SearchConfig.from_dict(
+        {"search": {"random_seed": 7}}).search.random_seed
+    with pytest.raises(UserError, match=r"\[search\] seed: the old spelling of random_seed"):
+        SearchConfig.from_dict({"search": {"seed": 7, "random_seed": 7}})

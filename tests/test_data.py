@@ -15,6 +15,7 @@ def cache(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_python_docs_is_deterministic_and_cached(cache):
     text = data.python_docs_text()
     assert len(text) > 500_000 and text.isascii()

@@ -127,7 +127,7 @@ def test_search_counts_programs_differing_by_a_useless_slot_as_one(tmp_path):
         trained.append(text)
         return statement_count_fitness(text, spec)
 
-    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 1, "seed": 0}})
+    cfg = SearchConfig.from_dict({"search": {"population": 2, "budget": 1, "random_seed": 0}})
     res = run_search(cfg, tmp_path / "r", seeds=[str(tmp_path / "lion.prog"),
                                                  str(tmp_path / "dead.prog")],
                      evaluate_fn=fitness)

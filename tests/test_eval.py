@@ -1,24 +1,14 @@
 """`symopt eval`: table, JSON and PNG; user errors exit 2."""
 
 import json
-from pathlib import Path
 
 import pytest
+from paths import builtin_file
 
 from symopt.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def _has_compiler():
-    try:
-        from symopt.compile import to_optax  # noqa: F401
-        from symopt.lang import parse_file  # noqa: F401
-    except ImportError:
-        return False
-    return (ROOT / "programs" / "adamw.prog").exists()
-
-
+@pytest.mark.slow
 def test_eval_optax_specs_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "r.json", tmp_path / "c.png"
     rc = main(["eval", "optax:adam", "optax:sgd", "--task", "quadratic", "--seeds", "2",
@@ -57,10 +47,10 @@ def test_eval_user_errors_exit_2(argv, message, capsys):
     assert err.startswith("symopt: error:") and message in err
 
 
-@pytest.mark.skipif(not _has_compiler(), reason="symopt.compile.to_optax not available")
+@pytest.mark.slow
 def test_eval_programs(tmp_path, capsys):
-    """With real programs (programs/*.prog through symopt.compile.to_optax)."""
-    progs = [str(ROOT / "programs" / f"{n}.prog") for n in ("adamw", "lion", "sgd")]
+    """With real programs (the built-in adamw, lion, sgd through symopt.compile.to_optax)."""
+    progs = [builtin_file(n) for n in ("adamw", "lion", "sgd")]
     out = tmp_path / "r.json"
     rc = main(["eval", *progs, "--task", "logreg", "--baseline", progs[0], "--json", str(out),
                "--lr-mult", "1,3"])
@@ -100,6 +90,7 @@ def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
     assert "--lr-mult: must be a non-empty list of positive finite numbers" in err
 
 
+@pytest.mark.slow
 def test_eval_engines_give_the_same_losses(tmp_path, capsys):
     losses = {}
     for engine in ("interpreted", "compiled"):

@@ -62,6 +62,7 @@ class Recorder:
         return evaluate_text(text, spec)
 
 
+@pytest.mark.slow
 def test_a_stage_no_candidate_passes_leaves_the_seed_as_best_prog(tmp_path):
     run = make_run(tmp_path / "run", ADAM, [(SLOW_SGD, 0.1), (SLOW_MOMENTUM, 0.2)])
     (run / "best.prog").write_text(SLOW_SGD)  # what the search had written
@@ -82,6 +83,7 @@ def test_a_stage_no_candidate_passes_leaves_the_seed_as_best_prog(tmp_path):
     stored.close()
 
 
+@pytest.mark.slow
 def test_seed_is_trained_under_exactly_the_candidates_lr_grid(tmp_path):
     grid = (0.25, 1.0, 4.0)
     stages = [FunnelStage(**STAGE, top_k=2, lr_multipliers=grid),
@@ -129,6 +131,7 @@ def test_top_k_takes_distinct_candidates_ties_to_fewer_live_statements(tmp_path)
     assert len(res.stages[0].rows) == 1
 
 
+@pytest.mark.slow
 def test_funnel_command_needs_stages_and_a_run(tmp_path):
     run = make_run(tmp_path / "run", ADAM, [(MOMENTUM, 0.5)])
     cmd = [sys.executable, "-m", "symopt", "funnel"]
@@ -139,6 +142,7 @@ def test_funnel_command_needs_stages_and_a_run(tmp_path):
     assert "Traceback" not in no_stages.stderr + no_run.stderr
 
 
+@pytest.mark.slow
 def test_a_funnel_on_an_unfinished_search_says_it_checks_the_candidates_so_far(tmp_path):
     stage = FunnelStage(**STAGE, top_k=1, lr_multipliers=(1.0,))
     run = make_run(tmp_path / "run", SLOW_SGD, [(ADAM, 0.3)], funnel=[stage])
@@ -163,6 +167,7 @@ def test_a_funnel_on_an_unfinished_search_says_it_checks_the_candidates_so_far(t
     stored.close()
 
 
+@pytest.mark.slow
 def test_the_funnel_trains_with_the_runs_engine(tmp_path):
     stage = FunnelStage(**STAGE, top_k=1, lr_multipliers=(1.0,))
     run = make_run(tmp_path / "run", SLOW_SGD, [(ADAM, 0.3)], funnel=[stage], engine="compiled")

@@ -217,6 +217,7 @@ def test_hash_ignores_dead_code_but_not_a_live_constant():
     assert canonical_hash(a) != canonical_hash(prog(P1, "u = g * lr; u = u * 1.0; return u"))
 
 
+@pytest.mark.slow
 def test_hash_and_fingerprint_are_stable_across_processes():
     code = ("from symopt.analysis import canonical_hash, fingerprint\n"
             "from symopt.lang import parse_file\n"

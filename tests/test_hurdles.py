@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.loop import run_search
 from symopt.search.storage.cache import EquivalenceCache, task_namespace
 from symopt.search.storage.store import RunStore
 
 
+@pytest.mark.slow
 def test_hurdles_stop_children_never_the_seed_and_never_the_best(tmp_path):
     cfg = SearchConfig.from_dict({
-        "search": {"population": 4, "tournament": 2, "budget": 14, "seed": 1},
+        "search": {"population": 4, "tournament": 2, "budget": 14, "random_seed": 1},
         "task": {"name": "quadratic", "overrides": {"steps": 20, "n_evals": 4}},
         "hurdles": {"at": [0.25, 0.5], "rule": "seed", "margin": 0.0},
     })

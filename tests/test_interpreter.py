@@ -69,6 +69,7 @@ def _max_rel(a, b):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_programs", [30])
 def test_updates_match_compiled_path(n_programs):
     programs = list(CLASSICS) + _random_programs(n_programs)
@@ -80,6 +81,7 @@ def test_updates_match_compiled_path(n_programs):
         assert _max_rel(w_int, w_ref) < 1e-5, p
 
 
+@pytest.mark.slow
 def test_bfloat16_params_keep_bfloat16_state():
     p = programs.load("adam")
     e = encode(p)
@@ -90,6 +92,7 @@ def test_bfloat16_params_keep_bfloat16_state():
     assert _max_rel(w, w_ref) < 2e-2  # bfloat16 has 8 bits of mantissa
 
 
+@pytest.mark.slow
 def test_nullary_functions_and_reassigned_lr_and_step_train_in_both_engines():
     prog = parse("def train(w, g, m, lr, step):\n    lr = get_e() * lr\n    step = get_pi()\n"
                  "    m = interp(g, m, 0.9)\n    u = m * get_eps() * lr * step * 1e6\n"
@@ -101,6 +104,7 @@ def test_nullary_functions_and_reassigned_lr_and_step_train_in_both_engines():
     assert abs(results[0].fitness - results[1].fitness) <= 1e-5 * results[0].fitness
 
 
+@pytest.mark.slow
 def test_twenty_programs_of_one_size_class_compile_once():
     task = get_task("quadratic", steps=8, n_evals=2)
     programs = [p for p in _random_programs(200, seed=3, size=7)
@@ -118,6 +122,7 @@ def test_twenty_programs_of_one_size_class_compile_once():
     assert len({r.fitness for r in [first, *rest]}) > 5  # different programs, different results
 
 
+@pytest.mark.slow
 def test_nan_at_step_one_stops_within_a_step_and_names_it():
     prog = parse("def train(w, g, lr):\n    u = power(negative(abs(g)) - 1.0, 0.5)\n"
                  "    return u")

@@ -6,6 +6,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from symopt.isolation import SLACK_S, IsolatedWorker, untimed
 from symopt.search.execution.executor import EvalJob, ProcessExecutor
 
@@ -29,6 +31,7 @@ def _abort_on_sign(program_text, task_spec):
     return EvalOutcome(float(len(program_text)), "ok")
 
 
+@pytest.mark.slow
 def test_worker_deaths_cost_one_call_and_the_worker_is_replaced():
     w = IsolatedWorker()
     try:
@@ -47,6 +50,7 @@ def test_worker_deaths_cost_one_call_and_the_worker_is_replaced():
         w.close()
 
 
+@pytest.mark.slow
 def test_the_deadline_starts_after_the_untimed_preparation():
     w = IsolatedWorker()
     try:
@@ -61,6 +65,7 @@ def test_the_deadline_starts_after_the_untimed_preparation():
         w.close()
 
 
+@pytest.mark.slow
 def test_process_executor_turns_a_hung_job_into_a_timeout_row_and_goes_on():
     ex = ProcessExecutor(2, _hog)
     try:
@@ -77,6 +82,7 @@ def test_process_executor_turns_a_hung_job_into_a_timeout_row_and_goes_on():
         ex.shutdown(cancel=True)
 
 
+@pytest.mark.slow
 def test_a_search_survives_an_aborting_evaluation(tmp_path):
     """A candidate whose evaluation aborts the worker is an `error` row; the run completes."""
     from symopt.search.config.loading import SearchConfig
@@ -87,7 +93,7 @@ def test_a_search_survives_an_aborting_evaluation(tmp_path):
     seed.write_text("def train(w, g, m, lr):\n    m = interp(g, m, 0.9)\n"
                     "    update = m * lr\n    return update, m\n")
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 12, "workers": 2,
-                                             "seed": 1},
+                                             "random_seed": 1},
                                   "mutation": {"functions": ["sign", "abs", "square"]},
                                   "cache": {"fingerprint": False}})
     res = run_search(cfg, tmp_path / "r", seeds=[str(seed)], evaluate_fn=_abort_on_sign)
@@ -99,6 +105,7 @@ def test_a_search_survives_an_aborting_evaluation(tmp_path):
     assert any(r.status == "ok" for r in rows)
 
 
+@pytest.mark.slow
 def test_eval_time_limit_covers_compilation(tmp_path, capsys):
     """`symopt eval --engine compiled --time-limit 1` on a program of ~1,000 statements,
     whose own compilation alone takes several seconds: stopped at the limit while
@@ -149,6 +156,7 @@ def _compile_with_little_memory():
     return evaluate(functools.partial(to_optax, program), task).status
 
 
+@pytest.mark.slow
 def test_a_real_bad_alloc_while_compiling_costs_one_call():
     w = IsolatedWorker()
     try:

@@ -52,6 +52,7 @@ def test_small_is_about_ten_times_tiny():
     assert 6 < work(small) / work(tiny) < 16
 
 
+@pytest.mark.slow
 def test_dropout_only_in_training_and_same_parameters():
     import jax
     import jax.numpy as jnp

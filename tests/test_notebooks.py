@@ -24,6 +24,7 @@ def test_notebook_is_stored_without_outputs(path):
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     # The kernel inherits this environment: small sizes, and this checkout's symopt.

@@ -196,6 +196,7 @@ def test_failure_2_bfloat16_under_float32_hyperparameters(name, kind, factory):
     _close(jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), u), ref[0], 5e-2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", PATHS)
 def test_multisteps_chain_masked_empty_and_none_leaves(kind, factory):
     make = factory(builtin_file("adamw"), kind)

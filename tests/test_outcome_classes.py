@@ -21,7 +21,7 @@ def _timeout_on_sign(text, spec):
 
 
 def test_transient_outcomes_are_not_cached_and_twins_train(tmp_path):
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 30, "seed": 1},
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 30, "random_seed": 1},
                                   "mutation": {"functions": ["sign", "abs", "square"]},
                                   "cache": {"fingerprint": False}})
     res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("momentum")],
@@ -47,7 +47,7 @@ def test_a_time_limit_shorter_than_the_first_compile_caches_no_timeout(tmp_path)
     import and first compile (seconds here); the clock starts after them, so the search
     completes its budget with real fitness values and nothing timed out."""
     cfg = SearchConfig.from_dict({
-        "search": {"population": 4, "budget": 5, "seed": 0, "workers": 1},
+        "search": {"population": 4, "budget": 5, "random_seed": 0, "workers": 1},
         "task": {"name": "quadratic", "time_limit_s": 0.5, "overrides": {"steps": 40}},
         "cache": {"fingerprint": False}})
     res = run_search(cfg, tmp_path / "r", seeds=["momentum"], run_funnel_after=False)

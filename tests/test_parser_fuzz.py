@@ -9,6 +9,7 @@ import builtins
 import contextlib
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +42,7 @@ def parse_or_error(text):
     return p
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=200))
 def test_random_text(text):
@@ -95,6 +97,7 @@ def stmts():
     return st.one_of(assign, assign, other)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(NAMES), min_size=0, max_size=6), st.lists(stmts(), max_size=6),
        st.lists(exprs(), min_size=1, max_size=3))

@@ -41,12 +41,13 @@ def test_child_rng_is_reproducible_and_distinct():
 
 def _config(budget, **search):
     return SearchConfig.from_dict({
-        "search": {"population": 6, "budget": budget, "seed": 1, **search},
+        "search": {"population": 6, "budget": budget, "random_seed": 1, **search},
         "task": {"name": "quadratic", "overrides": {"steps": 25}},
         "mutation": {"max_statements": 10},
     })
 
 
+@pytest.mark.slow
 def test_search_improves_a_poor_seed_on_a_real_task(tmp_path):
     seed = tmp_path / "sgd_tiny.prog"
     seed.write_text(POOR_SGD)
@@ -66,6 +67,7 @@ def test_search_improves_a_poor_seed_on_a_real_task(tmp_path):
     assert again.fitness == pytest.approx(res.best.fitness, rel=1e-5)
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_run(tmp_path):
     seed = tmp_path / "sgd_tiny.prog"
     seed.write_text(POOR_SGD)

@@ -228,7 +228,7 @@ def cluster(tmp_path_factory):
 
 def _cluster_config(cluster, **executor) -> SearchConfig:
     return SearchConfig.from_dict({
-        "search": {"population": 4, "budget": 6, "workers": 2, "seed": 1},
+        "search": {"population": 4, "budget": 6, "workers": 2, "random_seed": 1},
         "task": {"name": "quadratic", "overrides": {"steps": 1000}},
         "executor": {"kind": "ray", "address": cluster.address, **executor}})
 

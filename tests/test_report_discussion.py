@@ -69,3 +69,42 @@ def test_when_the_baseline_is_best_it_says_nothing_helped():
     text = discuss([Arm(0, "x=1", {"x": 1}, [0.1, 0.1]), Arm(1, "x=2", {"x": 2}, [0.2, 0.3])])
     assert "The baseline, Run 0 (x=1), had the lowest mean best fitness" in text
     assert "None of the changes helped on average." in text
+
+
+def benjamini_hochberg(ps):
+    """The step-up adjustment written out: q_(i) = min over j >= i of p_(j) * m / j."""
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    q, running = [0.0] * m, 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, ps[i] * m / rank)
+        q[i] = running
+    return q
+
+
+def test_more_than_two_settings_adjust_p_values_by_benjamini_hochberg():
+    base = Arm(0, "x=1", {"x": 1}, [1.0, 1.1, 1.2, 1.05, 0.95])
+    arms = [base, Arm(1, "x=2", {"x": 2}, [0.5, 0.55, 0.6, 0.52, 0.58]),
+            Arm(2, "x=3", {"x": 3}, [0.9, 1.15, 1.0, 1.02, 0.97])]
+    text = discuss(arms)
+    raw = [compare(a, b) for a, b in [(arms[1], base), (arms[2], base), (arms[1], arms[2])]]
+    q = benjamini_hochberg([c.p for c in raw])
+    assert "Benjamini–Hochberg false discovery rate" in text
+    for c, qi in zip(raw, q):
+        assert f"p = {c.p:.3g} (adjusted {qi:.3g})" in text
+    assert "Significant at adjusted p < 0.05: Run 1 vs Run 0 (better)" in text
+
+
+def test_two_settings_are_not_adjusted():
+    text = discuss([Arm(0, "x=1", {"x": 1}, [1.0, 1.1]), Arm(1, "x=2", {"x": 2}, [0.2, 0.3])])
+    assert "adjusted" not in text and "Benjamini" not in text
+
+
+def test_an_arm_of_one_seed_shifts_the_other_arms_interval():
+    one, many = Arm(0, "a", {}, [2.0]), Arm(1, "b", {}, [1.0, 1.5, 3.0, 0.5])
+    c, d = compare(many, one), compare(one, many)
+    assert c.low < c.diff < c.high and min(many.best) - 2.0 <= c.low
+    assert (d.low, d.high) == pytest.approx((-c.high, -c.low))
+    both = compare(one, Arm(1, "c", {}, [0.5]))
+    assert both.low == both.high == 1.5

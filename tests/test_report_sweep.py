@@ -111,6 +111,7 @@ _SLOW_SWEEP = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_without_rerunning_finished_runs(tmp_path):
     out = tmp_path / "sweep"
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_SWEEP, str(out)],

@@ -25,6 +25,7 @@ def _holding_process(run):
     return proc
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_with_the_holders_pid_and_command(tmp_path):
     proc = _holding_process(tmp_path / "run")
     try:
@@ -72,6 +73,7 @@ def _wait_until(cond, proc, seconds=60.0):
     assert cond(), "the search did not get there in time"
 
 
+@pytest.mark.slow
 def test_two_searches_on_one_run_and_a_resume_after_sigkill(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 6\nbudget = 10\nseed = 5\n'
@@ -110,6 +112,7 @@ def test_two_searches_on_one_run_and_a_resume_after_sigkill(tmp_path):
     con.close()
 
 
+@pytest.mark.slow
 def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
     from symopt.cli import main
     from symopt.tune import TuneConfig, run_tune
@@ -134,6 +137,7 @@ def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
     assert not (tmp_path / "nothing").exists()  # a typo creates no directory
 
 
+@pytest.mark.slow
 def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
     from symopt.cli import main
     from symopt.search.config.loading import SearchConfig
@@ -155,6 +159,7 @@ def test_funnel_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
     assert not (run / "funnel.csv").exists()
 
 
+@pytest.mark.slow
 def test_report_that_trains_curves_is_refused_on_a_run_another_process_owns(tmp_path, capsys):
     from symopt.cli import main
     from symopt.search.config.loading import SearchConfig

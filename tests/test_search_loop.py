@@ -31,7 +31,7 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
         trained.append(text)
         return statement_count_fitness(text, spec)
 
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "seed": 2}})
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 15, "random_seed": 2}})
     res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("momentum")], evaluate_fn=fitness)
     store = RunStore.open(tmp_path / "r")
     recs = store.candidates()
@@ -46,6 +46,7 @@ def test_no_program_is_trained_twice_and_hits_reuse_fitness(tmp_path):
     assert res.stats.cache_hits == len(hits)
 
 
+@pytest.mark.slow
 def test_hall_of_fame_and_best_prog_are_current_at_every_candidate(tmp_path):
     """Outputs are rewritten only when a candidate enters the hall of fame (many ties
     here): at every point they equal what the store says."""
@@ -64,7 +65,7 @@ def test_hall_of_fame_and_best_prog_are_current_at_every_candidate(tmp_path):
             checked.append(len(ids))
         return statement_count_fitness(text, spec)
 
-    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 25, "seed": 4,
+    cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 25, "random_seed": 4,
                                              "hall_of_fame": 5}})
     run_search(cfg, tmp_path / "r", seeds=[builtin_file("adamw")], evaluate_fn=fitness)
     assert len(checked) >= 20 and max(checked) == 5
@@ -90,6 +91,7 @@ def test_shared_cache_between_runs_means_no_training(tmp_path):
     assert len(trained) == 1  # the budget of one training run went to a new child
 
 
+@pytest.mark.slow
 def test_process_executor_runs_jobs_and_survives_a_worker_crash():
     ex = ProcessExecutor(2, statement_count_fitness)
     try:
@@ -107,6 +109,7 @@ def test_process_executor_runs_jobs_and_survives_a_worker_crash():
         ex.shutdown()
 
 
+@pytest.mark.slow
 def test_parallel_search_stores_every_evaluation(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 10, "workers": 2}})
     res = run_search(cfg, tmp_path / "r", seeds=[builtin_file("sgd")],
@@ -266,6 +269,7 @@ def test_search_stops_with_exit_3_when_the_seed_does_not_train(tmp_path, capsys)
     assert len(RunStore.open(tmp_path / "run").candidates()) == 1  # no child was made
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_budget_below_what_is_done(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 2\nbudget = 4\n'
@@ -315,6 +319,7 @@ def test_a_search_no_mutation_can_advance_stops_with_the_reason(tmp_path, on_sta
     assert (tmp_path / "r" / "best.prog").exists()
 
 
+@pytest.mark.slow
 def test_cli_exits_3_when_the_search_is_stuck(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[search]\npopulation = 2\nbudget = 5\nstall_after = 10\n'

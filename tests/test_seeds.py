@@ -17,6 +17,7 @@ ADAM = lambda lr: optax.adam(lr)  # noqa: E731
 DIVERGES = lambda lr: optax.sgd(lambda c: 1e9 * lr(c))  # noqa: E731
 
 
+@pytest.mark.slow
 def test_fitness_is_the_mean_over_seeds_of_evaluate():
     task = get_task("quadratic", steps=30)
     e = evaluate_seeds(ADAM, task, seeds=(0, 1, 2))
@@ -27,6 +28,7 @@ def test_fitness_is_the_mean_over_seeds_of_evaluate():
                                   rel=1e-5)
 
 
+@pytest.mark.slow
 def test_the_first_failed_seed_fails_the_evaluation_and_stops_it():
     trained = []
     e = evaluate_seeds(DIVERGES, get_task("quadratic", steps=30), seeds=(0, 1, 2),
@@ -38,6 +40,7 @@ def test_the_first_failed_seed_fails_the_evaluation_and_stops_it():
     assert late.status == "timeout" and late.fitness == math.inf and len(late.results) == 1
 
 
+@pytest.mark.slow
 def test_search_and_compare_share_the_rule_and_the_type():
     assert EvalOutcome is Evaluation
     c = compare({"bad": DIVERGES, "adam": ADAM}, get_task("quadratic", steps=30), seeds=3)

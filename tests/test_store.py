@@ -90,3 +90,18 @@ def test_a_store_from_before_the_funnel_opens_and_records_funnel_rows(tmp_path):
     again = RunStore.open(tmp_path).funnel_records()
     assert [(r.id, r.fitness, r.passed, r.is_seed, r.seed_fitness) for r in again] == [
         (1, float("inf"), False, False, 2.0)]
+
+
+def test_a_run_stored_with_the_old_seed_key_reads_as_random_seed(tmp_path):
+    import warnings
+
+    from symopt.search.config.loading import SearchConfig
+
+    store = RunStore.create(tmp_path, {"search": {"seed": 5, "budget": 3}}, [("s", "x")])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no deprecation message for a stored run
+            cfg = SearchConfig.from_dict(store.config)
+    finally:
+        store.close()
+    assert cfg.search.random_seed == 5 and cfg.search.budget == 3

@@ -2,30 +2,21 @@
 
 import functools
 import math
-from pathlib import Path
 
 import optax
 import pytest
+from paths import builtin_file
 
+from symopt.compile import to_optax
+from symopt.lang import parse_file
 from symopt.tasks import evaluate, get_task
-
-ROOT = Path(__file__).resolve().parents[1]
-
-try:
-    from symopt.compile import to_optax
-    from symopt.lang import parse_file
-
-    HAVE = (ROOT / "programs" / "lion.prog").exists()
-except ImportError:  # the compiler is not there yet
-    HAVE = False
-
-pytestmark = pytest.mark.skipif(not HAVE, reason="symopt.compile.to_optax not available")
 
 
 def prog(name):
-    return functools.partial(to_optax, parse_file(str(ROOT / "programs" / f"{name}.prog")))
+    return functools.partial(to_optax, parse_file(builtin_file(name)))
 
 
+@pytest.mark.slow
 def test_adamw_program_matches_optax_adamw_on_logreg():
     task = get_task("logreg")
     a = evaluate(prog("adamw"), task)
@@ -44,6 +35,7 @@ def test_programs_learn_nanogpt_tiny():
     assert lion.fitness < h - 0.25, (lion.fitness, h)
 
 
+@pytest.mark.slow
 def test_diverging_program_is_reported():
     bad = evaluate(prog("sgd"), get_task("logreg"), lr_multipliers=(1e12,))
     assert bad.status == "diverged" and bad.fitness == math.inf

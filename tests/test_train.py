@@ -24,6 +24,7 @@ def test_adam_beats_doing_nothing(name):
     assert len(good.train_curve) == task.steps and good.eval_steps[-1] == task.steps
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses_bit_for_bit_and_seeds_differ():
     task = get_task("mlp", steps=40)
     a = evaluate(lambda lr: optax.adamw(lr), task, seed=3)
@@ -56,11 +57,13 @@ def test_optimizer_exceptions_become_status_error():
     assert evaluate(bad_update, "logreg").status == "error"
 
 
+@pytest.mark.slow
 def test_timeout():
     r = evaluate(ADAM, get_task("mlp", steps=400, n_evals=8), time_limit_s=1e-9)
     assert r.status == "timeout" and r.fitness == math.inf
 
 
+@pytest.mark.slow
 def test_lr_multipliers_keep_the_best():
     task = get_task("quadratic")
     r = evaluate(lambda lr: optax.sgd(lr), task, lr_multipliers=(0.01, 1.0, 3.0))
@@ -85,6 +88,7 @@ def test_schedule_is_warmup_then_cosine():
     assert float(s(task.steps)) == pytest.approx(2.0 * task.base_lr * task.end_lr_fraction)
 
 
+@pytest.mark.slow
 def test_to_dict_is_json_with_inf_as_null():
     r = evaluate(lambda lr: optax.sgd(lambda c: 1e12 * lr(c)), "logreg")
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))

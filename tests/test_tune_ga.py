@@ -36,6 +36,7 @@ def ga_run(tmp_path_factory):
     return run_tune(parse(SLOW_SGD), cfg, out), out
 
 
+@pytest.mark.slow
 def test_ga_improves_a_far_too_small_learning_rate_at_least_2x(ga_run):
     result, out = ga_run
     untuned = evaluate(lambda lr: to_optax(parse(SLOW_SGD), lr), "quadratic",
@@ -80,6 +81,7 @@ def test_ga_stores_every_trial_with_generations_and_writes_outputs(ga_run):
     assert (out / "fitness.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_random_search_baseline_same_budget(tmp_path):
     cfg = TuneConfig(task="quadratic", method="random", budget=12,
                      task_overrides={"steps": 40})

@@ -80,6 +80,7 @@ def test_traced_warmup_schedule_equals_the_task_schedule(warmup, kind):
         assert float(got(c, float(warmup))) == pytest.approx(float(ref(c)), rel=1e-5, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_trainer_run_equals_the_training_loop_with_baked_constants():
     """Trainer with traced constants == symopt.tasks.evaluate with the constants written in."""
     task = get_task("quadratic", steps=40, warmup_steps=0)
@@ -96,6 +97,7 @@ def test_trainer_run_equals_the_training_loop_with_baked_constants():
     assert other.fitness != ours.fitness
 
 
+@pytest.mark.slow
 def test_divergence_is_a_status_named_as_the_evaluator_names_it():
     task = get_task("quadratic", steps=20, warmup_steps=0)  # Hyper's warmup below: 0
     consts = [0.9, 0.1, 1e6, 0.99]
@@ -106,6 +108,7 @@ def test_divergence_is_a_status_named_as_the_evaluator_names_it():
     assert r.message == ref.message and "at step" in r.message
 
 
+@pytest.mark.slow
 def test_state_round_trips_through_arrays_and_training_continues_identically():
     task = get_task("quadratic", steps=40)
     tr = Trainer(LION, task, chunk_steps=10)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from mypy import api
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,7 @@ def _mypy(tmp_path, *targets):
     return status, out + err
 
 
+@pytest.mark.slow
 def test_the_configured_level_catches_errors(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from symopt.lang import Program\n\n"
@@ -22,6 +24,7 @@ def test_the_configured_level_catches_errors(tmp_path):
     assert status == 1 and '"Program" has no attribute "n_slots"' in out
 
 
+@pytest.mark.slow
 def test_symopt_type_checks(tmp_path):
     status, out = _mypy(tmp_path, str(ROOT / "symopt"))
     assert status == 0, out

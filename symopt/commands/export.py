@@ -6,6 +6,7 @@ sign-like update, the hyperparameter transfer hint (`symopt.analysis.hints`).
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 from symopt import programs
 from symopt.analysis.hints import transfer_hint
 from symopt.compile import export_latex, export_optax, export_python, export_torch
-from symopt.errors import UserError
+from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file
 from symopt.lang.dead_code import memory_line
 
@@ -29,7 +30,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .prog file")
     parser.add_argument("--to", required=True, choices=sorted(_EXPORTERS),
                         help="what to export to")
-    parser.add_argument("-o", "--output", metavar="OUT", help="write here (default: stdout)")
+    parser.add_argument("--output", dest="old_out", help=argparse.SUPPRESS)  # old spelling
+    parser.add_argument("-o", "--out", metavar="OUT", help="write here (default: stdout)")
     parser.add_argument("--name", help="name of the generated function or (torch) class "
                         "(default: from the file name)")
 
@@ -58,11 +60,14 @@ def run(args) -> int:
     notes = [memory_line(program)] + [h for h in [transfer_hint(program)] if h]
     for note in notes:
         print(f"{args.file}: {note}", file=sys.stderr)
-    if args.output:
+    if args.old_out:
+        deprecated("--output", "--out")
+        args.out = args.out or args.old_out
+    if args.out:
         try:
-            Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
+            Path(args.out).write_text(text if text.endswith("\n") else text + "\n")
         except OSError as err:
-            raise UserError(f"cannot write -o {args.output}: {err.strerror}") from err
+            raise UserError(f"cannot write -o {args.out}: {err.strerror}") from err
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0

@@ -25,12 +25,13 @@ naming that process; see `symopt.search.storage.runlock`).
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
 from pathlib import Path
 
-from symopt.errors import UserError
+from symopt.errors import UserError, deprecated
 from symopt.search.config.loading import SearchConfig, default_config_path, load_config
 from symopt.search.config.settings import apply_settings
 from symopt.search.evolution.loop import run_search
@@ -47,7 +48,7 @@ def add_arguments(parser) -> None:
                              "repeat for several")
     parser.add_argument("--config", metavar="TOML", help="search config: a TOML file or a "
                         "built-in name (default, quick, nanogpt_tiny, paper; default: default)")
-    parser.add_argument("--out", metavar="DIR", help="run directory (must not hold a run; "
+    parser.add_argument("-o", "--out", metavar="DIR", help="run directory (must not hold a run; "
                         "default: runs/<seed name>-<YYYYmmdd-HHMMSS>)")
     parser.add_argument("--resume", metavar="DIR", help="continue the run stored in DIR")
     parser.add_argument("--from-good-snapshot", action="store_true",
@@ -60,7 +61,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--address", metavar="ADDR",
                         help="override [executor] address: '' (start a local Ray), 'auto', "
                              "HOST:PORT or ray://HOST:PORT (an existing cluster)")
-    parser.add_argument("--random-seed", type=int, help="override [search] seed (new runs)")
+    parser.add_argument("--search-seed", type=int, metavar="N",
+                        help="override [search] random_seed, the search's random seed (new runs)")
+    parser.add_argument("--random-seed", type=int, dest="old_search_seed", help=argparse.SUPPRESS)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="change a config key of a new run, e.g. task.overrides.steps=50, "
                              "funnel.1.top_k=2 or funnel.*.lr_multipliers=[1.0]; repeatable")
@@ -89,10 +92,14 @@ def run(args) -> int:
         run_dir = args.out or default_run_dir(args.seed[0])
     overrides = {k: v for k, v in (("budget", args.budget), ("workers", args.workers))
                  if v is not None}
-    if args.random_seed is not None:
+    if args.old_search_seed is not None:
+        deprecated("--random-seed", "--search-seed")
+        if args.search_seed is None:
+            args.search_seed = args.old_search_seed
+    if args.search_seed is not None:
         if args.resume:
-            raise UserError("--random-seed cannot change a stored run")
-        overrides["seed"] = args.random_seed
+            raise UserError("--search-seed cannot change a stored run")
+        overrides["random_seed"] = args.search_seed
     if overrides:
         config = config.with_search(**overrides)
     executor = {k: v for k, v in (("kind", args.executor), ("address", args.address))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
 from symopt import programs
 from symopt.analysis import simplify, summarize, to_nested_text
-from symopt.errors import UserError
+from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file, to_text
 from symopt.lang.dead_code import memory_line
 
@@ -19,7 +20,8 @@ HELP = ("simplify a program (dead code and state slots, constants, algebra, name
 
 def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .prog file")
-    parser.add_argument("-o", "--output", metavar="OUT",
+    parser.add_argument("--output", dest="old_out", help=argparse.SUPPRESS)  # old spelling
+    parser.add_argument("-o", "--out", metavar="OUT",
                         help="write the simplified program here instead of printing it")
     parser.add_argument("--flat", action="store_true",
                         help="one operation per line (default: single-use temporaries inline)")
@@ -29,14 +31,17 @@ def run(args) -> int:
     before = parse_file(programs.resolve(args.file))
     after = simplify(before)
     text = to_text(after) if args.flat else to_nested_text(after)
-    if args.output:
-        if os.path.isdir(args.output):
-            raise UserError(f"-o {args.output}: is a directory; give a file name")
+    if args.old_out:
+        deprecated("--output", "--out")
+        args.out = args.out or args.old_out
+    if args.out:
+        if os.path.isdir(args.out):
+            raise UserError(f"-o {args.out}: is a directory; give a file name")
         try:
-            with open(args.output, "w", encoding="utf-8") as f:
+            with open(args.out, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as err:
-            raise UserError(f"-o {args.output}: cannot write: {err.strerror or err}") from None
+            raise UserError(f"-o {args.out}: cannot write: {err.strerror or err}") from None
     else:
         print(text, end="")
     print(f"{args.file}: {summarize(before, after)}", file=sys.stderr)

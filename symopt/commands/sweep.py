@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
                              "task.overrides.steps=50,100; repeat for a grid")
     parser.add_argument("--seeds", type=int, default=3,
                         help="search seeds per setting (default 3)")
-    parser.add_argument("--out", metavar="DIR", required=True, help="sweep directory")
+    parser.add_argument("-o", "--out", metavar="DIR", required=True, help="sweep directory")
     parser.add_argument("--budget", type=int, help="training runs per run (overrides the config)")
     parser.add_argument("--program", action="append", default=[], metavar="PROG",
                         help="seed program(s) of every run: a .prog file or a built-in name "

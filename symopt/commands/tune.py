@@ -11,10 +11,11 @@ DIR/trials.csv, DIR/fitness.png, and for PBT DIR/pbt_events.csv and DIR/schedule
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from symopt import programs
-from symopt.errors import UserError
+from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file
 
 NAME = "tune"
@@ -28,10 +29,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--method", choices=("ga", "pbt", "random"),
                         help="ga (default), pbt (Ray Tune) or random search")
     parser.add_argument("--budget", type=int, help="training runs (PBT: population size)")
-    parser.add_argument("--out", metavar="DIR", help="the tuning directory")
+    parser.add_argument("-o", "--out", metavar="DIR", help="the tuning directory")
     parser.add_argument("--config", metavar="TOML", help="a config with a [tune] table")
     parser.add_argument("--resume", metavar="DIR", help="continue the tuning run in DIR")
-    parser.add_argument("--seed", type=int, help="the tuner's random seed")
+    parser.add_argument("--search-seed", type=int, metavar="N",
+                        help="the tuner's random seed ([tune] seed)")
+    parser.add_argument("--seed", type=int, dest="old_search_seed", help=argparse.SUPPRESS)
     parser.add_argument("--show-space", action="store_true",
                         help="print the search space (keys for [tune.space]) and exit")
     parser.add_argument("--quiet", action="store_true", help="no line per trial")
@@ -50,8 +53,12 @@ def run(args) -> int:
             raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
         program = parse_file(programs.resolve(args.program))
         cfg = load_config(args.config) if args.config else TuneConfig()
+        if args.old_search_seed is not None:
+            deprecated("tune --seed", "tune --search-seed")
+            if args.search_seed is None:
+                args.search_seed = args.old_search_seed
         changes = {k: v for k, v in (("task", args.task), ("method", args.method),
-                                     ("budget", args.budget), ("seed", args.seed))
+                                     ("budget", args.budget), ("seed", args.search_seed))
                    if v is not None}
         if changes:
             cfg = cfg.replace(**changes)

@@ -8,8 +8,11 @@ seed reached (lower is better). The rules, in order:
 2. Every setting is compared with the baseline (and the best with the runner-up) by a
    two-sided Mann–Whitney U test on the per-seed values, p-value stated, plus a
    bootstrap 95% interval of the difference of means. A difference "exceeds the
-   seed-to-seed noise" only when p < `ALPHA`. When too few seeds make p < `ALPHA`
-   unreachable, the text says so and how many seeds would be needed.
+   seed-to-seed noise" only when p < `ALPHA`. With more than two settings there are several
+   comparisons, and their p-values are adjusted together by the Benjamini–Hochberg false
+   discovery rate procedure (`scipy.stats.false_discovery_control`) before the `ALPHA` test;
+   the text says so. When too few seeds make p < `ALPHA` unreachable, the text says so and
+   how many seeds would be needed.
 3. The trend with each varied numeric value (three values or more): Spearman's rank
    correlation of the value with the best fitness over all runs (ρ and p stated; a
    trend is claimed at p < `ALPHA`).
@@ -24,6 +27,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
@@ -57,6 +61,9 @@ class Comparison:
     p: float
     low: float
     high: float
+    #: The p-value adjusted for the other comparisons of the sweep (Benjamini–Hochberg), or
+    #: None when this is the only comparison.
+    q: float | None = None
 
     @property
     def diff(self) -> float:
@@ -64,12 +71,13 @@ class Comparison:
 
     @property
     def significant(self) -> bool:
-        return self.p < ALPHA
+        return (self.p if self.q is None else self.q) < ALPHA
 
 
 def compare(a: Arm, b: Arm, seed: int = 0) -> Comparison:
     """Two-sided Mann–Whitney U of `a.best` against `b.best` and a bootstrap 95% interval
-    of mean(a) − mean(b) (resampling each arm's seeds; `seed` fixes the resampling).
+    of mean(a) − mean(b) (`scipy.stats.bootstrap`, percentile method, resampling each arm's
+    seeds; `seed` fixes the resampling).
 
     >>> c = compare(Arm(1, "a", {}, [1.0, 2.0, 3.0, 4.0]), Arm(0, "b", {}, [5.0, 6.0, 7.0, 8.0]))
     >>> round(c.p, 3), c.significant, c.high < 0
@@ -84,14 +92,46 @@ def compare(a: Arm, b: Arm, seed: int = 0) -> Comparison:
     else:
         res = mannwhitneyu(x, y, alternative="two-sided")
         u, p = float(res.statistic), float(res.pvalue)
-    rng = np.random.default_rng(seed)
-    xs = x[rng.integers(0, len(x), (BOOTSTRAP, len(x)))].mean(axis=1)
-    ys = y[rng.integers(0, len(y), (BOOTSTRAP, len(y)))].mean(axis=1)
-    with np.errstate(invalid="ignore"):
-        d = xs - ys
-    low, high = (float(v) for v in np.percentile(d, [2.5, 97.5])) if np.isfinite(
-        d).all() else (math.nan, math.nan)
+    low, high = _interval(x, y, np.random.default_rng(seed))
     return Comparison(a, b, u, p, low, high)
+
+
+def _interval(x, y, rng) -> tuple[float, float]:
+    """Bootstrap 95% interval of mean(x) − mean(y); an arm with one value is a constant."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return math.nan, math.nan
+
+    def interval(data, statistic) -> tuple[float, float]:
+        ci = bootstrap(data, statistic, n_resamples=BOOTSTRAP, method="percentile", rng=rng,
+                       vectorized=True).confidence_interval
+        return float(ci.low), float(ci.high)
+
+    if len(x) > 1 and len(y) > 1:
+        return interval((x, y), lambda u, v, axis: u.mean(axis) - v.mean(axis))
+    if len(x) > 1:
+        low, high = interval((x,), lambda u, axis: u.mean(axis))
+        return low - float(y[0]), high - float(y[0])
+    if len(y) > 1:
+        low, high = interval((y,), lambda v, axis: v.mean(axis))
+        return float(x[0]) - high, float(x[0]) - low
+    return float(x[0] - y[0]), float(x[0] - y[0])
+
+
+def adjust(comparisons: list[Comparison]) -> list[Comparison]:
+    """The comparisons with their p-values adjusted together (Benjamini–Hochberg).
+
+    >>> arms = [Arm(i, str(i), {}, [i + d for d in (0.0, 0.1, 0.2, 0.3, 0.4)]) for i in range(3)]
+    >>> cs = adjust([compare(arms[1], arms[0]), compare(arms[2], arms[0])])
+    >>> [round(c.p, 4) for c in cs], [round(c.q, 4) for c in cs]
+    ([0.0079, 0.0079], [0.0079, 0.0079])
+    """
+    from scipy.stats import false_discovery_control
+
+    qs = false_discovery_control([c.p for c in comparisons], method="bh")
+    return [dataclasses.replace(c, q=float(q)) for c, q in zip(comparisons, qs)]
 
 
 def smallest_p(n1: int, n2: int) -> float:
@@ -126,7 +166,8 @@ def _sentence(c: Comparison) -> str:
                else "is within the seed-to-seed noise (not significant)")
     return (f"Run {c.a.index} ({c.a.label}) against Run {c.b.index} ({c.b.label}): mean best "
             f"fitness {_g(c.a.mean)} vs {_g(c.b.mean)} ({_pct(c.a.mean, c.b.mean)}); "
-            f"Mann–Whitney U = {c.u:g}, p = {c.p:.3g}; bootstrap 95% interval of the "
+            f"Mann–Whitney U = {c.u:g}, p = {c.p:.3g}"
+            f"{'' if c.q is None else f' (adjusted {c.q:.3g})'}; bootstrap 95% interval of the "
             f"difference [{_g(c.low)}, {_g(c.high)}]. The difference {verdict}.")
 
 
@@ -193,6 +234,12 @@ def discuss(arms: list[Arm]) -> str:
     comparisons = [compare(a, base) for a in arms[1:]]
     if best is not base and len(ranked) > 2 and ranked[1] is not base:
         comparisons.append(compare(best, ranked[1]))
+    if len(comparisons) > 1:
+        comparisons = adjust(comparisons)
+        paras.append(f"The {len(comparisons)} comparisons below are corrected for multiple "
+                     f"testing with the Benjamini–Hochberg false discovery rate procedure "
+                     f"(`scipy.stats.false_discovery_control`): a difference is significant "
+                     f"when its adjusted p-value is below {ALPHA}.")
     paras.append("\n".join(f"- {_sentence(c)}" for c in comparisons))
     n_min = min(len(a.best) for a in arms)
     floor = smallest_p(n_min, n_min)
@@ -215,7 +262,8 @@ def discuss(arms: list[Arm]) -> str:
                          "there is no significant trend.")
     else:
         sig = [c for c in comparisons if c.significant]
-        paras.append("Significant at p < 0.05: " + "; ".join(
+        adjusted = "adjusted " if sig[0].q is not None else ""
+        paras.append(f"Significant at {adjusted}p < {ALPHA}: " + "; ".join(
             f"Run {c.a.index} vs Run {c.b.index} ({'better' if c.diff < 0 else 'worse'})"
             for c in sig) + ".")
     return "\n\n".join(paras)

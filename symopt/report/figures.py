@@ -14,8 +14,6 @@ check or re-plot every figure without the code that made it.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,28 +50,12 @@ def figure(path: str | Path, columns: Columns, draw: Callable[[Any, Columns], An
 
 def columns_csv(columns: Columns) -> str:
     """CSV text of equal-length (or padded) columns; inf/nan written as `inf`/`nan`."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    names = list(columns)
-    w.writerow(names)
+    import pandas as pd
+
     n = max((len(v) for v in columns.values()), default=0)
-    for i in range(n):
-        w.writerow([_cell(columns[k][i]) if i < len(columns[k]) else "" for k in names])
-    return buf.getvalue()
-
-
-def read_columns(path: str | Path) -> dict[str, list[str]]:
-    """The columns of a figure's CSV (strings; empty cells dropped)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return {}
-    out: dict[str, list[str]] = {k: [] for k in rows[0]}
-    for row in rows[1:]:
-        for k, v in zip(rows[0], row):
-            if v != "":
-                out[k].append(v)
-    return out
+    frame = pd.DataFrame({k: [_cell(x) for x in v] + [""] * (n - len(v))
+                          for k, v in columns.items()})
+    return frame.to_csv(index=False, lineterminator="\n")
 
 
 def _cell(x: Any) -> Any:

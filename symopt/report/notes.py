@@ -73,17 +73,3 @@ def fmt(x: float | None, spec: str = ".6g") -> str:
     if isinstance(x, float) and not math.isfinite(x):
         return "inf" if x > 0 else ("-inf" if x < 0 else "nan")
     return format(x, spec)
-
-
-def duration(seconds: float) -> str:
-    """`95.2` → `'1 min 35 s'`.
-
-    >>> duration(95.2), duration(7322)
-    ('1 min 35 s', '2 h 2 min')
-    """
-    s = int(round(seconds))
-    if s < 60:
-        return f"{seconds:.1f} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"

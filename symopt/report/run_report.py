@@ -34,8 +34,9 @@ from symopt.errors import SymoptError
 from symopt.lang import parse
 from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
-from symopt.report.notes import duration, fmt, md_table, notes_block, write_keeping_notes
+from symopt.report.notes import fmt, md_table, notes_block, write_keeping_notes
 from symopt.report.tables import optional_tables
+from symopt.search.evolution.progress import format_duration
 from symopt.search.storage.runlock import run_lock
 from symopt.search.storage.schema import CandidateRecord
 from symopt.search.storage.store import RunStore
@@ -95,8 +96,8 @@ def _summary(h: RunHistory) -> str:
         ("budget", f"{h.budget} training runs"),
         ("training runs done", h.training_runs),
         ("candidates", f"{len(h.candidates)} ({h.cache_hits} answered by the cache)"),
-        ("wall time", f"{duration(h.wall_seconds)} in {len(h.sessions)} session(s)"
-                      if h.sessions else f"{duration(h.wall_seconds)} (from the stored "
+        ("wall time", f"{format_duration(h.wall_seconds)} in {len(h.sessions)} session(s)"
+                      if h.sessions else f"{format_duration(h.wall_seconds)} (from the stored "
                       f"timestamps; this store records no sessions)"),
         ("training runs per minute", fmt(h.runs_per_minute, ".1f")),
         ("cache-hit rate", f"{100 * h.cache_hit_rate:.1f}%"),

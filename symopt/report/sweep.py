@@ -4,7 +4,7 @@
 Run 0 is the config as given (the baseline), then one setting per point of the grid
 of `--vary` values (a point equal to the baseline is Run 0 itself). Any config key
 can vary, task overrides included (`task.overrides.steps=50,100`). Each setting runs
-once per search seed (`search.seed` + 0, 1, ...), in `DIR/run-K/seed-S/`.
+once per search seed (`search.random_seed` + 0, 1, ...), in `DIR/run-K/seed-S/`.
 
 `run_sweep(plan, DIR)` is resumable: the plan is stored in `DIR/sweep.json` (a
 different plan in the same directory is refused), finished runs are skipped, a run
@@ -132,7 +132,8 @@ class SweepPlan:
         """The validated config of one run (search seed = the config's + `seed`)."""
         cfg = copy.deepcopy(setting.config)
         search = cfg.setdefault("search", {})
-        search["seed"] = int(search.get("seed", 0)) + seed
+        key = "seed" if "seed" in search else "random_seed"  # the old spelling is still read
+        search[key] = int(search.get(key, 0)) + seed
         return SearchConfig.from_dict(cfg, source=f"sweep setting {setting.label}")
 
     @property

@@ -20,8 +20,6 @@ True
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import statistics
@@ -31,8 +29,9 @@ from pathlib import Path
 from symopt.report.discussion import Arm, discuss
 from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
-from symopt.report.notes import duration, notes_block, write_keeping_notes
+from symopt.report.notes import notes_block, write_keeping_notes
 from symopt.report.sweep import SWEEP_FILE, Setting, SweepPlan, run_dir, run_finished
+from symopt.search.evolution.progress import format_duration
 from symopt.search.storage.store import STORE_NAME, write_atomic
 
 NOTES_NAME, SUMMARY_NAME = "notes.md", "summary.csv"
@@ -149,28 +148,30 @@ def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
     dirs = ", ".join(f"`{r.path.parent.name}/{r.path.name}`" for r in runs)
     return "\n".join([f"## Run {s.index}: {'baseline' if s.index == 0 else s.label}", "",
                       f"Results: {json.dumps(res)}", "", f"Description: {desc}", "",
-                      f"Runs: {dirs}; total wall time {duration(sum(walls))}."])
+                      f"Runs: {dirs}; total wall time {format_duration(sum(walls))}."])
 
 
 def summary_csv(results: list[RunResult]) -> str:
     """One row per run: setting, seed, state, counters and results."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    import pandas as pd
+
     keys = sorted({k for r in results for k in r.setting.values})
-    w.writerow(["run", "setting", *keys, "seed", "state", "training_runs", "best_fitness",
-                "seed_fitness", "runs_to_beat_seed", "wall_s", "run_dir"])
+    header = ["run", "setting", *keys, "seed", "state", "training_runs", "best_fitness",
+              "seed_fitness", "runs_to_beat_seed", "wall_s", "run_dir"]
+    fmt = lambda x: "" if x is None else (repr(x) if math.isfinite(x) else "inf")
+    rows = []
     for r in results:
         h = r.history
         state = "finished" if r.finished else ("partial" if h else "not started")
-        fmt = lambda x: "" if x is None else (repr(x) if math.isfinite(x) else "inf")
-        w.writerow([r.setting.index, r.setting.label,
-                    *[json.dumps(r.setting.values.get(k)) for k in keys], r.seed, state,
-                    h.training_runs if h else "", fmt(h.best_fitness) if h else "",
-                    fmt(h.seed_fitness) if h else "",
-                    "" if not h or h.runs_to_beat_seed is None else h.runs_to_beat_seed,
-                    f"{h.wall_seconds:.2f}" if h else "",
-                    f"{r.path.parent.name}/{r.path.name}"])
-    return buf.getvalue()
+        rows.append([r.setting.index, r.setting.label,
+                     *[json.dumps(r.setting.values.get(k)) for k in keys], r.seed, state,
+                     h.training_runs if h else "", fmt(h.best_fitness) if h else "",
+                     fmt(h.seed_fitness) if h else "",
+                     "" if not h or h.runs_to_beat_seed is None else h.runs_to_beat_seed,
+                     f"{h.wall_seconds:.2f}" if h else "",
+                     f"{r.path.parent.name}/{r.path.name}"])
+    return pd.DataFrame(rows, columns=header, dtype=object).to_csv(index=False,
+                                                                  lineterminator="\n")
 
 
 def best_so_far(h: RunHistory, budget: int) -> list[float]:

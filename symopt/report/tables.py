@@ -14,10 +14,11 @@ store; a directory without them gets no section.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from symopt.report.figures import figure, finite
 from symopt.report.notes import md_table
@@ -30,12 +31,15 @@ FUNNEL_COLUMNS = ("stage", "task", "candidate_id", "is_seed", "fitness", "seed_f
 OBJECTIVES = ("fitness", "val_loss", "loss", "objective", "score")
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV as written: every cell a string, empty cells empty (not NaN)."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:  # not even a header
+        return pd.DataFrame()
 
 
-def funnel_rows(run_dir: Path) -> list[dict[str, Any]] | None:
+def funnel_rows(run_dir: Path) -> pd.DataFrame | None:
     """The funnel's rows: the store's `funnel` table, else `funnel.csv`, else None."""
     if (run_dir / STORE_NAME).is_file():
         store = RunStore.open(run_dir)
@@ -43,8 +47,8 @@ def funnel_rows(run_dir: Path) -> list[dict[str, Any]] | None:
             rows = store.table("funnel")
         finally:
             store.close()
-        if rows:
-            return rows
+        if rows:  # object columns: the stored ints stay ints beside NULLs
+            return pd.DataFrame(rows, dtype=object)
     if (run_dir / "funnel.csv").is_file():
         return read_csv(run_dir / "funnel.csv")
     return None
@@ -54,16 +58,14 @@ def optional_tables(run_dir: Path) -> str:
     """Markdown sections for the funnel and the tuning trials present in `run_dir`."""
     parts = []
     rows = funnel_rows(run_dir)
-    if rows:
-        header = [k for k in FUNNEL_COLUMNS if k in rows[0]] or list(rows[0])
-        body = [[_cell(r.get(k)) for k in header] for r in rows]
-        if {"fitness", "seed_fitness"} <= set(header):
-            header.append("ratio to seed")
-            for row, r in zip(body, rows):
-                row.append(_cell(_ratio(r.get("fitness"), r.get("seed_fitness"))))
+    if rows is not None and len(rows):
+        shown = rows[[k for k in FUNNEL_COLUMNS if k in rows.columns] or list(rows.columns)]
+        if {"fitness", "seed_fitness"} <= set(shown.columns):
+            shown = shown.assign(**{"ratio to seed": [
+                _ratio(x, base) for x, base in zip(shown["fitness"], shown["seed_fitness"])]})
         parts += ["## Funnel", "", "The best candidates re-evaluated on larger tasks against "
                   "the seed (`passed`: it beat the seed at that stage):", "",
-                  md_table(header, body), ""]
+                  md_table(list(shown.columns), shown.map(_cell).values.tolist()), ""]
     if (run_dir / "trials.csv").is_file():
         parts += [trials_summary(run_dir), ""]
     return "\n".join(parts).rstrip()
@@ -81,40 +83,31 @@ def _objective(header: list[str]) -> str | None:
     return next((c for c in OBJECTIVES if c in header), None)
 
 
-def _number(x: str | None) -> float:
-    try:
-        return float(x) if x not in (None, "") else math.inf
-    except ValueError:
-        return math.inf
-
-
 def trials_summary(run_dir: Path, top: int = 5) -> str:
     """A tuning section from `run_dir/trials.csv`: count, best trial, top rows, a figure
     of the objective and the best so far against the trial order."""
     rows = read_csv(run_dir / "trials.csv")
-    header = list(rows[0]) if rows else []
+    header = list(rows.columns)
     obj = _objective(header)
     lines = ["## Tuning trials", ""]
-    if not rows:
+    if not len(rows):
         return "\n".join(lines + ["`trials.csv` holds no trials yet."])
     if obj is None:
         lines += [f"{len(rows)} trials in `trials.csv` (no objective column among "
                   f"{', '.join(OBJECTIVES)}).", "",
-                  md_table(header, [[r[k] for k in header] for r in rows[:top]])]
+                  md_table(header, rows.head(top).values.tolist())]
         return "\n".join(lines)
-    values = [_number(r[obj]) for r in rows]
-    order = sorted(range(len(rows)), key=lambda i: (values[i], i))
-    best = order[0]
-    label = rows[best].get("trial", str(best))
+    # a missing or unreadable objective (or nan) counts as inf: never the best
+    values = pd.to_numeric(rows[obj], errors="coerce").fillna(math.inf)
+    ranked = rows.assign(_value=values.values).sort_values("_value", kind="stable")
+    best = int(ranked.index[0])
+    label = rows["trial"].iloc[best] if "trial" in rows.columns else str(best)
     lines += [f"{len(rows)} trials in `trials.csv`; the best (lowest `{obj}`) is trial "
-              f"{label}: {values[best]:.6g}.", "",
-              md_table(["rank"] + header, [[k + 1] + [rows[i][h] for h in header]
-                                           for k, i in enumerate(order[:top])])]
-    running, best_so_far = math.inf, []
-    for v in values:
-        running = min(running, v)
-        best_so_far.append(running)
-    data = {"trial": list(range(len(rows))), obj: values, "best_so_far": best_so_far}
+              f"{label}: {values.iloc[best]:.6g}.", "",
+              md_table(["rank"] + header, [[k + 1, *row] for k, row in
+                                           enumerate(ranked[header].head(top).values.tolist())])]
+    data = {"trial": list(range(len(rows))), obj: values.tolist(),
+            "best_so_far": values.cummin().tolist()}
 
     def draw(ax, d):
         ax.scatter(d["trial"], finite(d[obj]), s=10, color="0.6", label=obj)

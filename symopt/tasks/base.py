@@ -11,13 +11,15 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import optax
 
-STATUSES = ("ok", "diverged", "timeout", "error", "hurdle")
+#: How a training run ended: trained to the end, diverged, out of time, failed, or stopped
+#: at a hurdle (`symopt.search.evolution.hurdles`).
+Status = Literal["ok", "diverged", "timeout", "error", "hurdle"]
 
 
 @dataclass(eq=False, kw_only=True)
@@ -144,7 +146,7 @@ class EvalResult:
     """
 
     fitness: float
-    status: str
+    status: Status
     message: str = ""
     final_loss: float = math.inf
     best_loss: float = math.inf

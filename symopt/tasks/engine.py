@@ -40,7 +40,7 @@ class ProgramOptimizer:
     encoded program in the compiled interpreter of its size class instead.
     """
 
-    def __init__(self, program: Program, engine: str = checks.DEFAULT_ENGINE):
+    def __init__(self, program: Program, engine: checks.Engine = checks.DEFAULT_ENGINE):
         self.program, self.engine = program, checks.engine(engine, "engine")
         self._encoded: Encoded | None = None
 

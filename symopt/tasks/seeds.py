@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from symopt.tasks.base import EvalResult, Task
+from symopt.tasks.base import EvalResult, Status, Task
 from symopt.tasks.registry import get_task
 from symopt.tasks.train import MakeTx, evaluate
 
@@ -52,7 +52,7 @@ class Evaluation:
     """
 
     fitness: float
-    status: str
+    status: Status
     message: str = ""
     seconds: float = 0.0
     crashed: bool = False

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from symopt import checks
-from symopt.tasks.base import EvalResult, Task
+from symopt.tasks.base import EvalResult, Status, Task
 from symopt.tasks.engine import ProgramOptimizer, interpreter_factory
 from symopt.tasks.trial import BAD_EXPLODED, BAD_LOSS, BAD_PARAMS, Trial, failed_record, summarize
 
@@ -247,7 +247,7 @@ def runner_and_args(make_tx: MakeTx, task: Task, early_stop: bool = True) -> tup
     return runner_for(make_tx, task, False, early_stop), ()
 
 
-def _fail(task: Task, seed: int, status: str, message: str, **kw: Any) -> EvalResult:
+def _fail(task: Task, seed: int, status: Status, message: str, **kw: Any) -> EvalResult:
     return EvalResult(fitness=math.inf, status=status, message=message, seed=seed,
                       task=task.name, **kw)
 

@@ -103,8 +103,4 @@ class DigitsViT(Task):
     def val_loss(self, params, data):
         return self.loss(params, (data["x_val"], data["y_val"]))
 
-    def val_accuracy(self, params) -> float:
-        """Accuracy on the validation images (for reports; not the fitness)."""
-        logits = self._model().apply(params, self.data["x_val"])
-        return float(jnp.mean(jnp.argmax(logits, -1) == self.data["y_val"]))
 

@@ -8,8 +8,9 @@ this module checks values across keys and finds and reads the files.
 
 - `[search]`: `population` (P), `tournament` (T), `budget` (number of training runs,
   seed evaluations included; cache hits are free and do not count), `max_candidates`
-  (stop after this many candidates whatever the budget; 0 = 50 x budget), `seed`
-  (random seed of the search), `workers` (evaluations in flight; 1 = one at a time and
+  (stop after this many candidates whatever the budget; 0 = 50 x budget), `random_seed`
+  (random seed of the search; the old spelling `seed` is still read, with a deprecation
+  message), `workers` (evaluations in flight; 1 = one at a time and
   reproducible candidate for candidate), `restart_after` (restart when the best has not
   improved for this many candidates; 0 = never), `restart_from` (`"seed"` or `"best"`),
   `hall_of_fame` (rows in `hall_of_fame.csv`), `snapshot_every` (candidates between
@@ -81,7 +82,7 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from symopt import checks
 from symopt.errors import UserError
@@ -106,7 +107,8 @@ else:  # pragma: no cover
 
 
 #: `[search] method`: how candidates are proposed (see the module docstring).
-METHODS = ("evolution", "constants", "random")
+Method = Literal["evolution", "constants", "random"]
+METHODS: tuple[Method, ...] = get_args(Method)
 #: Largest accepted values (section, key) -> bound; see the module docstring.
 LIMITS: dict[tuple[str, str], int] = {
     ("search", "population"): 100_000, ("search", "budget"): 10_000_000,

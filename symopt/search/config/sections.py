@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from symopt import checks
-from symopt.errors import UserError
+from symopt.errors import UserError, deprecated
 from symopt.lang.parser import MAX_STATEMENTS
 from symopt.lang.registry import FUNCTIONS
 
@@ -34,7 +34,7 @@ class SearchSection:
     tournament: int = 2
     budget: int = 200
     max_candidates: int = 0
-    seed: int = 0
+    random_seed: int = 0
     workers: int = 1
     restart_after: int = 0
     restart_from: str = "best"
@@ -133,12 +133,23 @@ def hint(key: str, known) -> str:
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
 
 
+#: Old spellings of keys, still read (with a deprecation message): (section, old) -> new.
+RENAMED = {("search", "seed"): "random_seed"}
+
+
 def read_section(cls, data: Any, source: str, name: str):
     if not isinstance(data, dict):
         raise UserError(f"{source}: [{name}] must be a table")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in data.items():
+        if (name, key) in RENAMED:
+            new = RENAMED[name, key]
+            if new in data:
+                raise UserError(f"{source}: [{name}] {key}: the old spelling of {new}; "
+                                f"give only {new}")
+            deprecated(f"[{name}] {key}", f"[{name}] {new}", source)
+            key = new
         if key not in fields:
             raise UserError(f"{source}: [{name}] {key}: unknown key{hint(key, fields)}")
         values[key] = _coerce(value, str(fields[key].type), f"{source}: [{name}] {key}")

@@ -151,7 +151,7 @@ class _Search:
                                 dispatcher.is_training)
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
         self.stats = SearchStats(budget=cfg.search.budget)
-        self.programs: dict[int, Program] = {}
+        self.next_index = 0  # the generation index of the next child (resume: after the stored)
         self.hof_threshold = math.inf
         self.since_improvement = 0
         self.best: CandidateRecord | None = None
@@ -174,7 +174,7 @@ class _Search:
         with self.progress as progress:
             self.progress = progress
             self._warm_start()
-            next_index = self._next_gen_index()
+            next_index = self.next_index
             seed_failed = self._seed_failed()
             stopped = bool(seed_failed)
             while True:
@@ -222,7 +222,7 @@ class _Search:
     def _child(self, index: int) -> None:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
         start = time.perf_counter()
-        rng = child_rng(self.config.search.seed, index)
+        rng = child_rng(self.config.search.random_seed, index)
         parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
@@ -297,7 +297,6 @@ class _Search:
     # -- the population and the store ----------------------------------------------------
     def _store(self, rec: CandidateRecord, program: Program) -> None:
         rec_id = self.store.add(rec)
-        self.programs[rec_id] = program
         improved = self._account(rec, session=True)
         if rec.operator != "seed":
             self.population.add(Member(rec_id, rec.fitness, program))
@@ -346,23 +345,27 @@ class _Search:
 
     # -- history and warm start ----------------------------------------------------------
     def _load_history(self) -> None:
+        """Resume: the counters, the best, the seeds and the population, reading the store once."""
+        children: list[int] = []  # ids of the stored non-seed candidates, in order
         for rec in self.store.candidates():
             self._account(rec, session=False)
+            self.next_index = max(self.next_index, rec.gen_index + 1)
             if rec.id is not None:
                 self.hurdles.reload(self.store, rec.id)
             if rec.operator == "seed":
                 self.seed_ids.append(int(rec.id or 0))
                 self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
+            else:
+                children.append(int(rec.id or 0))
         ids = self.store.population(self.config.search.population,
                                     skip_corrupt=self.from_good_snapshot)
-        self.population.reset([self._member(i) for i in ids])
+        self.population.reset(self._members(ids))
         restarts = [after for after, reason in self.store.snapshots()
                     if reason.startswith("restart")]
         self.stats.restarts = len(restarts)
         if self.best is not None:
-            last = max([self.best.id] + restarts)
-            self.since_improvement = sum(1 for r in self.store.candidates()
-                                         if r.id > last and r.operator != "seed")
+            last = max([int(self.best.id or 0)] + restarts)
+            self.since_improvement = sum(1 for i in children if i > last)
 
     def _warm_start(self) -> None:
         for i, program in enumerate(self.seed_programs[len(self.seed_ids):],
@@ -388,14 +391,11 @@ class _Search:
         return all(m.id in self.seed_ids for m in self.population) and (
             len(self.population) < self.config.search.population)
 
-    def _next_gen_index(self) -> int:
-        return max([r.gen_index for r in self.store.candidates()] + [-1]) + 1
-
     def _reset_population(self, ids: list[int], reason: str) -> None:
         size = self.config.search.population
         members = [ids[k % len(ids)] for k in range(size)]
         self.store.add_snapshot(members, reason)
-        self.population.reset([self._member(i) for i in members])
+        self.population.reset(self._members(members))
 
     def _better(self, rec: CandidateRecord, best: CandidateRecord) -> bool:
         """Lower fitness wins; a tie goes to the program with fewer state slots."""
@@ -408,11 +408,15 @@ class _Search:
         """A stored candidate's program; errors name the store and the candidate id."""
         return parse(rec.program_text, self.store.source(rec))
 
-    def _member(self, candidate_id: int) -> Member:
-        rec = self.store.get(candidate_id)
-        if candidate_id not in self.programs:
-            self.programs[candidate_id] = self._parse_stored(rec)
-        return Member(candidate_id, rec.fitness, self.programs[candidate_id])
+    def _members(self, ids: list[int]) -> list[Member]:
+        """Population members for stored candidates `ids`: programs the population holds are
+        reused, the others (seeds at a restart, a resumed population) parsed from the store."""
+        known = {m.id: m for m in self.population}
+        for i in dict.fromkeys(ids):
+            if i not in known:
+                rec = self.store.get(i)
+                known[i] = Member(i, rec.fitness, self._parse_stored(rec))
+        return [known[i] for i in ids]
 
 
 def seed_failure(rec: CandidateRecord, time_limit_s: float | None) -> str:

@@ -187,7 +187,8 @@ class SearchStats:
 
 
 def format_duration(seconds: float) -> str:
-    """`42s`, `7m05s`, `1h02m`, or `?` when unknown."""
+    """`42s`, `7m05s`, `1h02m`, or `?` when unknown: the one duration format of symopt (the
+    progress display and the reports' wall times)."""
     if not math.isfinite(seconds):
         return "?"
     seconds = round(seconds)

@@ -27,6 +27,7 @@ import math
 import random
 
 from symopt.lang import Program
+from symopt.search.config.loading import Method
 from symopt.search.config.sections import OPERATORS, MutationConfig
 from symopt.search.evolution.mutation import Mutation, Mutator
 from symopt.search.evolution.population import AgingPopulation, Member
@@ -48,7 +49,7 @@ def constants_only(config: MutationConfig) -> MutationConfig:
 class Proposer:
     """`proposer(rng, population) -> (parent Member or None, Mutation)` for a method."""
 
-    def __init__(self, method: str, config: MutationConfig, seed: Program):
+    def __init__(self, method: Method, config: MutationConfig, seed: Program):
         self.method = method
         self.config = constants_only(config) if method == "constants" else config
         self.mutator = Mutator(self.config)

@@ -132,6 +132,11 @@ class RunStore:
         config = self._meta_json("config", "{}")
         if not isinstance(config, dict):
             raise CorruptStoreError(f"{self.path}: meta 'config' is not a table of sections")
+        search = config.get("search")
+        if isinstance(search, dict) and "seed" in search and "random_seed" not in search:
+            # a run stored before `[search] seed` became `random_seed`: nothing for its user
+            # to fix, so no deprecation message
+            search["random_seed"] = search.pop("seed")
         return config
 
     @property
