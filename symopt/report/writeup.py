@@ -287,18 +287,16 @@ class _RunPaper:
 
 def _best_trial(run_dir: Path) -> float | None:
     """The best objective of `trials.csv` in the run directory, if any."""
+    import pandas as pd
+
     from symopt.report.tables import OBJECTIVES, read_csv
 
     path = run_dir / "trials.csv"
     if not path.is_file():
         return None
     rows = read_csv(path)
-    key = next((k for k in OBJECTIVES if rows and k in rows[0]), None)
-    values = []
-    for r in rows if key else []:
-        try:
-            values.append(float(r[key]))
-        except ValueError:
-            continue
-    values = [v for v in values if math.isfinite(v)]
+    key = next((k for k in OBJECTIVES if k in rows.columns), None)
+    if key is None or not len(rows):
+        return None
+    values = [v for v in pd.to_numeric(rows[key], errors="coerce") if math.isfinite(v)]
     return min(values) if values else None

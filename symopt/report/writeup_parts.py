@@ -24,10 +24,11 @@ from symopt.lang import parse
 from symopt.lang.dead_code import state_values
 from symopt.report.bibliography import cite
 from symopt.report.history import RunHistory
-from symopt.report.notes import duration, fmt
+from symopt.report.notes import fmt
 from symopt.report.paper import Algorithm, Code, Para, Section, Table
 from symopt.report.run_report import program_diff, readable
 from symopt.search.config.sections import DEFAULT_FUNCTIONS, OPERATORS, MutationConfig
+from symopt.search.evolution.progress import format_duration
 from symopt.search.storage.store import RunStore
 
 #: Programs a search in the paper trained (Chen et al. 2023, section 2: 20-30K of 200-300K).
@@ -72,7 +73,7 @@ class Compute:
         steps = ("" if self.steps is None else
                  f" of at most {self.steps_per_run:,} steps each ({self.steps:,} steps at most)")
         return (f"{self.training_runs} training runs{steps}; "
-                f"{duration(self.train_seconds)} of training time")
+                f"{format_duration(self.train_seconds)} of training time")
 
 
 def compute_spent(h: RunHistory) -> Compute:
@@ -198,7 +199,7 @@ def setup_table(h: RunHistory, *, wall: float, sessions: int, compute: Compute) 
                          f"worker(s); engine {task.get('engine', 'default')}"],
             ["compute spent", compute.text()], ["task seeds", str(task.get("seeds"))],
             ["search seed", str(search.get("seed"))],
-            ["wall time", f"{duration(wall)} in {sessions} session(s)"]]
+            ["wall time", f"{format_duration(wall)} in {sessions} session(s)"]]
     return Table(["", ""], rows, "Experimental setup, as stored with the run.")
 
 
