@@ -21,14 +21,15 @@ import ast
 import math
 import os
 import re
-import stat
 
+from symopt.checks import MAX_FILE_BYTES
 from symopt.errors import ProgramError
+from symopt.files import FileError, read_bytes
 from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.registry import FUNCTIONS, IDENTITY, INFIX, PREFIX
 
 #: Larger files are refused before parsing: a real program is a few hundred bytes.
-MAX_BYTES = 1_000_000
+MAX_BYTES = MAX_FILE_BYTES
 #: Programs with more statements (after flattening nested expressions) are refused:
 #: compiling one costs time and memory that grow with its size.
 MAX_STATEMENTS = 1000
@@ -94,39 +95,13 @@ a program is read from a regular .prog file
     """
     path = os.fspath(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as err:
-        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ProgramError.at(path, 1, 1, f"not a regular file ({_file_kind(info.st_mode)}); "
-                                              f"a program is read from a regular .prog file")
-        if info.st_size > MAX_BYTES:
-            raise ProgramError.at(path, 1, 1, f"file too large ({info.st_size} bytes; a program "
-                                              f"file is at most {MAX_BYTES} bytes, 1 MB)")
-        chunks, size = [], 0
-        while size <= MAX_BYTES:  # the file may grow after fstat: never read past the limit
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
-    except OSError as err:
-        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
-    finally:
-        os.close(fd)
+        data = read_bytes(path, MAX_BYTES)
+    except FileError as err:
+        reason = err.reason
+        if reason.startswith("not a regular file"):
+            reason += "; a program is read from a regular .prog file"
+        raise ProgramError.at(path, 1, 1, reason) from None
     return parse(data, path, check=check)
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True) -> Program:

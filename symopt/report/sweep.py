@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,12 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.files import toml_value
 from symopt.search.config.loading import SearchConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SWEEP_FILE = "sweep.json"
 
@@ -62,10 +57,8 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         token = token.strip()
         if not token:
             raise UserError(f"--vary {text!r}: empty value")
-        try:
-            out.append(tomllib.loads(f"v = {token}")["v"])
-        except tomllib.TOMLDecodeError:
-            out.append(token)
+        parsed = toml_value(token, f"--vary {key}")
+        out.append(token if parsed is None else parsed)
     return key, out
 
 
