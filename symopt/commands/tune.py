@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from symopt import programs
+from symopt import files, programs
 from symopt.errors import UserError
 from symopt.lang import parse_file
 
@@ -48,6 +48,8 @@ def run(args) -> int:
     else:
         if not args.program or not (args.out or args.show_space):
             raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
+        if args.out:
+            files.output_dir(args.out, "--out")
         program = parse_file(programs.resolve(args.program))
         cfg = load_config(args.config) if args.config else TuneConfig()
         changes = {k: v for k, v in (("task", args.task), ("method", args.method),

@@ -68,9 +68,15 @@ class TuneStore:
             raise UserError(f"{run_dir} holds no tuning run ({FILE} is missing)")
         try:
             store = cls(path)
-            store.meta()
-        except sqlite3.DatabaseError as err:
+            meta = store.meta()
+        except (sqlite3.DatabaseError, ValueError) as err:
             raise UserError(f"{path}: not a readable tuning store ({err})") from None
+        missing = [k for k in ("config", "program") if k not in meta]
+        if missing or not isinstance(meta["config"], dict) or not isinstance(meta["program"], str):
+            store.close()
+            raise UserError(f"{path}: not a tuning store (no stored "
+                            f"{' and '.join(missing) or 'valid config and program'}); "
+                            f"start a new tuning run with --out")
         return store
 
     def meta(self) -> dict[str, Any]:
