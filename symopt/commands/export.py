@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-from symopt import programs
+from symopt import files, programs
 from symopt.analysis.hints import transfer_hint
 from symopt.compile import export_latex, export_optax, export_python, export_torch
 from symopt.errors import UserError
@@ -52,6 +52,8 @@ def default_name(path: str, target: str) -> str:
 
 
 def run(args) -> int:
+    if args.output:
+        files.output_file(args.output, "-o")
     program = parse_file(programs.resolve(args.file))
     name = args.name or default_name(args.file, args.to)
     text = _EXPORTERS[args.to](program, name=name)
@@ -62,7 +64,7 @@ def run(args) -> int:
         try:
             Path(args.output).write_text(text if text.endswith("\n") else text + "\n")
         except OSError as err:
-            raise UserError(f"cannot write -o {args.output}: {err.strerror}") from err
+            raise UserError(f"-o {args.output}: cannot write: {err.strerror or err}") from None
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0

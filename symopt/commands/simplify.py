@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
-from symopt import programs
+from symopt import files, programs
 from symopt.analysis import simplify, summarize, to_nested_text
 from symopt.errors import UserError
 from symopt.lang import parse_file, to_text
@@ -26,12 +25,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if args.output:
+        files.output_file(args.output, "-o")
     before = parse_file(programs.resolve(args.file))
     after = simplify(before)
     text = to_text(after) if args.flat else to_nested_text(after)
     if args.output:
-        if os.path.isdir(args.output):
-            raise UserError(f"-o {args.output}: is a directory; give a file name")
         try:
             with open(args.output, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -204,7 +204,8 @@ def export_torch(program: Program, name: str = "Optimizer") -> str:
         f"    def __init__(self, params, lr=1e-3{', *' + sig if hyper else ''}):",
         "        if not _builtins.isinstance(lr, torch.Tensor) and not lr >= 0.0:",
         "            raise _builtins.ValueError(f'invalid learning rate: {lr}')",
-        f"        _builtins.super({name}, self).__init__(params, _builtins.dict({defaults}))",
+        # `__class__`, not the class's name, which a parameter (`self`, `lr`...) may shadow
+        f"        _builtins.super(__class__, self).__init__(params, _builtins.dict({defaults}))",
         "",
         "    @torch.no_grad()",
         "    def step(self, closure=None):",

@@ -42,6 +42,7 @@ from pathlib import Path
 from symopt import checks
 from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
+from symopt.lang.printer import one_line
 from symopt.search.config.loading import SearchConfig
 from symopt.search.config.sections import FunnelStage
 from symopt.search.execution.executor import (
@@ -300,7 +301,7 @@ class _Funnel:
                         if best is not None and r.candidate_id == best.id]
         if best is not None:
             program = remove_dead(parse(best.program_text))
-            header = "\n".join([f"# symopt funnel {run_dir}: candidate {best.id} "
+            header = "\n".join([f"# symopt funnel {one_line(str(run_dir))}: candidate {best.id} "
                                 f"(search fitness {_fmt(best.fitness)}) passed every funnel "
                                 f"stage ({len(results)}):"] + passed_lines)
         else:
@@ -309,8 +310,8 @@ class _Funnel:
                    f"no candidate passed stage {failed.stage} ({failed.task}: seed "
                    f"{_fmt(failed.seed.fitness)}, best candidate "
                    f"{_fmt(min((r.fitness for r in failed.rows), default=math.inf))})")
-            header = (f"# symopt funnel {run_dir}: {why}; this is the seed program "
-                      f"({self.seed_path})")
+            header = (f"# symopt funnel {one_line(str(run_dir))}: {why}; this is the seed "
+                      f"program ({one_line(str(self.seed_path))})")
         write_atomic(run_dir / "best.prog", to_text(program.replace(header=header)))
         self.store.set_meta("funnel", json.dumps({
             "stages": [{"stage": st.stage, "task": st.task, "seed_record": st.seed.id,
