@@ -100,6 +100,10 @@ a program is read from a regular .prog file
         reason = err.reason
         if reason.startswith("not a regular file"):
             reason += "; a program is read from a regular .prog file"
+        elif reason.startswith("file too large") and "(" in reason:
+            size = reason[reason.index("(") + 1:].split(" ")[0]
+            reason = (f"file too large ({size} bytes; a program file is at most {MAX_BYTES} "
+                      f"bytes, 1 MB)")
         raise ProgramError.at(path, 1, 1, reason) from None
     return parse(data, path, check=check)
 
