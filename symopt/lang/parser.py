@@ -21,6 +21,7 @@ import ast
 import math
 import os
 import re
+import sys
 
 from symopt.checks import MAX_FILE_BYTES
 from symopt.errors import ProgramError
@@ -164,6 +165,16 @@ def _decode(source: str | bytes, filename: str) -> str:
                               f"not UTF-8 text (byte 0x{source[err.start]:02x})") from None
 
 
+def _tree_depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, found without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _header(text: str) -> str:
     lines = []
     for raw in text.splitlines():
@@ -196,7 +207,10 @@ class _Parser:
             raise ProgramError.at(self.file, err.lineno or 1, err.offset or 1,
                                   f"syntax error: {msg}") from None
         except (ValueError, RecursionError, MemoryError) as err:
-            raise ProgramError.at(self.file, 1, 1, f"syntax error: {err}") from None
+            # Python's parser gives up on very deep nesting with an empty MemoryError
+            why = str(err) if isinstance(err, ValueError) and str(err) else (
+                "expressions nested too deeply for Python's parser")
+            raise ProgramError.at(self.file, 1, 1, f"syntax error: {why}") from None
         defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
@@ -210,10 +224,21 @@ class _Parser:
             raise self.error(defs[1], f"a program has exactly one `def`; found {len(defs)}")
         self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         self.taken |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        depth = _tree_depth(tree)
+        if depth > MAX_STATEMENTS + 16:  # each level is at least one operation
+            raise ProgramError.at(self.file, 1, 1, f"expression nested too deeply ({depth} "
+                                                   f"levels; a program has at most "
+                                                   f"{MAX_STATEMENTS} operations)")
+        # Flattening recurses once per level: a long `g + g + ...` under the statement
+        # limit must not hit Python's default recursion limit.
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 8 * depth + 1000))
         try:
             return self.parse_def(defs[0], _header(text))
         except RecursionError:
             raise ProgramError.at(self.file, 1, 1, "expression nested too deeply") from None
+        finally:
+            sys.setrecursionlimit(old)
 
     def _describe(self, node, default: str) -> str:
         if type(node) in _FORBIDDEN:
