@@ -140,11 +140,14 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
             raise UserError(f"{run_dir}: the run's config has no [[funnel]] stages; give some "
                             f"with --config TOML (e.g. --config default: nanogpt-small, then "
                             f"vit-tiny)")
+        funnel = _Funnel(store, executor, log, stop_requested)
+        # a damaged stored program is named (store, candidate) before any worker starts
+        funnel.check_programs(max(stage.top_k for stage in stages))
         if executor is None:
             executor = own_executor = make_executor(config.executor,
                                                     workers or config.search.workers,
                                                     evaluate_fn or evaluate_text, run_dir=run_dir)
-        funnel = _Funnel(store, executor, log, stop_requested)
+            funnel.executor = executor
         funnel.engine = config.task.engine  # the run's engine trains the funnel too
         funnel.note = unfinished_note(store, config.search.budget)
         if funnel.note:
@@ -187,6 +190,12 @@ class _Funnel:
         self.seed_hashes = {r.hash for r in seeds}
         self.note = ""
         self.engine = checks.DEFAULT_ENGINE
+
+    def check_programs(self, top_k: int) -> None:
+        """Parse the seed and the `top_k` best candidates (`ProgramError` naming the store
+        and the candidate if one was damaged outside symopt)."""
+        for rec in [self.seed] + self.pool()[:top_k]:
+            parse(rec.program_text, self.store.source(rec))
 
     def pool(self) -> list[CandidateRecord]:
         """Distinct non-seed candidates that trained successfully, best first."""
@@ -246,7 +255,9 @@ class _Funnel:
                     self._cancel(in_flight)
                     return None
                 pos = todo.pop(0)
-                text = to_text(remove_dead(parse(jobs[pos][0].program_text)), header=False)
+                text = to_text(remove_dead(parse(jobs[pos][0].program_text,
+                                                 self.store.source(jobs[pos][0]))),
+                               header=False)
                 job_spec = {**spec, "engine": self.engine}  # not in the stored spec: the
                 in_flight[self.executor.submit(EvalJob(text, job_spec))] = pos  # same fitness
             done, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
@@ -305,7 +316,7 @@ class _Funnel:
                                 f"(search fitness {_fmt(best.fitness)}) passed every funnel "
                                 f"stage ({len(results)}):"] + passed_lines)
         else:
-            program = parse(self.seed.program_text)
+            program = parse(self.seed.program_text, self.store.source(self.seed))
             why = ("no candidate to check" if failed is None else
                    f"no candidate passed stage {failed.stage} ({failed.task}: seed "
                    f"{_fmt(failed.seed.fitness)}, best candidate "
