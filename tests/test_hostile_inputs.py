@@ -450,3 +450,24 @@ def test_the_count_of_hostile_inputs():
     closing note quotes it)."""
     print(f"\nhostile inputs tried: {len(HOSTILE)}")
     assert len(HOSTILE) >= 100 or len(HOSTILE) == 0  # 0: this test was run alone
+
+
+def test_a_worker_whose_parent_is_gone_leaves_without_a_traceback(capfd):
+    """What a double Ctrl-C or a broken pipe does to a busy worker: its result has nowhere
+    to go; it must exit quietly, not print chained BrokenPipeError tracebacks."""
+    import time
+
+    from symopt.isolation import IsolatedWorker
+
+    HOSTILE.append("parent gone while a worker trains")
+    w = IsolatedWorker()
+    w.call(os.getpid)  # started
+    proc, conn = w._proc, w._conn
+    conn.send((time.sleep, (1.0,)))
+    assert conn.recv() == ("started", None)
+    conn.close()  # the parent's end is gone while the worker is busy
+    proc.join(timeout=60)
+    w._proc = w._conn = None
+    assert proc.exitcode == 0
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err
