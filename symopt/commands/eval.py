@@ -46,13 +46,25 @@ def load_optimizer(spec: str, engine: str = checks.DEFAULT_ENGINE):
 
         return optax_factory(spec[len("optax:"):])
     path = programs.resolve(spec)
-    if not os.path.lexists(path):  # False also for a name the system refuses
+    if _missing(path):
         raise UserError(f"{spec}: no such program file or built-in program "
                         f"(built-in: {', '.join(programs.names())})")
     from symopt.lang import parse_file
     from symopt.tasks.engine import ProgramOptimizer
 
     return ProgramOptimizer(parse_file(str(path)), engine)
+
+
+def _missing(path) -> bool:
+    """No such file (a name the system refuses, e.g. too long, is left to the reader,
+    whose error says so)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def program_notes(spec: str) -> list[str]:
