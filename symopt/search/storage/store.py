@@ -54,7 +54,7 @@ VERSION = "1"
 #: Integer columns hold at most this (ids and counts far from SQLite's 64-bit limit, so
 #: that `gen_index + 1` never overflows).
 _BIG = 2**53
-_ID_RANGE = {name: (-1 if name in ("gen_index", "parent_id") else 0, _BIG)
+_ID_RANGE = {name: (-_BIG if name in ("gen_index", "parent_id") else 0, _BIG)
              for name in ("gen_index", "parent_id", "tries", "cache_hit", "statements",
                           "live_statements")}
 
