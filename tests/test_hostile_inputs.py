@@ -274,7 +274,7 @@ FUNNEL_CMD = ["funnel", "{run}"]
 
 @pytest.mark.parametrize("damage, verbs, message", [
     ("UPDATE candidates SET program_text = CAST(x'fffe41' AS TEXT) WHERE id = 2",
-     [RESUME, REPORT], "a stored text is not UTF-8"),
+     [RESUME, REPORT, FUNNEL_CMD], "a stored text is not UTF-8"),
     ("UPDATE snapshots SET members = '[[[' ", [REPORT, RESUME], "population snapshot"),
     ("INSERT INTO sessions (started, ended, end_reason) VALUES ('x', 'y', 3)", [REPORT],
      "session"),
@@ -471,3 +471,20 @@ def test_a_worker_whose_parent_is_gone_leaves_without_a_traceback(capfd):
     assert proc.exitcode == 0
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_the_report_wall_time_includes_the_funnel(tmp_path, capsys):
+    run = tmp_path / "run"
+    run_search(SearchConfig.from_dict(FUNNEL), run, seeds=["sgd"],
+               evaluate_fn=statement_count_fitness)
+    db = sqlite3.connect(run / "run.sqlite")
+    first, last = db.execute("SELECT MIN(created - seconds), MAX(created) FROM funnel").fetchone()
+    db.close()
+    assert main(["report", str(run), "--no-curves"]) == 0
+    line = next(x for x in (run / "report.md").read_text().splitlines() if "wall time" in x)
+    assert " + funnel " in line, line
+    from symopt.report.history import RunHistory
+
+    h = RunHistory.load(run)
+    assert h.funnel_seconds == pytest.approx(last - first)
+    assert h.total_seconds == pytest.approx(h.wall_seconds + h.funnel_seconds)

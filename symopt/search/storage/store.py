@@ -249,7 +249,8 @@ class RunStore:
                     " or NULL" if nullable else "")
             elif name == "fitness" and not math.isfinite(value):
                 expected = "a finite number or NULL (a failed run)"
-            elif name in _ID_RANGE and not _ID_RANGE[name][0] <= value <= _ID_RANGE[name][1]:
+            elif (name in _ID_RANGE and isinstance(value, int)
+                  and not _ID_RANGE[name][0] <= value <= _ID_RANGE[name][1]):
                 expected = f"an integer in [{_ID_RANGE[name][0]}, {_ID_RANGE[name][1]}]"
             if expected is not None:
                 shown = repr(value)
