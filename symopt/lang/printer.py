@@ -51,8 +51,8 @@ def format_stmt(stmt: Stmt) -> str:
 
 
 def one_line(text: str) -> str:
-    """`text` safe inside a `#` comment: line breaks and other control characters escaped
-    (a path such as ``'r\\nimport os'`` in a header must not end the comment).
+    r"""`text` safe inside a `#` comment: line breaks and other control characters escaped
+    (a path such as ``'r\nimport os'`` in a header must not end the comment).
 
     >>> one_line("runs/r\nimport os")
     'runs/r\\nimport os'

@@ -10,11 +10,11 @@ file is a `CorruptStoreError`. The CLI prints either as one line and exits 2.
 >>> db = guard(sqlite3.connect(":memory:"), "run.sqlite")
 >>> db.execute("SELECT 1").fetchone()
 (1,)
->>> db.execute("SELECT nope FROM nothing")
+>>> db.execute("SELECT nope FROM missing")
 Traceback (most recent call last):
 ...
 symopt.search.storage.guard.CorruptStoreError: run.sqlite: not a usable store: no such \
-table: nothing
+table: missing
 """
 
 from __future__ import annotations
