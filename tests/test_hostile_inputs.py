@@ -385,6 +385,8 @@ def test_a_full_disk_mid_search_is_a_named_error_and_keeps_the_rows(tiny_disk, c
         run_search(cfg, tiny_disk / "run", seeds=["sgd"],
                    evaluate_fn=fill_the_disk_at_the_sixth)
     refused(capsys, ["report", str(tiny_disk / "run"), "--no-curves"], "cannot write")
+    refused(capsys, ["search", "--resume", str(tiny_disk / "run"), "--progress", "none",
+                     "--no-funnel"], f"{tiny_disk}/run")
     filler.unlink()
     store = RunStore.open(tiny_disk / "run")
     assert len(store.candidates()) == 5  # every row stored before the disk filled
