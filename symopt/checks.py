@@ -46,6 +46,9 @@ MAX_TASK_SIZE = 1_000_000
 MAX_TUNE_BUDGET = 100_000
 #: `[tune] population`, `generations`, `[tune.pbt] iterations` and the tuner's seeds.
 MAX_TUNE_COUNT = 100_000
+#: Seed programs of a search or sweep (`--seed`, `--program`), `[[funnel]]` stages and
+#: `[hurdles] at` points.
+MAX_LIST = 100
 #: Searches in one `symopt sweep` (the product of its `--vary` lists and `--repeats`).
 MAX_SWEEP_RUNS = 1_000
 #: `[search]` keys (section, key) -> largest accepted value.

@@ -194,6 +194,11 @@ class SearchConfig:
             checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
         for key, why in self.hurdles.problems():
             raise bad("hurdles", key, why)
+        if len(self.hurdles.at) > checks.MAX_LIST:
+            raise bad("hurdles", "at", f"{len(self.hurdles.at)} points; at most {checks.MAX_LIST}")
+        if len(self.funnel) > checks.MAX_LIST:
+            raise UserError(f"{source}: [[funnel]]: {len(self.funnel)} stages; at most "
+                            f"{checks.MAX_LIST}")
         checks.engine(t.engine, f"{source}: [task] engine")
         if s.batch > 1 and t.engine != "interpreted":
             raise bad("search", "batch", "population-parallel training runs the interpreter; "
