@@ -49,6 +49,8 @@ MAX_TUNE_COUNT = 100_000
 #: Seed programs of a search or sweep (`--seed`, `--program`), `[[funnel]]` stages and
 #: `[hurdles] at` points.
 MAX_LIST = 100
+#: Wall-clock limit of one evaluation (`--time-limit`, `time_limit_s`): a week.
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 #: Searches in one `symopt sweep` (the product of its `--vary` lists and `--repeats`).
 MAX_SWEEP_RUNS = 1_000
 #: `[search]` keys (section, key) -> largest accepted value.
@@ -115,15 +117,23 @@ def task_int(key: str, value: int, where: str) -> int:
 
 
 def time_limit(value: float | None, where: str) -> float | None:
-    """A wall-clock limit in seconds: positive, or None for no limit.
+    """A wall-clock limit in seconds: positive, at most `MAX_TIME_LIMIT_S`, or None for
+    no limit.
 
     >>> time_limit(None, "--time-limit"), time_limit(2, "--time-limit")
     (None, 2.0)
+    >>> time_limit(float("inf"), "--time-limit")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: --time-limit: must be at most 604800 s (a week), got inf
     """
     if value is None:
         return None
     if not _is_number(value) or not value > 0:
         raise UserError(f"{where}: must be positive, got {value!r}")
+    if not value <= MAX_TIME_LIMIT_S:
+        raise UserError(f"{where}: must be at most {MAX_TIME_LIMIT_S:.0f} s (a week), "
+                        f"got {value!r}")
     return float(value)
 
 

@@ -145,6 +145,7 @@ def test_toml_depth_and_integer_size_are_bounded(text, message, tmp_path, capsys
     ("task.lr_multipliers=" + str([1.0] * 33), "33 multipliers; at most 32"),
     ("search.population=100000000000", "[search] population: 100000000000 is above the limit"),
     ("hurdles.at=" + str([0.5] * 101), "[hurdles] at: 101 points; at most 100"),
+    ("task.time_limit_s=1e400", "[task] time_limit_s: must be at most 604800 s"),
 ])
 def test_set_values_are_bounded_before_the_run_exists(setting, message, tmp_path, capsys):
     out = tmp_path / "o"
@@ -159,6 +160,7 @@ def test_set_values_are_bounded_before_the_run_exists(setting, message, tmp_path
     (["eval", "sgd", "--steps", "3000000000"], "--steps: must be at most 10,000,000"),
     (["eval", "sgd", "--lr-mult", ",".join(["1"] * 40)], "40 multipliers; at most 32"),
     (["eval", "sgd", "--lr-mult", "1,,2"], "no empty item"),
+    (["eval", "sgd", "--time-limit", "1e400"], "--time-limit: must be at most 604800 s"),
     (["eval"] + ["sgd"] * 101, "101 programs; eval compares at most 100"),
     (["search", "--out", "{tmp}/o"] + ["--seed", "sgd"] * 101, "--seed: 101 seed programs"),
     (["sweep", "--vary", "search.population=8", "--out", "{tmp}/o"] + ["--program", "sgd"] * 101,
