@@ -46,7 +46,8 @@ def _deadline(seconds: int = 10):
 
 def refused(capsys, argv: list[str], *expected: str) -> str:
     """Run `symopt ARGV`: exit 2, no traceback, every `expected` text in the message."""
-    HOSTILE.append(" ".join(a[:60] for a in argv))
+    case = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]  # e.g. which damage
+    HOSTILE.append(f"{case}: " + " ".join(a[:60] for a in argv))
     with _deadline():
         code = main(argv)
     out, err = capsys.readouterr()
