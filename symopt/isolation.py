@@ -104,12 +104,34 @@ def _worker_main(conn, parent: int) -> None:
         try:
             conn.send(("started", None))
             result = ("done", fn(*args))
+        except OSError as err:  # a send in `untimed` too: the parent may be gone
+            if _parent_gone(err):
+                return
+            result = ("raised", f"{type(err).__name__}: {err}")
         except BaseException as err:  # noqa: BLE001 - reported to the parent, which decides
             result = ("raised", f"{type(err).__name__}: {err}")
+        if not _send(conn, result):
+            return
+
+
+def _parent_gone(err: BaseException) -> bool:
+    return isinstance(err, BrokenPipeError | ConnectionResetError | EOFError)
+
+
+def _send(conn, result) -> bool:
+    """Send `result` to the parent; False, silently, if the parent is gone (Ctrl-C twice,
+    killed, a broken pipe): a worker prints no chained tracebacks on its way out."""
+    try:
+        conn.send(result)
+        return True
+    except OSError:
+        return False
+    except Exception as err:  # noqa: BLE001 - e.g. an unpicklable result
         try:
-            conn.send(result)
-        except Exception as err:  # noqa: BLE001 - e.g. an unpicklable result
             conn.send(("raised", f"cannot send the result back: {type(err).__name__}: {err}"))
+            return True
+        except OSError:
+            return False
 
 
 def _death(exitcode: int | None) -> str:

@@ -71,7 +71,7 @@ def test_load_config_reports_bad_toml_and_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("body, message", [
-    (b"\xff\xfe[search]\n", "invalid TOML: not UTF-8 text"),
+    (b"\xff\xfe[search]\n", "not UTF-8 text (byte 0xff at line 1, column 1)"),
     (b'[task]\nname = "nosuch"\n', "[task] name: unknown task 'nosuch'"),
     (b'[task]\nname = "quadratic"\nseeds = [-1]\n', "[task] seeds: seeds are non-negative"),
     (b'[task]\nname = "quadratic"\noverrides = { steps = "x" }\n',

@@ -71,23 +71,31 @@ def test_eval_programs(tmp_path, capsys):
     ("--json", "adir", "--json {p}: is a directory; give a file name"),
     ("--plot", "adir", "--plot {p}: is a directory; give a file name"),
     ("--plot", "curves.pdfx", "--plot {p}: unknown image format '.pdfx'"),
-    ("--json", "afile/r.json", "--json {p}: cannot create its folder"),
+    ("--json", "afile/r.json", "--json {p}: cannot be created: {p.parent} is not a directory"),
+    ("--plot", "/dev/full", "--plot {p}: is under /dev, not a place for results"),
+    ("--json", "/proc/r.json", "--json {p}: is under /proc, not a place for results"),
 ])
 def test_eval_bad_output_fails_before_training(tmp_path, capsys, flag, target, message):
     (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("x")
-    path = tmp_path / target
+    path = tmp_path / target  # an absolute target stays as it is
     assert main(["eval", "optax:sgd", "--task", "quadratic", flag, str(path)]) == 2
     out, err = capsys.readouterr()
     assert err.startswith("symopt: error:") and message.format(p=path) in err
     assert "Traceback" not in err and out == ""  # refused before anything was trained
 
 
-@pytest.mark.parametrize("mult", ["inf", "nan", ","])
-def test_eval_lr_mult_must_be_positive_finite(mult, capsys):
+@pytest.mark.parametrize("mult, message", [
+    ("inf", "must be a non-empty list of positive finite numbers"),
+    ("nan", "must be a non-empty list of positive finite numbers"),
+    (",", "expected numbers separated by commas (no empty item)"),
+    ("1,,2", "expected numbers separated by commas (no empty item)"),
+    (",".join(["1"] * 33), "33 multipliers; at most 32"),
+])
+def test_eval_lr_mult_must_be_positive_finite(mult, message, capsys):
     assert main(["eval", "optax:sgd", "--task", "quadratic", "--lr-mult", mult]) == 2
     err = capsys.readouterr().err
-    assert "--lr-mult: must be a non-empty list of positive finite numbers" in err
+    assert f"--lr-mult: {message}" in err
 
 
 @pytest.mark.slow

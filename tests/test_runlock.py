@@ -126,10 +126,14 @@ def test_tune_is_refused_on_a_directory_another_process_owns(tmp_path, capsys):
     try:
         with pytest.raises(RunLockedError, match=f"PID {proc.pid}"):
             run_tune(parse(program), TuneConfig(task="quadratic", budget=2), run)
-        assert main(["tune", "--resume", str(run)]) == 2  # the store exists now
+        assert not (run / FILE).exists()  # refused before the store is written (issue 25)
+        assert main(["tune", "sgd", "--task", "quadratic", "--budget", "2", "--out",
+                     str(run)]) == 2
         err = capsys.readouterr().err
         assert f"PID {proc.pid} (holder-for-test" in err and "Traceback" not in err
-        assert (run / FILE).exists()
+        assert not (run / FILE).exists()
+        assert main(["tune", "--resume", str(run)]) == 2  # so there is nothing to resume
+        assert "holds no tuning run" in capsys.readouterr().err
     finally:
         proc.kill()
         proc.wait()
@@ -174,7 +178,9 @@ def test_report_that_trains_curves_is_refused_on_a_run_another_process_owns(tmp_
         assert main(["report", str(run)]) == 2  # it would write curves into run.sqlite
         err = capsys.readouterr().err
         assert f"PID {proc.pid} (holder-for-test" in err and "Traceback" not in err
-        assert main(["report", str(run), "--no-curves"]) == 0  # read-only: no lock needed
+        assert main(["report", str(run), "--no-curves"]) == 2  # it writes report.md there
+        assert f"PID {proc.pid}" in capsys.readouterr().err
+        assert not (run / "report.md").exists() and not list(run.glob("report_*"))
     finally:
         proc.kill()
         proc.wait()

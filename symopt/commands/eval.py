@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from symopt import checks, programs
+from symopt import checks, files, programs
 from symopt.errors import UserError
 
 NAME = "eval"
@@ -45,13 +46,25 @@ def load_optimizer(spec: str, engine: str = checks.DEFAULT_ENGINE):
 
         return optax_factory(spec[len("optax:"):])
     path = programs.resolve(spec)
-    if not path.exists():
+    if _missing(path):
         raise UserError(f"{spec}: no such program file or built-in program "
                         f"(built-in: {', '.join(programs.names())})")
     from symopt.lang import parse_file
     from symopt.tasks.engine import ProgramOptimizer
 
     return ProgramOptimizer(parse_file(str(path)), engine)
+
+
+def _missing(path) -> bool:
+    """No such file (a name the system refuses, e.g. too long, is left to the reader,
+    whose error says so)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def program_notes(spec: str) -> list[str]:
@@ -81,20 +94,24 @@ def _names(specs: list[str]) -> list[str]:
 def _multipliers(text: str | None):
     if text is None:
         return None
+    items = text.split(",")
+    if len(items) > checks.MAX_LR_MULTIPLIERS:
+        raise UserError(f"--lr-mult: {len(items)} multipliers; at most "
+                        f"{checks.MAX_LR_MULTIPLIERS}")
     try:
-        out = [float(x) for x in text.split(",") if x.strip()]
+        out = [float(x) for x in items]
     except ValueError:
-        raise UserError(f"--lr-mult: expected numbers separated by commas, got {text!r}") from None
+        raise UserError(f"--lr-mult: expected numbers separated by commas (no empty item), "
+                        f"got {text[:80]!r}") from None
     return list(checks.lr_multipliers(out, "--lr-mult"))
 
 
 def _check_output(flag: str, path: str | None, plot: bool = False) -> None:
-    """Fail now, before any training, if `path` cannot take the result later."""
+    """Fail now, before any training, if `path` cannot take the result later (writes
+    nothing: the folder is created only when the result is written)."""
     if path is None:
         return
-    target = Path(path)
-    if target.is_dir():
-        raise UserError(f"{flag} {path}: is a directory; give a file name")
+    target = files.output_file(path, flag)
     if plot and target.suffix:
         from matplotlib.backend_bases import FigureCanvasBase
 
@@ -102,10 +119,14 @@ def _check_output(flag: str, path: str | None, plot: bool = False) -> None:
         if target.suffix[1:].lower() not in formats:
             raise UserError(f"{flag} {path}: unknown image format {target.suffix!r} "
                             f"(use one of {', '.join('.' + f for f in sorted(formats))})")
+
+
+def _write(flag: str, path: str, write) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write()
     except OSError as err:
-        raise UserError(f"{flag} {path}: cannot create its folder: {err.strerror or err}") from None
+        raise UserError(f"{flag} {path}: cannot write: {err.strerror or err}") from None
 
 
 def run(args) -> int:
@@ -115,9 +136,12 @@ def run(args) -> int:
     from symopt.tasks import get_task
     from symopt.tasks.compare import compare
 
-    checks.at_least(args.seeds, 1, "--seeds")
+    checks.bounded(args.seeds, 1, checks.MAX_SEEDS, "--seeds")
     if args.steps is not None:
-        checks.at_least(args.steps, 1, "--steps")
+        checks.bounded(args.steps, 1, checks.MAX_STEPS, "--steps")
+    if len(args.programs) > checks.MAX_PROGRAMS:
+        raise UserError(f"{len(args.programs)} programs; eval compares at most "
+                        f"{checks.MAX_PROGRAMS}")
     checks.time_limit(args.time_limit, "--time-limit")
     mults = _multipliers(args.lr_mult)
     _check_output("--json", args.json)
@@ -150,13 +174,8 @@ def run(args) -> int:
     if args.json:
         out = comp.to_dict()
         out["programs_files"] = dict(zip(names, specs))
-        try:
-            Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
-        except OSError as err:
-            raise UserError(f"--json {args.json}: cannot write: {err.strerror or err}") from None
+        _write("--json", args.json,
+               lambda: Path(args.json).write_text(json.dumps(out, indent=1) + "\n"))
     if args.plot:
-        try:
-            plot_curves(comp, args.plot)
-        except OSError as err:
-            raise UserError(f"--plot {args.plot}: cannot write: {err.strerror or err}") from None
+        _write("--plot", args.plot, lambda: plot_curves(comp, args.plot))
     return 0

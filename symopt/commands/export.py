@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from symopt import programs
+from symopt import files, programs
 from symopt.analysis.hints import transfer_hint
 from symopt.compile import export_latex, export_optax, export_python, export_torch
 from symopt.errors import UserError, deprecated
@@ -54,20 +54,22 @@ def default_name(path: str, target: str) -> str:
 
 
 def run(args) -> int:
+    if args.old_out:
+        deprecated("--output", "--out")
+        args.out = args.out or args.old_out
+    if args.out:
+        files.output_file(args.out, "-o")
     program = parse_file(programs.resolve(args.file))
     name = args.name or default_name(args.file, args.to)
     text = _EXPORTERS[args.to](program, name=name)
     notes = [memory_line(program)] + [h for h in [transfer_hint(program)] if h]
     for note in notes:
         print(f"{args.file}: {note}", file=sys.stderr)
-    if args.old_out:
-        deprecated("--output", "--out")
-        args.out = args.out or args.old_out
     if args.out:
         try:
             Path(args.out).write_text(text if text.endswith("\n") else text + "\n")
         except OSError as err:
-            raise UserError(f"cannot write -o {args.out}: {err.strerror}") from err
+            raise UserError(f"-o {args.out}: cannot write: {err.strerror or err}") from None
     else:
         print(text, end="" if text.endswith("\n") else "\n")
     return 0

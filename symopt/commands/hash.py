@@ -6,6 +6,7 @@ import os
 import sys
 from collections import defaultdict
 
+from symopt import programs
 from symopt.analysis import canonical_hash, fingerprint
 from symopt.errors import ProgramError, UserError
 from symopt.lang import parse_file
@@ -17,21 +18,27 @@ HELP = ("print each program's canonical hash and numeric fingerprint; --group so
 
 def add_arguments(parser) -> None:
     parser.add_argument("paths", nargs="+", metavar="FILE",
-                        help=".prog files, or folders (their *.prog files)")
+                        help=".prog files, built-in names (adamw, lion...) or folders "
+                             "(their *.prog files)")
     parser.add_argument("--group", action="store_true",
                         help="group the programs into classes of equal fingerprint")
 
 
-def _expand(paths: list[str]) -> list[str]:
+def _expand(paths: list[str]) -> list[tuple[str, str]]:
+    """(as the user named it, the file to read) of every program given."""
     files = []
     for path in paths:
         if os.path.isdir(path):
-            files.extend(sorted(os.path.join(path, n) for n in os.listdir(path)
-                                if n.endswith(".prog")))
-        elif os.path.exists(path):
-            files.append(path)
-        else:
-            raise UserError(f"{path}: no such file or folder")
+            files.extend((f, f) for f in sorted(os.path.join(path, n) for n in os.listdir(path)
+                                                if n.endswith(".prog")))
+        elif os.path.lexists(path):
+            files.append((path, path))
+        else:  # a built-in name (`adamw`) or `programs/adamw.prog` outside a checkout
+            resolved = programs.resolve(path)
+            if not os.path.lexists(resolved):
+                raise UserError(f"{path}: no such file, folder or built-in program "
+                                f"(built-in: {', '.join(programs.names())})")
+            files.append((path, str(resolved)))
     if not files:
         raise UserError(f"no .prog files in {', '.join(paths)}")
     return files
@@ -40,9 +47,9 @@ def _expand(paths: list[str]) -> list[str]:
 def run(args) -> int:
     status = 0
     classes: dict[str, list[str]] = defaultdict(list)
-    for path in _expand(args.paths):
+    for path, file in _expand(args.paths):
         try:
-            program = parse_file(path)
+            program = parse_file(file)
         except ProgramError as err:
             print(err, file=sys.stderr)
             status = 2

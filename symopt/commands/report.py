@@ -9,6 +9,7 @@ between `<!-- notes -->` and `<!-- /notes -->`.
 
 from __future__ import annotations
 
+from symopt.errors import UserError
 from symopt.report.report import write_report
 
 NAME = "report"
@@ -25,7 +26,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from symopt.commands.writeup import command_for
 
-    path = write_report(args.run_dir, curves=not args.no_curves)
+    try:
+        path = write_report(args.run_dir, curves=not args.no_curves)
+    except OSError as err:  # a full disk or a read-only directory while writing figures
+        where = err.filename or args.run_dir
+        raise UserError(f"{where}: cannot write the report: {err.strerror or err}; the run "
+                        f"itself is unchanged") from None
     print(path)
     if path.name != "report.md" or (path.parent / "run.sqlite").is_file():
         print(command_for(args.run_dir))

@@ -31,6 +31,7 @@ import sys
 import time
 from pathlib import Path
 
+from symopt import checks
 from symopt.errors import UserError, deprecated
 from symopt.search.config.loading import SearchConfig, default_config_path, load_config
 from symopt.search.config.settings import apply_settings
@@ -88,6 +89,8 @@ def run(args) -> int:
     else:
         if not args.seed:
             raise UserError("a new search needs --seed PROG (or --resume DIR)")
+        if len(args.seed) > checks.MAX_LIST:
+            raise UserError(f"--seed: {len(args.seed)} seed programs; at most {checks.MAX_LIST}")
         config = apply_settings(load_config(args.config or default_config_path()), args.set)
         run_dir = args.out or default_run_dir(args.seed[0])
     overrides = {k: v for k, v in (("budget", args.budget), ("workers", args.workers))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from symopt import programs
+from symopt import files, programs
 from symopt.analysis import simplify, summarize, to_nested_text
 from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file, to_text
@@ -28,15 +27,15 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    before = parse_file(programs.resolve(args.file))
-    after = simplify(before)
-    text = to_text(after) if args.flat else to_nested_text(after)
     if args.old_out:
         deprecated("--output", "--out")
         args.out = args.out or args.old_out
     if args.out:
-        if os.path.isdir(args.out):
-            raise UserError(f"-o {args.out}: is a directory; give a file name")
+        files.output_file(args.out, "-o")
+    before = parse_file(programs.resolve(args.file))
+    after = simplify(before)
+    text = to_text(after) if args.flat else to_nested_text(after)
+    if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.report.sweep import plan_sweep, run_sweep
 from symopt.search.config.loading import SearchConfig, load_config
@@ -40,6 +41,9 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if not args.vary:
         raise UserError("a sweep needs at least one --vary KEY=V1,V2")
+    if len(args.program) > checks.MAX_LIST:
+        raise UserError(f"--program: {len(args.program)} seed programs; at most "
+                        f"{checks.MAX_LIST}")
     config = load_config(args.config) if args.config else SearchConfig()
     plan = plan_sweep(config, args.vary, args.seeds, budget=args.budget,
                       programs=args.program or ["adamw"],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from symopt import programs
+from symopt import files, programs
 from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file
 
@@ -51,6 +51,8 @@ def run(args) -> int:
     else:
         if not args.program or not (args.out or args.show_space):
             raise UserError("tune needs PROG and --out DIR (or --resume DIR)")
+        if args.out:
+            files.output_dir(args.out, "--out")
         program = parse_file(programs.resolve(args.program))
         cfg = load_config(args.config) if args.config else TuneConfig()
         if args.old_search_seed is not None:

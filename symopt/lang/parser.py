@@ -21,14 +21,16 @@ import ast
 import math
 import os
 import re
-import stat
+import sys
 
+from symopt.checks import MAX_FILE_BYTES
 from symopt.errors import ProgramError
+from symopt.files import FileError, read_bytes
 from symopt.lang.model import Arg, Program, Stmt
 from symopt.lang.registry import FUNCTIONS, IDENTITY, INFIX, PREFIX
 
 #: Larger files are refused before parsing: a real program is a few hundred bytes.
-MAX_BYTES = 1_000_000
+MAX_BYTES = MAX_FILE_BYTES
 #: Programs with more statements (after flattening nested expressions) are refused:
 #: compiling one costs time and memory that grow with its size.
 MAX_STATEMENTS = 1000
@@ -94,39 +96,17 @@ a program is read from a regular .prog file
     """
     path = os.fspath(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as err:
-        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ProgramError.at(path, 1, 1, f"not a regular file ({_file_kind(info.st_mode)}); "
-                                              f"a program is read from a regular .prog file")
-        if info.st_size > MAX_BYTES:
-            raise ProgramError.at(path, 1, 1, f"file too large ({info.st_size} bytes; a program "
-                                              f"file is at most {MAX_BYTES} bytes, 1 MB)")
-        chunks, size = [], 0
-        while size <= MAX_BYTES:  # the file may grow after fstat: never read past the limit
-            chunk = os.read(fd, MAX_BYTES + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
-    except OSError as err:
-        raise ProgramError.at(path, 1, 1, f"cannot read file: {err.strerror or err}") from None
-    finally:
-        os.close(fd)
+        data = read_bytes(path, MAX_BYTES)
+    except FileError as err:
+        reason = err.reason
+        if reason.startswith("not a regular file"):
+            reason += "; a program is read from a regular .prog file"
+        elif reason.startswith("file too large") and "(" in reason:
+            size = reason[reason.index("(") + 1:].split(" ")[0]
+            reason = (f"file too large ({size} bytes; a program file is at most {MAX_BYTES} "
+                      f"bytes, 1 MB)")
+        raise ProgramError.at(path, 1, 1, reason) from None
     return parse(data, path, check=check)
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "a special file"
 
 
 def parse(source: str | bytes, filename: str = "<string>", *, check: bool = True) -> Program:
@@ -185,6 +165,16 @@ def _decode(source: str | bytes, filename: str) -> str:
                               f"not UTF-8 text (byte 0x{source[err.start]:02x})") from None
 
 
+def _tree_depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, found without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def _header(text: str) -> str:
     lines = []
     for raw in text.splitlines():
@@ -217,7 +207,10 @@ class _Parser:
             raise ProgramError.at(self.file, err.lineno or 1, err.offset or 1,
                                   f"syntax error: {msg}") from None
         except (ValueError, RecursionError, MemoryError) as err:
-            raise ProgramError.at(self.file, 1, 1, f"syntax error: {err}") from None
+            # Python's parser gives up on very deep nesting with an empty MemoryError
+            why = str(err) if isinstance(err, ValueError) and str(err) else (
+                "expressions nested too deeply for Python's parser")
+            raise ProgramError.at(self.file, 1, 1, f"syntax error: {why}") from None
         defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef):
@@ -231,10 +224,21 @@ class _Parser:
             raise self.error(defs[1], f"a program has exactly one `def`; found {len(defs)}")
         self.taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         self.taken |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        depth = _tree_depth(tree)
+        if depth > MAX_STATEMENTS + 16:  # each level is at least one operation
+            raise ProgramError.at(self.file, 1, 1, f"expression nested too deeply ({depth} "
+                                                   f"levels; a program has at most "
+                                                   f"{MAX_STATEMENTS} operations)")
+        # Flattening recurses once per level: a long `g + g + ...` under the statement
+        # limit must not hit Python's default recursion limit.
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, 8 * depth + 1000))
         try:
             return self.parse_def(defs[0], _header(text))
         except RecursionError:
             raise ProgramError.at(self.file, 1, 1, "expression nested too deeply") from None
+        finally:
+            sys.setrecursionlimit(old)
 
     def _describe(self, node, default: str) -> str:
         if type(node) in _FORBIDDEN:

@@ -50,9 +50,29 @@ def format_stmt(stmt: Stmt) -> str:
     return f"{stmt.target} = {format_expr(stmt)}"
 
 
+def one_line(text: str) -> str:
+    r"""`text` safe inside a `#` comment: line breaks and other control characters escaped
+    (a path such as ``'r\nimport os'`` in a header must not end the comment).
+
+    >>> one_line("runs/r\nimport os")
+    'runs/r\\nimport os'
+    """
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape")
+                   .decode("ascii") for ch in text)
+
+
+def _comment_lines(header: str) -> list[str]:
+    """The header as comment lines, each starting with `#` and free of control characters."""
+    lines = []
+    for line in header.split("\n"):
+        line = one_line(line)
+        lines.append(line if line.startswith("#") else "# " + line)
+    return lines
+
+
 def to_text(program: Program, *, header: bool = True) -> str:
     """The canonical text of a program (with its header comment, if any)."""
-    lines = [program.header] if header and program.header else []
+    lines = _comment_lines(program.header) if header and program.header else []
     lines.append(f"def {program.name}({', '.join(program.params)}):")
     lines.extend(f"    {format_stmt(s)}" for s in program.body)
     lines.append(f"    return {', '.join(program.returns)}")

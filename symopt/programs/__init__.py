@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from symopt.errors import UserError
+from symopt.files import is_file
 from symopt.lang.model import Program
 from symopt.lang.parser import parse_file
 
@@ -46,7 +47,7 @@ lion, momentum, nesterov, paper_adamw, rmsprop, sgd, signum)
     """
     stem = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
     file = _folder() / (stem + _SUFFIX)
-    if os.sep in stem or "/" in stem or not file.is_file():
+    if os.sep in stem or "/" in stem or not is_file(file):
         raise UserError(f"no built-in program {name!r} (built-in: {', '.join(names())})")
     return file
 
@@ -92,7 +93,7 @@ def resolve(spec: str | os.PathLike) -> Path:
     PosixPath('mine/adamw.prog')
     """
     given = Path(spec)
-    if given.is_file():
+    if is_file(given):
         return given
     name = os.fspath(spec)
     if given.parent == Path("programs") and given.suffix == _SUFFIX:

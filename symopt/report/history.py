@@ -58,6 +58,7 @@ class RunHistory:
     snapshots: list[tuple[int, list[int]]]
     created: float
     series: dict[str, list[float]] = field(default_factory=dict)
+    funnel_seconds: float = 0.0  # wall time of the funnel's training runs (0: no funnel)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> RunHistory:
@@ -67,6 +68,7 @@ class RunHistory:
             h = cls(Path(run_dir), store.config, store.seeds, store.candidates(),
                     store.sessions(), store.snapshot_members(),
                     float(store.meta("created") or 0.0))
+            h.funnel_seconds = _span(store.funnel_records())
         finally:
             store.close()
         h.series = h._series()
@@ -143,6 +145,11 @@ class RunHistory:
         if not self.candidates:
             return 0.0
         return max(r.created for r in self.candidates) - self.created
+
+    @property
+    def total_seconds(self) -> float:
+        """The search's wall time plus the funnel's: what the whole command took."""
+        return self.wall_seconds + self.funnel_seconds
 
     @property
     def runs_per_minute(self) -> float:
@@ -243,3 +250,15 @@ def is_transient(rec: CandidateRecord) -> bool:
     return (rec.status == "timeout" or rec.message.startswith(TRANSIENT_PREFIXES)
             or "retried once after a transient failure" in rec.message
             or "retried after" in rec.message)
+
+
+def _span(records) -> float:
+    """Wall time covered by funnel evaluations: first start to last end (they may overlap).
+
+    >>> from types import SimpleNamespace as R
+    >>> _span([R(created=110.0, seconds=10.0), R(created=130.0, seconds=25.0)])
+    30.0
+    """
+    if not records:
+        return 0.0
+    return max(r.created for r in records) - min(r.created - r.seconds for r in records)

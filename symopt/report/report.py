@@ -21,6 +21,7 @@ from pathlib import Path
 from symopt.errors import UserError
 from symopt.report.notes import notes_block, write_keeping_notes
 from symopt.report.tables import trials_summary
+from symopt.search.storage.runlock import ensure_free
 from symopt.search.storage.store import STORE_NAME
 
 
@@ -33,6 +34,7 @@ def write_report(path: str | Path, *, curves: bool = True) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{path}: no such run directory")
+    ensure_free(path)  # a live search owns it: refused before any figure is written
     if (path / STORE_NAME).is_file():
         from symopt.report.run_report import write_run_report
 

@@ -96,9 +96,11 @@ def _summary(h: RunHistory) -> str:
         ("budget", f"{h.budget} training runs"),
         ("training runs done", h.training_runs),
         ("candidates", f"{len(h.candidates)} ({h.cache_hits} answered by the cache)"),
-        ("wall time", f"{format_duration(h.wall_seconds)} in {len(h.sessions)} session(s)"
-                      if h.sessions else f"{format_duration(h.wall_seconds)} (from the stored "
-                      f"timestamps; this store records no sessions)"),
+        ("wall time", (f"{format_duration(h.wall_seconds)} in {len(h.sessions)} session(s)"
+                       if h.sessions else f"{format_duration(h.wall_seconds)} (from the stored "
+                       f"timestamps; this store records no sessions)")
+                      + (f" + funnel {format_duration(h.funnel_seconds)} = "
+                         f"{format_duration(h.total_seconds)}" if h.funnel_seconds else "")),
         ("training runs per minute", fmt(h.runs_per_minute, ".1f")),
         ("cache-hit rate", f"{100 * h.cache_hit_rate:.1f}%"),
         ("redundant-statement fraction", f"{100 * h.redundant_fraction:.1f}%"),

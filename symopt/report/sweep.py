@@ -26,20 +26,17 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import sys
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symopt import checks
 from symopt.errors import UserError
+from symopt.files import output_dir, read_text, toml_value
 from symopt.search.config.loading import SearchConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SWEEP_FILE = "sweep.json"
 
@@ -62,10 +59,8 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         token = token.strip()
         if not token:
             raise UserError(f"--vary {text!r}: empty value")
-        try:
-            out.append(tomllib.loads(f"v = {token}")["v"])
-        except tomllib.TOMLDecodeError:
-            out.append(token)
+        parsed = toml_value(token, f"--vary {key}")
+        out.append(token if parsed is None else parsed)
     return key, out
 
 
@@ -169,9 +164,12 @@ def plan_sweep(config: SearchConfig | dict[str, Any], vary: list[str], seeds: in
         if budget < 1:
             raise UserError(f"--budget {budget}: must be at least 1")
         base.setdefault("search", {})["budget"] = budget
-    if seeds < 1:
-        raise UserError(f"--seeds {seeds}: must be at least 1")
+    checks.bounded(seeds, 1, checks.MAX_SWEEP_RUNS, "--seeds")
     pairs = [parse_vary(v) for v in vary]
+    runs = seeds * math.prod(len(values) + 1 for _, values in pairs)
+    if runs > checks.MAX_SWEEP_RUNS:
+        raise UserError(f"--vary/--seeds: up to {runs:,} searches; a sweep runs at most "
+                        f"{checks.MAX_SWEEP_RUNS:,} (settings x seeds)")
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         raise UserError(f"--vary: a key is given twice ({', '.join(keys)})")
@@ -232,7 +230,7 @@ def prepare_out(plan: SweepPlan, out: str | Path) -> Path:
     out = Path(out)
     path = out / SWEEP_FILE
     if path.is_file():
-        stored = SweepPlan.from_json(path.read_text(encoding="utf-8"), str(path))
+        stored = SweepPlan.from_json(read_text(path), str(path))
         diffs = [name for name, a, b in (
             ("config", stored.config, plan.config), ("--vary", stored.vary, plan.vary),
             ("--seeds", stored.seeds, plan.seeds), ("seed programs", stored.programs,
@@ -261,7 +259,10 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, progress: str = "auto",
     from symopt.report.sweep_progress import make_sweep_progress
     from symopt.report.sweep_report import write_sweep_report
     from symopt.search.evolution.loop import run_search
+    from symopt.search.storage.runlock import ensure_free
 
+    output_dir(out, "--out")
+    ensure_free(out)  # a live search owns `out`: refused before anything is written
     out = prepare_out(plan, out)
     if not plan.programs:
         raise UserError("a sweep needs at least one seed program (--program PROG)")

@@ -26,6 +26,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from symopt.files import read_text
 from symopt.report.discussion import Arm, discuss
 from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
@@ -70,7 +71,7 @@ def write_sweep_report(out: str | Path, *, figures: bool = True) -> Path:
     """Rewrite `out/notes.md`, `out/summary.csv` and (with `figures`) the figures;
     returns notes.md's path."""
     out = Path(out)
-    plan = SweepPlan.from_json((out / SWEEP_FILE).read_text(encoding="utf-8"),
+    plan = SweepPlan.from_json(read_text(out / SWEEP_FILE),
                                str(out / SWEEP_FILE))
     results = collect(out, plan)
     write_atomic(out / SUMMARY_NAME, summary_csv(results))

@@ -42,6 +42,7 @@ from pathlib import Path
 from symopt import checks
 from symopt.errors import UserError
 from symopt.lang import parse, remove_dead, to_text
+from symopt.lang.printer import one_line
 from symopt.search.config.loading import SearchConfig
 from symopt.search.config.sections import FunnelStage
 from symopt.search.execution.executor import (
@@ -145,11 +146,14 @@ def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = No
             raise UserError(f"{run_dir}: the run's config has no [[funnel]] stages; give some "
                             f"with --config TOML (e.g. --config default: nanogpt-small, then "
                             f"vit-tiny)")
+        funnel = _Funnel(store, executor, log, stop_requested)
+        # a damaged stored program is named (store, candidate) before any worker starts
+        funnel.check_programs(max(stage.top_k for stage in stages))
         if executor is None:
             executor = own_executor = make_executor(config.executor,
                                                     workers or config.search.workers,
                                                     evaluate_fn or evaluate_text, run_dir=run_dir)
-        funnel = _Funnel(store, executor, log, stop_requested)
+            funnel.executor = executor
         funnel.engine = config.task.engine  # the run's engine trains the funnel too
         funnel.note = unfinished_note(store, config.search.budget)
         if funnel.note:
@@ -192,6 +196,12 @@ class _Funnel:
         self.seed_hashes = {r.hash for r in seeds}
         self.note = ""
         self.engine = checks.DEFAULT_ENGINE
+
+    def check_programs(self, top_k: int) -> None:
+        """Parse the seed and the `top_k` best candidates (`ProgramError` naming the store
+        and the candidate if one was damaged outside symopt)."""
+        for rec in [self.seed] + self.pool()[:top_k]:
+            parse(rec.program_text, self.store.source(rec))
 
     def pool(self) -> list[CandidateRecord]:
         """Distinct non-seed candidates that trained successfully, best first."""
@@ -251,7 +261,9 @@ class _Funnel:
                     self._cancel(in_flight)
                     return None
                 pos = todo.pop(0)
-                text = to_text(remove_dead(parse(jobs[pos][0].program_text)), header=False)
+                text = to_text(remove_dead(parse(jobs[pos][0].program_text,
+                                                 self.store.source(jobs[pos][0]))),
+                               header=False)
                 job_spec = {**spec, "engine": self.engine}  # not in the stored spec: the
                 in_flight[self.executor.submit(EvalJob(text, job_spec))] = pos  # same fitness
             done, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
@@ -306,17 +318,17 @@ class _Funnel:
                         if best is not None and r.candidate_id == best.id]
         if best is not None:
             program = remove_dead(parse(best.program_text))
-            header = "\n".join([f"# symopt funnel {run_dir}: candidate {best.id} "
+            header = "\n".join([f"# symopt funnel {one_line(str(run_dir))}: candidate {best.id} "
                                 f"(search fitness {_fmt(best.fitness)}) passed every funnel "
                                 f"stage ({len(results)}):"] + passed_lines)
         else:
-            program = parse(self.seed.program_text)
+            program = parse(self.seed.program_text, self.store.source(self.seed))
             why = ("no candidate to check" if failed is None else
                    f"no candidate passed stage {failed.stage} ({failed.task}: seed "
                    f"{_fmt(failed.seed.fitness)}, best candidate "
                    f"{_fmt(min((r.fitness for r in failed.rows), default=math.inf))})")
-            header = (f"# symopt funnel {run_dir}: {why}; this is the seed program "
-                      f"({self.seed_path})")
+            header = (f"# symopt funnel {one_line(str(run_dir))}: {why}; this is the seed "
+                      f"program ({one_line(str(self.seed_path))})")
         write_atomic(run_dir / "best.prog", to_text(program.replace(header=header)))
         self.store.set_meta("funnel", json.dumps({
             "stages": [{"stage": st.stage, "task": st.task, "seed_record": st.seed.id,

@@ -107,7 +107,6 @@ def get_task(name: str, **overrides: Any) -> Task:
 
 
 _KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
-_AT_LEAST = {"steps": 1, "n_evals": 1, "warmup_steps": 0}
 
 
 def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
@@ -130,7 +129,7 @@ def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
         if kinds and (isinstance(value, bool) != (kinds == (bool,))
                       or not isinstance(value, kinds)):
             raise bad(key, f"expected {types[key]}, got {value!r}")
-        if key in _AT_LEAST:
-            checks.at_least(value, _AT_LEAST[key], f"bad override for task {name!r}: {key}")
+        if types.get(key) == "int":
+            checks.task_int(key, value, f"bad override for task {name!r}: {key}")
         if key == "base_lr" and not 0 < value < math.inf:
             raise bad(key, f"must be a positive finite number, got {value!r}")

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.files import output_dir
 from symopt.lang import parse
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
-from symopt.search.storage.runlock import run_lock
+from symopt.search.storage.runlock import ensure_free, run_lock
 from symopt.tasks import get_task
 from symopt.tasks.base import Task
 from symopt.tune import outputs
@@ -84,12 +85,14 @@ def _run_tune(program, cfg, run_dir, resume, progress, owner) -> TuneResult:
         store = TuneStore.open(run_dir)
         meta = store.meta()
         cfg = TuneConfig.from_dict(meta["config"], source=f"{run_dir}/tune.sqlite")
-        program = parse(meta["program"])
+        program = parse(meta["program"], f"{run_dir / FILE}: stored program")
     task, space = setup(program, cfg)
     if not resume:
+        output_dir(run_dir, "--out")
+        ensure_free(run_dir)  # refused before tune.sqlite is written into another's run
+        owner.enter_context(run_lock(run_dir))
         store = TuneStore.create(run_dir, cfg.to_dict(), to_text(program))
         owner.callback(store.close)
-        owner.enter_context(run_lock(run_dir))
     say = progress or (lambda s: None)
     try:
         if cfg.method == "pbt":

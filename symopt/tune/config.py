@@ -34,17 +34,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from symopt import checks
 from symopt.errors import UserError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from symopt.files import load_toml
 
 Method = Literal["ga", "pbt", "random"]
 METHODS: tuple[Method, ...] = get_args(Method)
@@ -132,9 +128,11 @@ class TuneConfig:
         def bad(key: str, why: str) -> UserError:
             return UserError(f"{source}: tune.{key}: {why}")
 
-        def integer(key: str, value: Any, low: int) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise bad(key, f"expected an integer >= {low}, got {value!r}")
+        def integer(key: str, value: Any, low: int, high: int = checks.MAX_TUNE_COUNT) -> None:
+            if (isinstance(value, bool) or not isinstance(value, int) or value < low
+                    or value > high):
+                raise bad(key, f"expected an integer in [{low}, {high:,}], got "
+                               f"{str(value)[:40]!r}")
 
         def number(key: str, value: Any, low: float, high: float) -> None:
             if (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -146,14 +144,17 @@ class TuneConfig:
         if not isinstance(self.task, str):
             raise bad("task", f"expected a task name, got {self.task!r}")
         if self.budget is not None:
-            integer("budget", self.budget, 1)
+            integer("budget", self.budget, 1, checks.MAX_TUNE_BUDGET)
         integer("population", self.population, 2)
         integer("generations", self.generations, 1)
+        if self.budget is None and self.population * self.generations > checks.MAX_TUNE_BUDGET:
+            raise bad("generations", f"population x generations is above the limit of "
+                                     f"{checks.MAX_TUNE_BUDGET:,} training runs")
         integer("elitism", self.elitism, 0)
         if self.elitism >= self.population:
             raise bad("elitism", f"must be below the population ({self.population})")
-        integer("seed", self.seed, 0)
-        integer("train_seed", self.train_seed, 0)
+        integer("seed", self.seed, 0, checks.MAX_SEED_VALUE)
+        integer("train_seed", self.train_seed, 0, checks.MAX_SEED_VALUE)
         number("mutation_rate", self.mutation_rate, 0.0, 1.0)
         if not isinstance(self.tie_equal_constants, bool):
             raise bad("tie_equal_constants", "expected true or false")
@@ -174,10 +175,4 @@ class TuneConfig:
 
 def load_config(path: str | Path) -> TuneConfig:
     """Read a TOML file with a ``[tune]`` table."""
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except OSError as err:
-        raise UserError(f"cannot read config {path}: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: invalid TOML: {err}") from err
-    return TuneConfig.from_dict(data, source=str(path))
+    return TuneConfig.from_dict(load_toml(path), source=str(path))

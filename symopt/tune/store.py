@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.search.storage.guard import guard
 
 FILE = "tune.sqlite"
 
@@ -45,6 +46,7 @@ class TuneStore:
             "CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY, method TEXT, "
             "generation INTEGER, idx INTEGER, hyper TEXT, fitness REAL, status TEXT, "
             "message TEXT, seconds REAL, finished REAL, UNIQUE (method, generation, idx))")
+        self.db = guard(self.db, path)
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict[str, Any], program: str,
@@ -68,9 +70,15 @@ class TuneStore:
             raise UserError(f"{run_dir} holds no tuning run ({FILE} is missing)")
         try:
             store = cls(path)
-            store.meta()
-        except sqlite3.DatabaseError as err:
+            meta = store.meta()
+        except (sqlite3.DatabaseError, UserError, ValueError) as err:
             raise UserError(f"{path}: not a readable tuning store ({err})") from None
+        missing = [k for k in ("config", "program") if k not in meta]
+        if missing or not isinstance(meta["config"], dict) or not isinstance(meta["program"], str):
+            store.close()
+            raise UserError(f"{path}: not a tuning store (no stored "
+                            f"{' and '.join(missing) or 'valid config and program'}); "
+                            f"start a new tuning run with --out")
         return store
 
     def meta(self) -> dict[str, Any]:

@@ -57,10 +57,12 @@ The built-in configs (`config_names`: default, quick, nanogpt_tiny, paper) ship 
 package in `symopt/search/config/builtin/` (`search_configs/` in a checkout); `load_config`
 takes a file or one of these names (`--config quick`).
 
-Upper bounds (`LIMITS`, checked at load with an error naming the key): population
-100,000; budget 10,000,000 training runs; workers 1,024; hall_of_fame 10,000;
-stall_after 1,000,000; [task] seeds: at most 100 seeds, each below 2^31;
-[mutation] max_statements 1,000 (`symopt.lang.parser.MAX_STATEMENTS`), max_tries 100,000.
+Upper bounds (`symopt.checks.SEARCH_LIMITS` and the `MAX_*` there, checked at load with an
+error naming the key): population 100,000; budget 10,000,000 training runs; workers 1,024;
+hall_of_fame 10,000; stall_after 1,000,000; [task] and [[funnel]] seeds: at most 100 seeds,
+each below 2^31; lr_multipliers at most 32; task overrides: steps at most 10,000,000,
+other integer fields in [1, 1,000,000]; [mutation] max_statements 1,000
+(`symopt.lang.parser.MAX_STATEMENTS`), max_tries 100,000.
 
 >>> cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 20},
 ...                               "task": {"name": "quadratic"}})
@@ -75,10 +77,10 @@ symopt.errors.UserError: c.toml: [search] populaton: unknown key (did you mean '
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -86,6 +88,7 @@ from typing import Any, Literal, get_args
 
 from symopt import checks
 from symopt.errors import UserError
+from symopt.files import is_file, load_toml
 from symopt.search.config.sections import (
     EXECUTOR_KINDS,
     CacheSection,
@@ -100,23 +103,11 @@ from symopt.search.config.sections import (
     read_section,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
 #: `[search] method`: how candidates are proposed (see the module docstring).
 Method = Literal["evolution", "constants", "random"]
 METHODS: tuple[Method, ...] = get_args(Method)
-#: Largest accepted values (section, key) -> bound; see the module docstring.
-LIMITS: dict[tuple[str, str], int] = {
-    ("search", "population"): 100_000, ("search", "budget"): 10_000_000,
-    ("search", "workers"): 1024, ("search", "batch"): 4096, ("search", "hall_of_fame"): 10_000,
-    ("search", "stall_after"): 1_000_000, ("search", "max_candidates"): 1_000_000_000,
-    ("search", "snapshot_every"): 1_000_000_000, ("search", "restart_after"): 1_000_000_000,
-    ("task", "seeds"): 100, ("task", "seed"): 2**31 - 1,
-}
+#: Largest accepted values (section, key) -> bound: `symopt.checks.SEARCH_LIMITS`.
+LIMITS = checks.SEARCH_LIMITS
 
 
 @dataclass(frozen=True)
@@ -175,8 +166,6 @@ class SearchConfig:
                       f"{LIMITS['task', 'seeds']} are allowed")
         if any(seed > LIMITS["task", "seed"] for seed in t.seeds):
             raise bad("task", "seeds", f"seeds are below 2^31, got {max(t.seeds)}")
-        if t.lr_multipliers is not None and len(t.lr_multipliers) > LIMITS["task", "seeds"]:
-            raise bad("task", "lr_multipliers", f"at most {LIMITS['task', 'seeds']} multipliers")
         for key in ("max_candidates", "restart_after"):
             checks.at_least(getattr(s, key), 0, f"{source}: [search] {key}")
         if s.tournament > s.population:
@@ -196,12 +185,22 @@ class SearchConfig:
         for i, stage in enumerate(self.funnel, 1):
             where = f"funnel {i}"
             checks.at_least(stage.top_k, 1, f"{source}: [{where}] top_k")
+            checks.bounded(stage.top_k, 1, checks.SEARCH_LIMITS["search", "population"],
+                           f"{source}: [{where}] top_k")
             if not stage.seeds or any(seed < 0 for seed in stage.seeds):
                 raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
+            if (len(stage.seeds) > checks.MAX_SEEDS
+                    or max(stage.seeds) > checks.MAX_SEED_VALUE):
+                raise bad(where, "seeds", f"at most {checks.MAX_SEEDS} seeds, each below 2^31")
             checks.lr_multipliers(stage.lr_multipliers, f"{source}: [{where}] lr_multipliers")
             checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
         for key, why in self.hurdles.problems():
             raise bad("hurdles", key, why)
+        if len(self.hurdles.at) > checks.MAX_LIST:
+            raise bad("hurdles", "at", f"{len(self.hurdles.at)} points; at most {checks.MAX_LIST}")
+        if len(self.funnel) > checks.MAX_LIST:
+            raise UserError(f"{source}: [[funnel]]: {len(self.funnel)} stages; at most "
+                            f"{checks.MAX_LIST}")
         checks.engine(t.engine, f"{source}: [task] engine")
         if s.batch > 1 and t.engine != "interpreted":
             raise bad("search", "batch", "population-parallel training runs the interpreter; "
@@ -337,12 +336,12 @@ def resolve_config(spec: str | os.PathLike) -> Path:
     PosixPath('no/such.toml')
     """
     given = Path(spec)
-    if given.is_file():
+    if is_file(given):
         return given
     text = os.fspath(spec)
     stem = text[: -len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
     builtin = _configs_folder() / (stem + CONFIG_SUFFIX)
-    if stem and "/" not in stem and os.sep not in stem and builtin.is_file():
+    if stem and "/" not in stem and os.sep not in stem and is_file(builtin):
         return builtin
     return given
 
@@ -354,22 +353,21 @@ def load_config(path: str | os.PathLike) -> SearchConfig:
     'quadratic'
     """
     path = resolve_config(path)
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
+    if not os.path.lexists(path) and not _too_long(path):
         raise UserError(f"{path}: config file not found (built-in configs: "
-                        f"{', '.join(config_names())})") from None
-    except OSError as err:
-        raise UserError(f"{path}: cannot read config: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise UserError(f"{path}: invalid TOML: {err}") from None
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: invalid TOML: not UTF-8 text (byte {err.object[err.start]:#04x} "
-                        f"at offset {err.start})") from None
+                        f"{', '.join(config_names())})")
+    data = load_toml(path)
     config = SearchConfig.from_dict(data, source=str(path))
     config.check_task(str(path))
     return config
+
+
+def _too_long(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except OSError as err:
+        return err.errno != errno.ENOENT
+    return False
 
 
 def _funnel_stages(data: Any, source: str) -> tuple[FunnelStage, ...]:

@@ -21,17 +21,12 @@ symopt.errors.UserError: --set search.populaton=8: [search] populaton: unknown k
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.files import toml_value
 from symopt.search.config.loading import SearchConfig
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["apply_settings", "parse_setting", "set_key"]
 
@@ -49,10 +44,8 @@ def parse_setting(text: str, flag: str = "--set") -> tuple[str, Any]:
     if len(key.split(".")) < 2 or any(not part for part in key.split(".")):
         raise UserError(f"{flag} {text!r}: KEY is SECTION.NAME, e.g. search.population or "
                         f"funnel.1.top_k")
-    try:
-        return key, tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return key, value
+    parsed = toml_value(value, f"{flag} {key}")
+    return key, value if parsed is None else parsed
 
 
 def set_key(data: dict, key: str, value: Any, flag: str = "--set") -> None:

@@ -160,7 +160,7 @@ class SearchStats:
             f"{self.children_per_s:.0f} children/s prepared "
             f"({self.prepare_us_per_child:.0f} us per child)",
             f"early stops: {self.stopped_diverged} diverged, {self.stopped_hurdle} at a hurdle;"
-            f" training time saved {format_duration(self.saved_seconds)} "
+            f" training time saved {_seconds(self.saved_seconds)} "
             f"({self.saved_pct:.0f}% of full runs)",
             *([f"transient failures: {self.transient} training run(s) (timeouts, dead "
                f"workers; each retried once, never cached)"] if self.transient else []),
@@ -184,6 +184,15 @@ class SearchStats:
             return [memory_line(parse(self.best_text))]
         except Exception:  # noqa: BLE001 - display only
             return []
+
+
+def _seconds(seconds: float) -> str:
+    """`format_duration`, with a decimal under 10 s (a saving of 0.4 s is not `0s`).
+
+    >>> _seconds(0.42), _seconds(75)
+    ('0.4s', '1m15s')
+    """
+    return f"{seconds:.1f}s" if 0 <= seconds < 10 else format_duration(seconds)
 
 
 def format_duration(seconds: float) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from symopt import programs
 from symopt.errors import UserError
+from symopt.files import output_dir
 from symopt.lang import Program, parse, parse_file, to_text
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.mutation import Mutator
@@ -79,6 +80,7 @@ def open_run(config: SearchConfig, run_dir: str | os.PathLike, *,
         else:
             if not seeds:
                 raise UserError("a new search needs at least one --seed program")
+            output_dir(run_dir, "--out")  # before any work, and before anything is written
             seed_items = [_seed_item(seed) for seed in seeds]
             mutator = Mutator(config.mutation)
             for path, text in seed_items:

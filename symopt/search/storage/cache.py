@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from symopt.errors import UserError
+from symopt.files import FileError, output_file
+from symopt.search.storage.guard import guard
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -66,13 +68,17 @@ class EquivalenceCache:
             if self.path != ":memory:":
                 if Path(self.path).is_dir():
                     raise IsADirectoryError(21, "is a directory; give a file name")
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                if not Path(self.path).absolute().parent.is_dir():  # no folders made for it
+                    raise FileNotFoundError(2, f"its folder {Path(self.path).parent} does not "
+                                               f"exist; create it first")
+                output_file(self.path, "[cache] path")
             self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
-        except (OSError, sqlite3.Error) as err:
-            why = getattr(err, "strerror", None) or err
+            self._db = guard(self._db, f"[cache] path {self.path}")
+        except (OSError, sqlite3.Error, FileError) as err:
+            why = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
             raise UserError(f"[cache] path {self.path}: cannot use it as a cache: {why}") from None
 
     def get(self, kind: str, key: str | None) -> CacheEntry | None:

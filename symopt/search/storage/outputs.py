@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 
 from symopt.lang import Program, parse, remove_dead, to_text
+from symopt.lang.printer import one_line as comment_safe
 from symopt.search.storage.schema import CandidateRecord
 from symopt.search.storage.store import RunStore, write_atomic
 
@@ -63,7 +64,7 @@ def write_outputs(run_dir: Path, store: RunStore, best: CandidateRecord, *, hall
     write_atomic(run_dir / "hall_of_fame.csv",
                  hall_of_fame_csv(top, lambda r: one_line(r.program_text, store.source(r))))
     live = remove_dead(parse(best.program_text, store.source(best)))
-    header = (f"# symopt search {run_dir}: fitness {best.fitness:.6g} "
+    header = (f"# symopt search {comment_safe(str(run_dir))}: fitness {best.fitness:.6g} "
               f"({best.status}) on task {task_name}, candidate {best.id}"
               f" ({best.operator}); seed fitness {seed_fitness:.6g}")
     write_atomic(run_dir / "best.prog", to_text(live.replace(header=header)))

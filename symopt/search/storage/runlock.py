@@ -160,3 +160,28 @@ def holder(run_dir: str | os.PathLike) -> dict[str, str] | None:
     finally:
         os.close(fd)
     return None
+
+
+def ensure_free(run_dir: str | os.PathLike) -> None:
+    """Refuse at once (`RunLockedError` naming the holder) if another process owns
+    `run_dir`; writes nothing, so a verb can check before it writes anything.
+
+    >>> import tempfile
+    >>> ensure_free(tempfile.mkdtemp())  # no lock file: free
+    """
+    path = Path(run_dir) / LOCK_NAME
+    if fcntl is None or not os.path.isfile(path):
+        return
+    with _GUARD:
+        if os.path.realpath(path) in _HELD:
+            return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RunLockedError(_busy_message(path)) from None
+    finally:
+        os.close(fd)

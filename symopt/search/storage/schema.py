@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from symopt.errors import UserError
+from symopt.search.storage.guard import GuardedConnection, guard, translate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -157,7 +158,7 @@ class FunnelRecord:
 FUNNEL_COLUMNS = [f.name for f in dataclasses.fields(FunnelRecord) if f.name != "id"]
 
 
-def connect(path: Path, create: bool = True) -> sqlite3.Connection:
+def connect(path: Path, create: bool = True) -> GuardedConnection:
     """A connection to the store at `path`; without `create`, the file must already hold
     the store's tables (a foreign or empty SQLite file is refused, not modified)."""
     try:
@@ -172,9 +173,11 @@ def connect(path: Path, create: bool = True) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
         _add_missing_columns(db)
+    except sqlite3.OperationalError as err:
+        raise translate(err, str(path)) from None
     except sqlite3.DatabaseError as err:
         raise UserError(f"{path}: not a usable run store: {err}") from None
-    return db
+    return guard(db, path)
 
 
 _ADDED_COLUMNS = {"node_id": "TEXT NOT NULL DEFAULT ''"}  # columns newer than VERSION 1

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from symopt.errors import UserError
+from symopt.search.storage.guard import CorruptStoreError, GuardedConnection, StoreWriteError
 from symopt.search.storage.schema import (
     COLUMN_TYPES,
     COLUMNS,
@@ -50,17 +51,18 @@ from symopt.search.storage.schema import (
 
 STORE_NAME = "run.sqlite"
 VERSION = "1"
-
-
-class CorruptStoreError(UserError):
-    """A run store whose contents are not what symopt wrote; the message names the file,
-    the row and what is wrong, and the way out."""
+#: Integer columns hold at most this (ids and counts far from SQLite's 64-bit limit, so
+#: that `gen_index + 1` never overflows).
+_BIG = 2**53
+_ID_RANGE = {name: (-_BIG if name in ("gen_index", "parent_id") else 0, _BIG)
+             for name in ("gen_index", "parent_id", "tries", "cache_hit", "statements",
+                          "live_statements")}
 
 
 class RunStore:
     """A run directory's SQLite store (see the module docstring)."""
 
-    def __init__(self, run_dir: Path, db: sqlite3.Connection):
+    def __init__(self, run_dir: Path, db: GuardedConnection):
         self.run_dir = run_dir
         self._db = db
 
@@ -94,9 +96,14 @@ class RunStore:
             raise UserError(f"{run_dir}: no run to resume here ({STORE_NAME} not found)")
         store = cls(run_dir, connect(path, create=False))
         try:
-            if store.meta("version") is None:
+            version = store.meta("version")
+            if version is None:
                 raise CorruptStoreError(f"{path}: not a symopt run store (no version in its "
                                         f"meta table)")
+            if version != VERSION:
+                raise CorruptStoreError(f"{path}: a run store of schema version {version[:20]!r}"
+                                        f"; this symopt reads version {VERSION} (a newer "
+                                        f"symopt wrote it, or the file was changed)")
             store.config, store.seeds  # noqa: B018 - validated on read
         except sqlite3.DatabaseError as err:
             store.close()
@@ -241,11 +248,21 @@ class RunStore:
             types, nullable = COLUMN_TYPES[name]
             if value is None and nullable:
                 continue
+            expected = None
             if isinstance(value, bool) or not isinstance(value, types):
+                expected = ("text" if types is TEXT else "a number") + (
+                    " or NULL" if nullable else "")
+            elif name == "fitness" and not math.isfinite(value):
+                expected = "a finite number or NULL (a failed run)"
+            elif (name in _ID_RANGE and isinstance(value, int)
+                  and not _ID_RANGE[name][0] <= value <= _ID_RANGE[name][1]):
+                expected = f"an integer in [{_ID_RANGE[name][0]}, {_ID_RANGE[name][1]}]"
+            if expected is not None:
+                shown = repr(value)
+                shown = shown if len(shown) <= 60 else shown[:57] + "..."
                 raise CorruptStoreError(
-                    f"{self.path}: candidate {row[0]}: column {name} holds {value!r}, expected "
-                    f"{'text' if types is TEXT else 'a number'}"
-                    f"{' or NULL' if nullable else ''}; the store was changed outside symopt. "
+                    f"{self.path}: candidate {row[0]}: column {name} holds {shown}, expected "
+                    f"{expected}; the store was changed outside symopt. "
                     f"Restore run.sqlite from a copy, or remove that candidate "
                     f"(sqlite3 {self.path} 'DELETE FROM candidates WHERE id = {row[0]}') "
                     f"and resume")
@@ -274,8 +291,15 @@ class RunStore:
 
     def snapshot_members(self) -> list[tuple[int, list[int]]]:
         """`(after_id, member ids)` of every population snapshot, oldest first."""
-        return [(after, json.loads(members)) for after, members in self._db.execute(
-            "SELECT after_id, members FROM snapshots ORDER BY id")]
+        out = []
+        for snap_id, after, members in self._db.execute(
+                "SELECT id, after_id, members FROM snapshots ORDER BY id"):
+            problem = self._snapshot_problem(after, members, check_ids=False)
+            if problem is not None:
+                raise CorruptStoreError(f"{self.path}: population snapshot {snap_id}: "
+                                        f"{problem}; {_SNAPSHOT_WAY_OUT}")
+            out.append((after, json.loads(members)))
+        return out
 
     def population(self, size: int, *, skip_corrupt: bool = False) -> list[int]:
         """The current population (ids, oldest first): latest snapshot + later candidates.
@@ -322,7 +346,16 @@ class RunStore:
         cur = self._db.execute("SELECT started, ended, end_reason, invalid_children, "
                                "invalid_tries FROM sessions ORDER BY id")
         keys = ("started", "ended", "end_reason", "invalid_children", "invalid_tries")
-        return [dict(zip(keys, row)) for row in cur]
+        out = []
+        for n, row in enumerate(cur, 1):
+            started, ended, reason, children, tries = row
+            if not (_number(started) and (ended is None or _number(ended))
+                    and (reason is None or isinstance(reason, str))
+                    and _count(children) and _count(tries)):
+                raise CorruptStoreError(f"{self.path}: session {n}: {_short(row)} is not what "
+                                        f"symopt writes; restore run.sqlite from a copy")
+            out.append(dict(zip(keys, row)))
+        return out
 
     def set_curve(self, candidate_id: int, task_seed: int, steps: list[int],
                   val_loss: list[float]) -> None:
@@ -336,9 +369,21 @@ class RunStore:
         """`{task_seed: (steps, validation losses)}` stored for a candidate."""
         cur = self._db.execute("SELECT task_seed, steps, val_loss FROM curves "
                                "WHERE candidate_id=? ORDER BY task_seed", (candidate_id,))
-        return {seed: (json.loads(steps), [math.inf if v is None else v
-                                           for v in json.loads(vals)])
-                for seed, steps, vals in cur}
+        out = {}
+        for seed, steps, vals in cur:
+            try:
+                xs, ys = json.loads(steps), json.loads(vals)
+                if not (isinstance(xs, list) and isinstance(ys, list) and len(xs) == len(ys)
+                        and all(_count(x) for x in xs)
+                        and all(y is None or _number(y) for y in ys)):
+                    raise ValueError("not two lists of numbers of the same length")
+            except (TypeError, ValueError) as err:
+                raise CorruptStoreError(f"{self.path}: curve of candidate {candidate_id} "
+                                        f"(task seed {seed!r}): {err}; delete it (sqlite3 "
+                                        f"{self.path} 'DELETE FROM curves') to have it "
+                                        f"retrained") from None
+            out[seed] = (xs, [math.inf if v is None else v for v in ys])
+        return out
 
     def table(self, name: str) -> list[dict[str, Any]] | None:
         """The rows of an optional table (e.g. a funnel) as dicts; None if there is none."""
@@ -350,7 +395,7 @@ class RunStore:
         keys = [d[0] for d in cur.description]
         return [dict(zip(keys, row)) for row in cur]
 
-    def _snapshot_problem(self, after: Any, raw: Any) -> str | None:
+    def _snapshot_problem(self, after: Any, raw: Any, check_ids: bool = True) -> str | None:
         """What is wrong with one snapshot row, or None if it is good."""
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             return f"after_id {after!r} is not a candidate id"
@@ -361,6 +406,8 @@ class RunStore:
         if not isinstance(members, list) or not all(
                 isinstance(m, int) and not isinstance(m, bool) for m in members):
             return "its members are not a JSON list of candidate ids"
+        if not check_ids:
+            return None
         ids = sorted(set(members))
         found: set[int] = set()
         for k in range(0, len(ids), 500):
@@ -375,6 +422,19 @@ class RunStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= _BIG
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _json_number(x: float) -> float | None:
@@ -394,14 +454,21 @@ def write_atomic(path: str | Path, text: str) -> None:
     'hello'
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, where symopt writes a file; move it away")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise StoreWriteError(f"{path}: cannot write: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise StoreWriteError(f"{path}: cannot write: {err.strerror or err}") from None
         raise
