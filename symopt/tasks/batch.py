@@ -144,7 +144,13 @@ def evaluate_batch(
             deadline += compile_s
         batches = [idx] if vmap_programs else [[i] for i in idx]
         for batch in batches:
+            real = list(batch)
             if vmap_programs:
+                # a call of n programs compiles for n: padding n to a power of two (copies
+                # of the last, results dropped) bounds the compiles per size class to
+                # log2 of the largest batch, however the groups of a search fall
+                batch = batch + [batch[-1]] * ((1 << (len(batch) - 1).bit_length())
+                                               - len(batch))
                 arrays = [encoded[i].arrays() for i in batch]
                 args = jax.tree_util.tree_map(
                     lambda *xs: jnp.asarray(np.stack([np.repeat(x[None], len(members), 0)
@@ -155,7 +161,7 @@ def evaluate_batch(
             flat = [m for _ in batch for m in members]
             member_hurdles = [per_program[i] for i in batch for _ in members]
             trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline)
-            for k, i in enumerate(batch):
+            for k, i in enumerate(real):
                 mine = trials[k * len(members):(k + 1) * len(members)]
                 for j, seed in enumerate(seeds):
                     per_seed = mine[j * len(mults):(j + 1) * len(mults)]
