@@ -13,8 +13,9 @@ children are trained in calls of N (`symopt.tasks.batch.evaluate_batch`, the pat
 ``--repeat`` timed rounds go over all the batch sizes in turn (so a change in the
 machine's load falls on all alike) and the best round of each is kept. Every batched
 result must have the reference's status, and ok ones its fitness within 1e-3 relative,
-unless the child is chaotic in float32 (moving its learning rate by one or two ulps moves
-its own fitness by more than the difference; measured only for children that differ).
+unless the child is chaotic in float32 (moving its learning rate or its constants by one
+or two ulps moves its own fitness by more than the difference; measured only for
+children that differ).
 Peak device memory is printed where the backend reports it (``memory_stats``; the CPU
 backend does not). Optimizer state bytes per batch member, for adamw and lion, are those
 of the interpreter's state (`InterpState`: count and state slots), the compiled engine's
@@ -104,19 +105,24 @@ def state_bytes(task) -> None:
               f"{before / 2**20:8.2f} MiB ({before / p_bytes:.1f} x)")
 
 
+def _ulps(x: float, k: int) -> float:
+    y = np.float32(x)
+    for _ in range(abs(k)):
+        y = np.nextafter(y, np.float32(np.inf if k > 0 else -np.inf))
+    return float(y)
+
+
 def sensitivity(program, task, fitness: float) -> float:
-    """The largest relative change of the child's own fitness (one at a time) when every
-    learning-rate multiplier moves by -2, -1, +1 or +2 float32 ulps."""
+    """The largest relative change of the child's own fitness (trained alone) when every
+    learning-rate multiplier, or every constant of the program, moves by -2, -1, +1 or +2
+    float32 ulps (the constants matter for children that do not read `lr`)."""
     worst = 0.0
-    for ulps in (-2, -1, 1, 2):
-        mults = []
-        for m in task.lr_multipliers:
-            x = np.float32(m)
-            for _ in range(abs(ulps)):
-                x = np.nextafter(x, np.float32(np.inf if ulps > 0 else 0))
-            mults.append(float(x))
-        r = evaluate(ProgramOptimizer(program), task, lr_multipliers=mults)
-        worst = max(worst, abs(r.fitness - fitness) / abs(fitness) if r.ok else math.inf)
+    for k in (-2, -1, 1, 2):
+        for prog, mults in ((program, [_ulps(m, k) for m in task.lr_multipliers]),
+                            (program.with_constants([_ulps(c, k) for c in program.constants()]),
+                             None)):
+            r = evaluate(ProgramOptimizer(prog), task, lr_multipliers=mults)
+            worst = max(worst, abs(r.fitness - fitness) / abs(fitness) if r.ok else math.inf)
     return worst
 
 
@@ -185,8 +191,8 @@ def main() -> None:
             if d > 1e-3:
                 s = sensitivity(p, task, a.fitness)
                 verdict = "chaotic" if d <= s else "NOT chaotic: a defect"
-                print(f"    differs by {d:.1e}; 1-2 ulps of lr move its own fitness by up to "
-                      f"{s:.1e} ({verdict})", flush=True)
+                print(f"    child {kids.index(p)} differs by {d:.1e}; 1-2 ulps of lr or of its "
+                      f"constants move its own fitness by up to {s:.1e} ({verdict})", flush=True)
     print(f"peak device memory: {peak_memory()}")
     top, base = max(batches), speed.get(1)
     ratio = f"{speed[top] / base:.2f} x batch 1" if base else "no batch 1 measured"
