@@ -8,7 +8,9 @@ value, so a new program, a changed constant or another learning-rate multiplier
 reuses the same compiled code (one compile per task and size class).
 
 Registers, numbered once per program (SSA: every live statement writes a fresh one):
-``w, g, state slots (padded), lr, step, constants (padded), statements (padded)``.
+``w, g, state slots, lr, step, constants (padded), statements (padded)``. The register
+file is scratch: each update builds it from the parameters, gradients, state slots and
+constants, runs the statements and keeps only the new slots (`InterpState`).
 Each register holds its value in three representations: a ``Scalar`` (0-d float32),
 a ``LeafScalar`` (one float32 per parameter leaf) and a ``Tensor`` (the parameters
 flattened into one vector per dtype, so bfloat16 parameters keep bfloat16 state).
@@ -21,7 +23,7 @@ Each statement is one ``lax.switch`` over (function, kind) branches inside a
 >>> from symopt import programs
 >>> prog = encode(programs.load("momentum"))
 >>> prog.size
-SizeClass(statements=16, slots=4)
+SizeClass(statements=16, slots=1)
 >>> tx = interpreted_tx(lambda count: 0.1, prog)
 >>> params = {"w": jnp.array([1.0, 2.0])}
 >>> upd, state = tx.update({"w": jnp.array([1.0, 1.0])}, tx.init(params), params)
@@ -69,30 +71,30 @@ OPS: tuple[tuple[str, Kind], ...] = tuple(
 _OP_INDEX = {op: i for i, op in enumerate(OPS)}
 
 
-#: The smallest size class. Each class is one compile (per task and process) of the same
-#: interpreter, only its register file differs, so few large classes beat many small ones:
-#: the classic optimizers and most children of a search fit the smallest class, and
-#: padding costs a few unused registers, not steps.
-MIN_STATEMENTS, MIN_SLOTS = 16, 4
+#: The smallest statement class. Each class is one compile (per task and process) of the
+#: same interpreter, only its register file differs, so few large classes beat many small
+#: ones: the classic optimizers and most children of a search fit the smallest, and padding
+#: costs a few unused registers, not steps. State slots are not padded: the optimizer state
+#: holds exactly the program's slots (a class per slot count, 0-2 for AdamW's children).
+MIN_STATEMENTS = 16
 
 
 @dataclass(frozen=True)
 class SizeClass:
-    """Padding of an encoded program: statement (and constant) registers, state slots."""
+    """Padding of an encoded program: statement (and constant) registers; state slots."""
 
     statements: int
     slots: int
 
     @staticmethod
     def of(n_statements: int, n_constants: int, n_slots: int) -> SizeClass:
-        """The smallest class that fits: powers of two, at least `MIN_STATEMENTS`
-        statements and `MIN_SLOTS` slots.
+        """The smallest class that fits: a power of two, at least `MIN_STATEMENTS`,
+        statements, and exactly `n_slots` slots (the state holds no padding).
 
         >>> SizeClass.of(9, 3, 1), SizeClass.of(20, 3, 5)
-        (SizeClass(statements=16, slots=4), SizeClass(statements=32, slots=8))
+        (SizeClass(statements=16, slots=1), SizeClass(statements=32, slots=5))
         """
-        return SizeClass(_pow2(max(n_statements, n_constants, MIN_STATEMENTS)),
-                         _pow2(max(n_slots, MIN_SLOTS)))
+        return SizeClass(_pow2(max(n_statements, n_constants, MIN_STATEMENTS)), n_slots)
 
     @property
     def registers(self) -> int:
@@ -226,10 +228,6 @@ class _Layout:
         return tuple(jnp.concatenate([leaves[i].astype(dt) for i in idx])
                      for dt, idx in zip(self.cdtypes, self.group_leaves, strict=True))
 
-    def scalar_to_tensor(self, s) -> tuple:
-        return tuple(jnp.full((n,), s.astype(dt), dt)
-                     for dt, n in zip(self.cdtypes, self.sizes, strict=True))
-
     def leaf_to_tensor(self, ls) -> tuple:
         # a concatenation of broadcasts (not jnp.repeat, whose index arithmetic XLA
         # constant-folds for seconds at every compile)
@@ -299,11 +297,12 @@ TRACES = 0
 
 
 class InterpState(NamedTuple):
-    """Optimizer state: steps taken, state slots (flat, per dtype) and the register file."""
+    """Optimizer state: steps taken and the state slots, nothing else (the register file
+    is scratch, built and dropped inside one update), so a batch member holds what its
+    program needs: AdamW 2 values per parameter, Lion 1."""
 
     count: jax.Array
-    slots: tuple  # per dtype: (slots, n)
-    files: tuple  # (scalars (R,), leaf scalars (R, leaves), tensors per dtype (R, n))
+    slots: tuple  # per dtype of the parameters: (slots, n), in that dtype
 
 
 def interpreted_tx(learning_rate, prog: Encoded | tuple,
@@ -324,16 +323,9 @@ def interpreted_tx(learning_rate, prog: Encoded | tuple,
 
     def init(params):
         lay = _Layout(params)
-        r, nl = sz.registers, lay.n_leaves
-        sf = jnp.zeros((r,), _F32).at[sz.constants:sz.body].set(consts)
-        lf = jnp.zeros((r, nl), _F32).at[sz.constants:sz.body].set(
-            jnp.broadcast_to(consts[:, None], (sz.statements, nl)))
-        tf = tuple(jnp.zeros((r, n), dt).at[sz.constants:sz.body].set(
-            jnp.broadcast_to(consts[:, None].astype(dt), (sz.statements, n)))
-            for dt, n in zip(lay.cdtypes, lay.sizes, strict=True))
         slots = tuple(jnp.zeros((sz.slots, n), dt)
                       for dt, n in zip(lay.dtypes, lay.sizes, strict=True))
-        return InterpState(jnp.zeros([], jnp.int32), slots, (sf, lf, tf))
+        return InterpState(jnp.zeros([], jnp.int32), slots)
 
     def update(grads, state, params=None):
         lay = _Layout(grads)
@@ -342,20 +334,21 @@ def interpreted_tx(learning_rate, prog: Encoded | tuple,
         lr = learning_rate(count) if callable(learning_rate) else learning_rate
         lr = jnp.asarray(lr, _F32)
         step = (count + 1).astype(_F32)
-        sf, lf, tf = state.files
         w = lay.flatten(grads if params is None else params)
         g = lay.flatten(grads)
+        # The register file, rows as in `SizeClass`: w, g, slots, lr, step, constants,
+        # statements (written by the loop below; every read follows its write, SSA).
         scal = jnp.stack([lr, step])
-        sf = jax.lax.dynamic_update_slice(sf, scal, (sz.lr,))
-        lf = jax.lax.dynamic_update_slice(
-            lf, jnp.broadcast_to(scal[:, None], (2, lay.n_leaves)), (sz.lr, 0))
+        sf = jnp.concatenate([jnp.zeros((2 + sz.slots,), _F32), scal, consts,
+                              jnp.zeros((sz.statements,), _F32)])
+        lf = jnp.broadcast_to(sf[:, None], (sz.registers, lay.n_leaves))
         tf = tuple(
-            jax.lax.dynamic_update_slice(
-                jax.lax.dynamic_update_slice(
-                    t, jnp.stack([wi, gi]), (0, 0)),
-                jnp.concatenate([sl.astype(dt), jnp.broadcast_to(scal[:, None].astype(dt),
-                                                      (2, t.shape[1]))]), (2, 0))
-            for t, wi, gi, sl, dt in zip(tf, w, g, state.slots, lay.cdtypes, strict=True))
+            jnp.concatenate([wi[None], gi[None], sl.astype(dt),
+                             jnp.broadcast_to(sf[sz.lr:sz.body, None].astype(dt),
+                                              (sz.body - sz.lr, n)),
+                             jnp.zeros((sz.statements, n), dt)])
+            for wi, gi, sl, dt, n in zip(w, g, state.slots, lay.cdtypes, lay.sizes,
+                                         strict=True))
 
         def body(i, files):
             sf, lf, tf = files
@@ -385,13 +378,7 @@ def interpreted_tx(learning_rate, prog: Encoded | tuple,
         upd = lay.unflatten(tuple(-x[returns[0]] for x in tf))
         slots = tuple(x[returns[1:]].astype(dt) for x, dt in zip(tf, lay.dtypes, strict=True))
         next_count = jnp.where(count < jnp.iinfo(jnp.int32).max, count + 1, count)
-        return upd, InterpState(next_count, slots, (sf, lf, tf))
+        return upd, InterpState(next_count, slots)
 
     return optax.GradientTransformation(init, update)
 
-
-def slot_trees(program_or_prog, state: InterpState, params: Any) -> tuple:
-    """The state slots of an interpreter state as pytrees shaped like `params` (tests)."""
-    n = program_or_prog.n_state
-    lay = _Layout(params)
-    return tuple(lay.unflatten(tuple(s[k] for s in state.slots)) for k in range(n))

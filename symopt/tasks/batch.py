@@ -3,7 +3,10 @@
 :func:`evaluate_batch` trains several programs, each with several seeds and learning-rate
 multipliers, with ``jax.vmap`` over parameters, optimizer states, PRNG keys, multipliers
 and (optionally) the encoded programs. The programs are grouped by size class, so one
-compiled call serves a whole group.
+compiled call serves a whole group. Each member's optimizer state is its program's state
+slots only (`symopt.compile.interpreter.InterpState`); programs trained in one call hold
+the group's largest slot count (an AdamW child and a Lion child: 2 values per parameter
+each).
 
 ``vmap_programs`` decides whether *different programs* share a call. Under ``vmap`` the
 interpreter's ``lax.switch`` runs every branch for every statement, which costs far more
@@ -30,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from symopt.compile.interpreter import Encoded, SizeClass, encode
 from symopt.tasks.base import EvalResult, Task
 from symopt.tasks.engine import ProgramOptimizer, interpreter_factory
 from symopt.tasks.train import TrainState, check_multipliers, runner_for
@@ -120,36 +124,52 @@ def evaluate_batch(
     groups: dict[Any, list[int]] = {}
     for i, opt in enumerate(optimizers):
         try:
-            groups.setdefault(opt.encoded().size, []).append(i)
+            size = opt.encoded().size
+            groups.setdefault(size.statements if vmap_programs else size, []).append(i)
         except Exception as err:  # noqa: BLE001 - a bad program is its own error
             for j, seed in enumerate(seeds):
                 results[i][j] = EvalResult(fitness=math.inf, status="error", seed=int(seed),
                                            message=f"{type(err).__name__}: {err}",
                                            task=task.name)
     members = list(itertools.product(seeds, mults))
-    for size, idx in groups.items():
+    for key, idx in groups.items():
+        # Programs that share a call share its state slots: the group's most (padded
+        # slots stay zero), never more than its largest member needs alone.
+        size = key if not vmap_programs else SizeClass(
+            key, max(optimizers[i].encoded().size.slots for i in idx))
+        encoded = {i: _encoded(optimizers[i], size) for i in idx}
         runner = runner_for(interpreter_factory(size), task, True, True)
-        compile_s = 0.0 if runner.compiled else runner.compile(
-            optimizers[idx[0]].encoded().arrays())
+        compile_s = 0.0 if runner.compiled else runner.compile(encoded[idx[0]].arrays())
         if deadline is not None:
             deadline += compile_s
         batches = [idx] if vmap_programs else [[i] for i in idx]
         for batch in batches:
+            real = list(batch)
             if vmap_programs:
-                arrays = [optimizers[i].encoded().arrays() for i in batch]
+                # a call of n programs compiles for n: padding n to a power of two (copies
+                # of the last, results dropped) bounds the compiles per size class to
+                # log2 of the largest batch, however the groups of a search fall
+                batch = batch + [batch[-1]] * ((1 << (len(batch) - 1).bit_length())
+                                               - len(batch))
+                arrays = [encoded[i].arrays() for i in batch]
                 args = jax.tree_util.tree_map(
                     lambda *xs: jnp.asarray(np.stack([np.repeat(x[None], len(members), 0)
                                                       for x in xs]).reshape(
                         (-1,) + np.shape(xs[0]))), *arrays)
             else:
-                args = jax.tree_util.tree_map(jnp.asarray, optimizers[batch[0]].encoded().arrays())
+                args = jax.tree_util.tree_map(jnp.asarray, encoded[batch[0]].arrays())
             flat = [m for _ in batch for m in members]
             member_hurdles = [per_program[i] for i in batch for _ in members]
             trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline)
-            for k, i in enumerate(batch):
+            for k, i in enumerate(real):
                 mine = trials[k * len(members):(k + 1) * len(members)]
                 for j, seed in enumerate(seeds):
                     per_seed = mine[j * len(mults):(j + 1) * len(mults)]
                     results[i][j] = summarize(task, seed, mults, per_seed, compile_s)
                     compile_s = 0.0
     return results  # every slot is filled above
+
+
+def _encoded(opt: ProgramOptimizer, size: SizeClass) -> Encoded:
+    own = opt.encoded()
+    return own if own.size == size else encode(opt.program, size)
