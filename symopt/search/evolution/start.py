@@ -123,10 +123,11 @@ def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> Sea
                            max_candidates=config.search.max_candidates,
                            workers=config.search.workers),
         executor=config.executor)
-    done = sum(1 for r in store.candidates() if not r.cache_hit)
+    steps = config.search.budget_unit == "steps"
+    done = sum(r.steps if steps else not r.cache_hit for r in store.candidates())
     if config.search.budget < done:
         raise UserError(f"--budget {config.search.budget} is below the {done} training "
-                        f"runs {run_dir} has already done")
+                        f"{'steps' if steps else 'runs'} {run_dir} has already done")
     store.set_meta("config", config.to_json())
     return config
 
