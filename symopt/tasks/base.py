@@ -139,8 +139,8 @@ class EvalResult:
     at step 0); ``train_curve`` the training loss of every step. ``trials`` maps each
     multiplier tried to its fitness (``trial_steps``: the steps each trained). ``steps``
     counts the training steps done over all multipliers, ``planned_steps`` those full runs
-    would have done (fewer were done when a run stopped early). In :meth:`to_dict`, non-finite floats become ``None``
-    (JSON ``null``).
+    would have done (fewer were done when a run stopped early). In :meth:`to_dict`,
+    non-finite floats become ``None`` (JSON ``null``).
     """
 
     fitness: float
