@@ -64,7 +64,7 @@ from symopt.lang import Program, is_valid, parse, remove_dead
 from symopt.lang.dead_code import state_values
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.hurdles import HurdleKeeper
-from symopt.search.evolution.lr_probe import structure_key
+from symopt.search.evolution.lr_probe import structure_key, with_scale_statement
 from symopt.search.evolution.lr_probe import verdict as probe_verdict
 from symopt.search.evolution.operators import OperatorCredit
 from symopt.search.evolution.population import AgingPopulation, Member, child_rng
@@ -435,6 +435,8 @@ class _Search:
     def _warm_start(self) -> None:
         for i, program in enumerate(self.seed_programs[len(self.seed_ids):],
                                     start=len(self.seed_ids)):
+            if self.config.search.lr_probe:  # its learning-rate scale, a constant to tune
+                program = with_scale_statement(program)
             rec = self.prepare(program, gen_index=-1 - i, operator="seed",
                                description=self.store.seeds[i][0])
             self._evaluate_now(rec)

@@ -2,6 +2,9 @@
 
 The scale is a constant on ``lr``: a first statement ``lr = lr * c`` (absent means 1), so
 ``best.prog``, ``simplify`` and every export train exactly what the search measured.
+With the probe on, seeds get the statement (``lr = lr * 1.0``, `with_scale_statement`:
+the same optimizer), so constant perturbation tunes the learning rate too, in evolution
+and in the constants-only baseline alike.
 The rule (`[search] lr_probe`, docs/architecture.md):
 
 - a child with its parent's *structure* (the same canonical hash once every constant is
@@ -40,7 +43,7 @@ from symopt.lang import Program, to_text
 from symopt.lang.model import Stmt
 
 __all__ = ["DEFAULT_PROBE", "ProbeVerdict", "choose", "lr_scale", "structure_key", "to_text",
-           "verdict", "with_lr_scale"]
+           "verdict", "with_lr_scale", "with_scale_statement"]
 
 #: The multipliers a probe tries, the inherited scale first (the sequential engine races
 #: the others against it).
@@ -75,6 +78,21 @@ def with_lr_scale(program: Program, factor: float) -> Program:
         return program.replace(body=(Stmt(lr, "mul", (lr, float(factor))),) + program.body)
     new = Stmt(lr, "mul", (lr, float(s.args[1]) * float(factor)))
     return program.replace(body=(new,) + program.body[1:])
+
+
+def with_scale_statement(program: Program) -> Program:
+    """`program` starting with its scale statement (``lr = lr * 1.0`` added when it has
+    none): the same optimizer, with its learning-rate scale a constant that constant
+    perturbation can tune (a seed, when `lr_probe` is on).
+
+    >>> from symopt import programs
+    >>> print(to_text(with_scale_statement(programs.load("sgd")), header=False).splitlines()[1])
+        lr = lr * 1.0
+    """
+    if _scale_stmt(program) is not None:
+        return program
+    lr = program.lr_name
+    return program.replace(body=(Stmt(lr, "mul", (lr, 1.0)),) + program.body)
 
 
 def structure_key(program: Program) -> str:

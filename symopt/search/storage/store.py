@@ -8,9 +8,10 @@ sessions with their wall time, mutation failures and how they ended (`sessions`)
 validation curves of some candidates (`curves`, filled by `symopt report`) and the
 mutation operators' counts and weights (`operators`); these and the candidates' `steps`
 and `probe_steps` columns are added to older stores when they are opened. The population
-of aging evolution is recoverable from it at any time: the latest snapshot, followed by every candidate stored
-after it, last P kept. The tables, the records that mirror them and how an older store
-is extended are in `symopt.search.storage.schema`; this module holds the queries.
+of aging evolution is recoverable from it at any time: the latest snapshot, followed by
+every candidate stored after it, last P kept. The tables, the records that mirror them
+and how an older store is extended are in `symopt.search.storage.schema`; this module
+holds the queries.
 `best.prog` and `hall_of_fame.csv` are rewritten atomically (`write_atomic`: temp file +
 `os.replace`) so they are always complete.
 
