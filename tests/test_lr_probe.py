@@ -117,3 +117,22 @@ def test_exported_torch_optimizer_reproduces_the_stored_fitness(probed_run, tmp_
         opt.step()
     final = float(task.val_loss(w.detach().numpy(), task.data))
     assert math.isfinite(final) and abs(final - rec.fitness) <= 1e-4
+
+
+def test_batching_keeps_probes_and_plain_runs_in_separate_groups():
+    from symopt.search.execution.batching import BatchingExecutor
+    from symopt.search.execution.executor import EvalJob, EvalOutcome, InlineExecutor
+
+    groups = []
+
+    def record(texts, spec):
+        groups.append((json.loads(texts), spec.get("lr_multipliers")))
+        return [EvalOutcome(float(len(t)), "ok") for t in json.loads(texts)]
+
+    ex = BatchingExecutor(InlineExecutor(record), batch=3)
+    futures = [ex.submit(EvalJob(t, {**TASK, **extra})) for t, extra in
+               (("a", {}), ("bb", {"lr_multipliers": [1.0, 0.25, 4.0], "race_at": 5}),
+                ("ccc", {}))]
+    assert [ex.outcome(f).fitness for f in futures] == [1.0, 2.0, 3.0]
+    assert sorted(groups, key=str) == sorted([(["a", "ccc"], None),
+                                              (["bb"], [1.0, 0.25, 4.0])], key=str)

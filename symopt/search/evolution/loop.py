@@ -246,6 +246,9 @@ class _Search:
         if probe and parent is not None and (structure_key(parent.payload)
                                              != structure_key(mutation.program)):
             spec.update(lr_multipliers=list(probe), race_at=self._race_at())
+            limit = self.config.task.time_limit_s  # per run: the probe trains several
+            if limit is not None:
+                spec["time_limit_s"] = limit * len(probe)
         if self.dispatcher.submit(rec, mutation.program, spec):    # train (or wait for twin)
             if "race_at" in spec:
                 self.probes.add(index)
