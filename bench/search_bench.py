@@ -131,7 +131,9 @@ def plot_steps(curves: dict[str, list[list[tuple[int, float]]]], budget: int,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    xs = [budget * (k + 1) / 100 for k in range(100)]
+    # to the last step spent (a search may end up to one training job past its budget)
+    end = max([budget] + [c[-1][0] for runs in curves.values() for c in runs if c])
+    xs = [end * (k + 1) / 100 for k in range(100)]
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, runs in curves.items():
         cols = [[at(c, x) for c in runs] for x in xs]
