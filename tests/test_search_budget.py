@@ -107,3 +107,15 @@ def test_resume_after_sigkill_charges_nothing_twice(tmp_path):
     # the resumed session's summary counts each stored row once
     spent = re.findall(r"steps (\d+)/" + str(budget), done.stderr)
     assert spent and int(spent[-1]) == charged
+
+
+def test_resuming_a_finished_search_past_its_step_budget_is_done(tmp_path):
+    from symopt.errors import UserError
+
+    cfg = _config(3 * STEPS + 1)
+    first = run_search(cfg, tmp_path, seeds=[builtin_file("sgd")])
+    assert first.stats.spent_steps > cfg.search.budget  # ended one run past it
+    again = run_search(cfg, tmp_path, resume=True)
+    assert again.stats.spent_steps == first.stats.spent_steps  # nothing more trained
+    with pytest.raises(UserError, match="below the"):
+        run_search(cfg.with_search(budget=STEPS), tmp_path, resume=True)

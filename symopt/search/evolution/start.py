@@ -125,7 +125,10 @@ def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> Sea
         executor=config.executor)
     steps = config.search.budget_unit == "steps"
     done = sum(r.steps if steps else not r.cache_hit for r in store.candidates())
-    if config.search.budget < done:
+    # a search in steps may end up to one training job past its budget: resuming it with
+    # the same budget finds it done, only a lower one is refused
+    if config.search.budget < done and (not steps
+                                        or config.search.budget < stored.search.budget):
         raise UserError(f"--budget {config.search.budget} is below the {done} training "
                         f"{'steps' if steps else 'runs'} {run_dir} has already done")
     store.set_meta("config", config.to_json())
