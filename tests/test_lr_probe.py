@@ -109,10 +109,11 @@ def test_exported_torch_optimizer_reproduces_the_stored_fitness(probed_run, tmp_
     w = torch.tensor(np.asarray(task.init_params(k_init)), requires_grad=True)
     opt = mod.Opt([w], lr=1.0)
     schedule = task.lr_schedule(1.0)
-    grad = jax.jit(jax.grad(task.loss))
+    data = task.data  # loaded outside the trace
+    grad = jax.jit(lambda p, step: jax.grad(task.loss)(
+        p, task.train_batch(data, jax.random.fold_in(k_data, step))))
     for step in range(STEPS):
-        batch = task.train_batch(task.data, jax.random.fold_in(k_data, step))
-        w.grad = torch.tensor(np.asarray(grad(w.detach().numpy(), batch)))
+        w.grad = torch.tensor(np.asarray(grad(w.detach().numpy(), step)))
         opt.param_groups[0]["lr"] = float(schedule(step))
         opt.step()
     final = float(task.val_loss(w.detach().numpy(), task.data))

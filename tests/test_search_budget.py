@@ -13,13 +13,10 @@ import time
 import pytest
 from paths import builtin_file
 
-from symopt.lang import parse
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.loop import run_search
+from symopt.search.execution.executor import evaluate_text
 from symopt.search.storage.store import RunStore
-from symopt.tasks import get_task
-from symopt.tasks.engine import ProgramOptimizer
-from symopt.tasks.seeds import evaluate_seeds
 
 STEPS = 20
 
@@ -59,9 +56,8 @@ def test_a_diverged_child_is_charged_the_steps_it_trained(tmp_path):
     store.close()
     diverged = [r for r in rows if r.status == "diverged" and r.operator != "seed"]
     assert diverged and all(0 < r.steps < STEPS for r in diverged)
-    r = diverged[0]  # the steps an independent evaluation trains before it stops
-    again = evaluate_seeds(ProgramOptimizer(parse(r.program_text), "interpreted"),
-                           get_task("quadratic", steps=STEPS), seeds=(0,))
+    r = diverged[0]  # the steps a separate evaluation trains before it stops
+    again = evaluate_text(r.program_text, {**cfg.task.spec(), "engine": "compiled"})
     assert again.status == "diverged" and again.steps == r.steps
     assert res.stats.spent_steps == sum(r.steps for r in rows)
     assert len(rows) > 2  # more runs than a budget of 2 runs counted in runs would allow
