@@ -64,8 +64,7 @@ from symopt.lang import Program, is_valid, parse, remove_dead
 from symopt.lang.dead_code import state_values
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.hurdles import HurdleKeeper
-from symopt.search.evolution.lr_probe import structure_key, with_scale_statement
-from symopt.search.evolution.lr_probe import verdict as probe_verdict
+from symopt.search.evolution.lr_probe import apply_probe, structure_key, with_scale_statement
 from symopt.search.evolution.operators import OperatorCredit
 from symopt.search.evolution.population import AgingPopulation, Member, child_rng
 from symopt.search.evolution.prepare import Preparer
@@ -159,7 +158,6 @@ class _Search:
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
         self.stats = SearchStats(budget=cfg.search.budget, unit=cfg.search.budget_unit)
         self.operators = OperatorCredit(self.propose.config)
-        self.fitness: dict[int, float] = {}  # stored candidates' fitness, for the credit
         self.probes: set[int] = set()  # gen_index of the children in flight being probed
         self.in_flight_steps: dict[int, int] = {}  # gen_index -> steps of a full run
         self.programs: dict[int, Program] = {}
@@ -295,22 +293,7 @@ class _Search:
         rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
         rec.steps = outcome.steps
         if rec.gen_index in self.probes and not outcome.crashed:
-            self.probes.discard(rec.gen_index)
-            v = probe_verdict(program, outcome.status, outcome.message, outcome.steps,
-                              outcome.by_multiplier)
-            if v.multiplier != 1.0:  # another program: its own hash, fingerprint and text
-                scaled = self.prepare(v.program, gen_index=rec.gen_index, operator=rec.operator,
-                                      description=rec.description, parent_id=rec.parent_id,
-                                      tries=rec.tries)
-                rec.program_text, rec.hash, rec.fingerprint = (
-                    scaled.program_text, scaled.hash, scaled.fingerprint)
-                rec.statements, rec.live_statements = scaled.statements, scaled.live_statements
-                rec.redundant_fraction = scaled.redundant_fraction
-                program = v.program
-            rec.description += (f"; lr probe: x{v.multiplier:g} kept" if v.status == "ok"
-                                else "; lr probe: no multiplier ended ok")
-            rec.fitness, rec.status, rec.message = v.fitness, v.status, v.message
-            rec.probe_steps = v.probe_steps
+            program = apply_probe(rec, program, outcome, self.prepare)
         self.probes.discard(rec.gen_index)
         self.stats.record_training(outcome.status, outcome.steps, outcome.planned_steps,
                                    outcome.run_seconds)
@@ -375,22 +358,17 @@ class _Search:
 
     def _credit(self, rec: CandidateRecord) -> None:
         """The operator's credit for a stored child (replayed in order on resume)."""
-        self.fitness[int(rec.id or 0)] = rec.fitness
-        parent = self.fitness.get(rec.parent_id) if rec.parent_id is not None else None
-        if parent is None:
-            return
         best = self.best.fitness if self.best is not None else math.inf
-        self.operators.credit(rec.operator, beat_parent=rec.fitness < parent,
-                              beat_best=rec.fitness < best)
-        self.stats.operators = self.operators.stats()
-        if (rec.id or 0) % 10 == 0:
-            self._record_operators(int(rec.id or 0))
+        if self.operators.stored(int(rec.id or 0), rec.operator, rec.parent_id, rec.fitness,
+                                 best):
+            self.stats.operators = self.operators.stats()
+            if (rec.id or 0) % 10 == 0:
+                self._record_operators(int(rec.id or 0))
 
     def _record_operators(self, after_id: int | None = None) -> None:
         """Store the operators' counts and weights as of candidate `after_id`."""
-        if after_id is None:
-            after_id = max(self.fitness, default=0)
-        self.store.set_operator_stats(after_id, self.operators.stats())
+        after = max(self.operators.fitness, default=0) if after_id is None else after_id
+        self.store.set_operator_stats(after, self.operators.stats())
 
     def _display(self, rec: CandidateRecord) -> str:
         program = remove_dead(self._parse_stored(rec))

@@ -35,15 +35,16 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from symopt.analysis import canonical_hash
 from symopt.lang import Program, to_text
 from symopt.lang.model import Stmt
+from symopt.search.storage.schema import CandidateRecord
 
-__all__ = ["DEFAULT_PROBE", "ProbeVerdict", "choose", "lr_scale", "structure_key", "to_text",
-           "verdict", "with_lr_scale", "with_scale_statement"]
+__all__ = ["DEFAULT_PROBE", "ProbeVerdict", "apply_probe", "choose", "lr_scale",
+           "structure_key", "to_text", "verdict", "with_lr_scale", "with_scale_statement"]
 
 #: The multipliers a probe tries, the inherited scale first (the sequential engine races
 #: the others against it).
@@ -147,3 +148,24 @@ def verdict(program: Program, status: str, message: str, steps: int,
     mult, fitness, chosen_steps = chosen
     return ProbeVerdict(with_lr_scale(program, mult), mult, fitness, "ok", "",
                         max(steps - chosen_steps, 0))
+
+
+def apply_probe(rec: CandidateRecord, program: Program, outcome,
+                prepare: Callable[..., CandidateRecord]) -> Program:
+    """Turn a probed child's record into the candidate it becomes (in place): the kept
+    multiplier folded in (its text, hash and fingerprint from `prepare`), the fitness of
+    that one run, the probe's cost in `probe_steps`; returns the program to store."""
+    v = verdict(program, outcome.status, outcome.message, outcome.steps,
+                outcome.by_multiplier)
+    if v.multiplier != 1.0:  # another program: its own hash, fingerprint and text
+        scaled = prepare(v.program, gen_index=rec.gen_index, operator=rec.operator,
+                         description=rec.description, parent_id=rec.parent_id, tries=rec.tries)
+        rec.program_text, rec.hash, rec.fingerprint = (
+            scaled.program_text, scaled.hash, scaled.fingerprint)
+        rec.statements, rec.live_statements = scaled.statements, scaled.live_statements
+        rec.redundant_fraction = scaled.redundant_fraction
+    rec.description += (f"; lr probe: x{v.multiplier:g} kept" if v.status == "ok"
+                        else "; lr probe: no multiplier ended ok")
+    rec.fitness, rec.status, rec.message = v.fitness, v.status, v.message
+    rec.probe_steps = v.probe_steps
+    return v.program

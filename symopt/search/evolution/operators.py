@@ -42,6 +42,18 @@ class OperatorCredit:
         self.quality = {op: w / total for op, w in self.base.items()}
         self.children = dict.fromkeys(OPERATORS, 0)
         self.successes = dict.fromkeys(OPERATORS, 0)
+        self.fitness: dict[int, float] = {}  # stored candidates' fitness, by id
+
+    def stored(self, candidate_id: int, operator: str, parent_id: int | None, fitness: float,
+               best: float) -> bool:
+        """Account a stored candidate (in storage order; `best`: the run's best before it);
+        True when it was a child whose operator got its credit."""
+        self.fitness[candidate_id] = fitness
+        parent = self.fitness.get(parent_id) if parent_id is not None else None
+        if parent is None or operator not in self.children:
+            return False
+        self.credit(operator, beat_parent=fitness < parent, beat_best=fitness < best)
+        return True
 
     def credit(self, operator: str, *, beat_parent: bool, beat_best: bool) -> None:
         """Count one stored child of `operator` (other operators' names are ignored)."""
