@@ -18,7 +18,8 @@ The rule (`[search] lr_probe`, docs/architecture.md):
   seed; it is folded into the program's scale (`with_lr_scale`), and the candidate's
   fitness is that mean: the fitness of one full run of the scaled program. Every step of
   the probe counts against the budget; the steps of the multipliers not chosen are the
-  probe's cost (at most two quarter runs when the race settles it).
+  probe's cost: two quarter runs when the race settles it (1.5 runs in all), up to two
+  more full runs when the sequential engine finds a later multiplier ahead.
 
 >>> from symopt import programs
 >>> sgd = programs.load("sgd")
