@@ -80,7 +80,7 @@ def operators_section(run_dir: str | Path, records: Sequence[CandidateRecord]) -
 
     def draw(ax, d):
         for op in ops:
-            ax.plot(d["after_candidate"], d[op], label=op)
+            ax.plot(d["after_candidate"], d[op], "o-", markersize=3, label=op)
         ax.set_xlabel("candidate")
         ax.set_ylabel("operator weight")
         ax.legend(fontsize=8)

@@ -181,6 +181,8 @@ class _Search:
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
         self._load_history()
+        if not self.store.operator_stats():  # the configured weights, before any child
+            self._record_operators(0)
         self.session = self.store.begin_session()
         with self.progress as progress:
             self.progress = progress
