@@ -270,6 +270,7 @@ class SearchConfig:
                "task": {**self.task.spec(), "engine": self.task.engine},
                "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
                "executor": dataclasses.asdict(self.executor)}
+        out["search"]["lr_probe"] = list(self.search.lr_probe)  # as JSON gives it back
         if self.hurdles.at:  # absent when off, like the funnel
             out["hurdles"] = self.hurdles.to_dict()
         if out["task"]["lr_multipliers"] is None:
