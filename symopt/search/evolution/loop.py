@@ -16,7 +16,8 @@ seeds (round-robin), as in the paper. Budget (seeds included): training runs, or
 `[search] budget_unit = "steps"` the training steps actually taken (each stored
 candidate's `steps`; cache hits and twins cost nothing). A new child is sent to train
 only while the steps spent plus those of the runs in flight (at full length) are below
-the budget, so a search stops within one run of it.
+the budget, so a search stops within one training job of it (one run; a probed child's
+job, up to one run per probe multiplier).
 
 Fairness to structure: with `[search] lr_probe`, a child whose structure differs from
 its parent's is trained at several learning-rate scales and stored with the best one
