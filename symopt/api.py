@@ -100,7 +100,8 @@ def search(seeds: Seed | list[Seed], task: str | None = None, budget: int | None
            resume: bool = False, progress: str = "none") -> SearchRun:
     """Evolve optimizer programs from `seeds`; return the run (see the module docstring).
 
-    `task` (a task name) and `budget` (training runs) override the config's; `config` is a
+    `task` (a task name) and `budget` (training runs or steps, the config's
+    `[search] budget_unit`) override the config's; `config` is a
     `SearchConfig`, a dict with its sections, or a TOML path (default: `SearchConfig()`).
     `run_dir` is created (default: a new temporary folder); with ``resume=True`` it is
     continued and `seeds`, `task` and `config` are taken from it. `progress` is the

@@ -56,7 +56,7 @@ MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
 MAX_SWEEP_RUNS = 1_000
 #: `[search]` keys (section, key) -> largest accepted value.
 SEARCH_LIMITS: dict[tuple[str, str], int] = {
-    ("search", "population"): 100_000, ("search", "budget"): 10_000_000,
+    ("search", "population"): 100_000, ("search", "budget"): 10_000_000_000,
     ("search", "workers"): 1024, ("search", "batch"): 4096, ("search", "hall_of_fame"): 10_000,
     ("search", "stall_after"): 1_000_000, ("search", "max_candidates"): 1_000_000_000,
     ("search", "snapshot_every"): 1_000_000_000, ("search", "restart_after"): 1_000_000_000,

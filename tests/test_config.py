@@ -47,7 +47,7 @@ def test_paper_config_has_the_paper_settings():
     # documented upper bounds (issue 16): refused at load, naming the key
     ({"search": {"population": 1_000_000_000}},
      r"\[search\] population: 1000000000 is above the limit of 100,000"),
-    ({"search": {"budget": 10**8}}, r"\[search\] budget: 100000000 is above the limit"),
+    ({"search": {"budget": 10**11}}, r"\[search\] budget: 100000000000 is above the limit"),
     ({"search": {"workers": 5000}}, r"\[search\] workers: 5000 is above the limit of 1,024"),
     ({"task": {"seeds": list(range(101))}}, r"\[task\] seeds: 101 seeds; at most 100"),
     ({"task": {"seeds": [2**40]}}, r"\[task\] seeds: seeds are below 2\^31"),
@@ -55,6 +55,10 @@ def test_paper_config_has_the_paper_settings():
      r"\[mutation\] mutation.max_statements: must be an integer from 1 to 1,000"),
     ({"search": {"stall_after": 0}}, r"\[search\] stall_after: must be at least 1"),
     ({"search": {"on_stall": "panic"}}, r"on_stall: must be 'restart' or 'stop'"),
+    ({"search": {"budget_unit": "flops"}}, r"\[search\] budget_unit: must be 'runs' or 'steps'"),
+    ({"search": {"lr_probe": [1.0, 0]}}, r"\[search\] lr_probe: must be a non-empty list"),
+    ({"mutation": {"adapt": "yes"}}, r"mutation.adapt: must be true or false"),
+    ({"mutation": {"adapt_floor": 0.5}}, r"mutation.adapt_floor: must be a number in \[0, 0.2\]"),
 ])
 def test_bad_values_are_user_errors_naming_the_key(data, message):
     with pytest.raises(UserError, match=message):

@@ -21,13 +21,15 @@ from symopt.lang import parse_file, remove_dead
 from symopt.search.evolution.progress import SearchStats
 
 # The default config with its runs shortened on the command line (`--set`, as a user trying
-# it out would): 3 training runs of nanogpt-tiny, then the default funnel (nanogpt-small,
-# then vit-tiny) with one candidate, one learning rate and 10 steps per stage. For so few
-# and so short runs one compile per program (`engine = "compiled"`, same fitness) costs
-# about half the CPU of the default interpreter's compile per task and worker (measured:
-# 76 s against 128 s of CPU for this command); the funnel uses the run's engine too.
-SHRINK = ["--budget", "3", "--set", "task.overrides.steps=20",
-          "--set", "funnel.*.overrides.steps=10", "--set", "funnel.*.lr_multipliers=[1.0]",
+# it out would): 3 training runs of nanogpt-tiny (a budget in runs), then the default
+# funnel (nanogpt-small, then vit-tiny) with one candidate, one learning rate and 10 steps
+# per stage. For so few and so short runs one compile per program (`engine = "compiled"`,
+# same fitness) costs about half the CPU of the default interpreter's compile per task and
+# worker (measured: 76 s against 128 s of CPU for this command); the funnel uses the run's
+# engine too.
+SHRINK = ["--budget", "3", "--set", "search.budget_unit=runs",
+          "--set", "task.overrides.steps=20", "--set", "funnel.*.overrides.steps=10",
+          "--set", "funnel.*.lr_multipliers=[1.0]",
           "--set", "funnel.*.top_k=1", "--set", "task.engine=compiled"]
 
 

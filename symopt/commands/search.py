@@ -55,7 +55,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--from-good-snapshot", action="store_true",
                         help="with --resume: if the latest population snapshot is corrupt, "
                              "continue from the last good one (the store keeps them all)")
-    parser.add_argument("--budget", type=int, help="override [search] budget (training runs)")
+    parser.add_argument("--budget", type=int, help="override [search] budget (training "
+                        "runs or steps: [search] budget_unit)")
     parser.add_argument("--workers", type=int, help="override [search] workers")
     parser.add_argument("--executor", choices=("inline", "process", "ray"),
                         help="override [executor] kind (ray: warm Ray actors, local or a cluster)")
@@ -111,7 +112,8 @@ def run(args) -> int:
         config = config.with_executor(**executor)
 
     print(f"symopt search: run directory {run_dir} (task {config.task.name}, budget "
-          f"{config.search.budget} training runs, method {config.search.method})", flush=True)
+          f"{config.search.budget} training {config.search.budget_unit}, method "
+          f"{config.search.method})", flush=True)
     with stop_on_sigint() as stop_requested:
         result = run_search(config, run_dir, seeds=args.seed, resume=bool(args.resume),
                             progress=make_progress(args.progress),

@@ -130,7 +130,7 @@ def _alias_methods(name: str, alias: tuple[str, tuple[str, ...]] | None) -> list
         f"        if {key!r} in param_group:  # given: it sets {', '.join(names)}",
         f"            values = _values({key!r}, param_group[{key!r}], {len(names)})",
         *(f"            param_group[{n!r}] = values[{i}]" for i, n in enumerate(names)),
-        f"        _builtins.super(__class__, self).add_param_group(param_group)",
+        "        _builtins.super(__class__, self).add_param_group(param_group)",
         "        group = self.param_groups[-1]",
         f"        own = {own}",
         f"        group[{key!r}] = {packed}  # {', '.join(names)} hold the values now",
@@ -206,7 +206,7 @@ def export_torch(program: Program, name: str = "Optimizer") -> str:
         f"        _builtins.super(__class__, self).__init__(params, _builtins.dict({defaults}))",
         "",
         "    def __setstate__(self, state):  # an older checkpoint lacks the options",
-        f"        _builtins.super(__class__, self).__setstate__(state)",
+        "        _builtins.super(__class__, self).__setstate__(state)",
         "        for group in self.param_groups:",
         "            for key, value in (('maximize', False), ('foreach', None), "
         "('capturable', False),",

@@ -80,6 +80,20 @@ class RunHistory:
         return int(self.config.get("search", {}).get("budget", 0))
 
     @property
+    def budget_unit(self) -> str:
+        return str(self.config.get("search", {}).get("budget_unit", "runs"))
+
+    @property
+    def training_steps(self) -> int:
+        """Training steps charged (all seeds and multipliers; cache hits cost none)."""
+        return sum(r.steps for r in self.candidates)
+
+    @property
+    def spent(self) -> int:
+        """The budget spent, in its unit."""
+        return self.training_steps if self.budget_unit == "steps" else self.training_runs
+
+    @property
     def population_size(self) -> int:
         return int(self.config.get("search", {}).get("population", 1))
 
@@ -162,7 +176,7 @@ class RunHistory:
             return self.sessions[-1]["end_reason"]
         search = self.config.get("search", {})
         limit = search.get("max_candidates") or 50 * self.budget
-        if self.training_runs >= self.budget:
+        if self.spent >= self.budget:
             return "budget reached"
         if len(self.candidates) >= limit:
             return "candidate limit reached"

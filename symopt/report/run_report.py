@@ -35,6 +35,7 @@ from symopt.lang import parse
 from symopt.report.figures import figure, finite, log_scale_if_wide
 from symopt.report.history import RunHistory
 from symopt.report.notes import fmt, md_table, notes_block, write_keeping_notes
+from symopt.report.operators import operators_section
 from symopt.report.tables import optional_tables
 from symopt.search.evolution.progress import format_duration
 from symopt.search.storage.runlock import run_lock
@@ -78,6 +79,7 @@ def write_run_report(run_dir: str | Path, *, top: int = 5, curves: bool = True) 
              notes_block(), "", _summary(h), "", _baseline(h), "", _best_programs(h, top), "",
              "## Figures", ""]
     parts += _figures(h, run_dir, curves)
+    parts += ["", operators_section(run_dir, h.candidates)]
     tables = optional_tables(run_dir)
     if tables:
         parts += ["", tables]
@@ -93,8 +95,9 @@ def _summary(h: RunHistory) -> str:
         ("task", f"{task.get('name')} (seeds {task.get('seeds')}, overrides "
                  f"{task.get('overrides') or {}})"),
         ("search", ", ".join(f"{k} {v}" for k, v in sorted(search.items()))),
-        ("budget", f"{h.budget} training runs"),
+        ("budget", f"{h.budget} training {h.budget_unit}"),
         ("training runs done", h.training_runs),
+        ("training steps done", h.training_steps),
         ("candidates", f"{len(h.candidates)} ({h.cache_hits} answered by the cache)"),
         ("wall time", (f"{format_duration(h.wall_seconds)} in {len(h.sessions)} session(s)"
                        if h.sessions else f"{format_duration(h.wall_seconds)} (from the stored "

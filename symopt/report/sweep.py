@@ -209,8 +209,9 @@ def run_dir(out: Path, setting_index: int, seed: int) -> Path:
     return Path(out) / f"run-{setting_index}" / f"seed-{seed}"
 
 
-def run_finished(path: Path, budget: int, candidate_limit: int) -> bool:
-    """Whether the run stored in `path` has spent its budget (or its candidate limit)."""
+def run_finished(path: Path, budget: int, candidate_limit: int, unit: str = "runs") -> bool:
+    """Whether the run stored in `path` has spent its budget (training runs, or steps with
+    `unit = "steps"`) or its candidate limit."""
     from symopt.search.storage.store import STORE_NAME, RunStore
 
     if not (path / STORE_NAME).is_file():
@@ -220,8 +221,8 @@ def run_finished(path: Path, budget: int, candidate_limit: int) -> bool:
         cands = store.candidates()
     finally:
         store.close()
-    trained = sum(1 for r in cands if not r.cache_hit)
-    return trained >= budget or len(cands) >= candidate_limit
+    spent = sum(r.steps if unit == "steps" else not r.cache_hit for r in cands)
+    return spent >= budget or len(cands) >= candidate_limit
 
 
 def prepare_out(plan: SweepPlan, out: str | Path) -> Path:
@@ -276,7 +277,8 @@ def run_sweep(plan: SweepPlan, out: str | Path, *, progress: str = "auto",
             cfg = plan.search_config(setting, seed)
             path = run_dir(out, setting.index, seed)
             name = f"Run {setting.index} ({setting.label}), seed {seed}"
-            if run_finished(path, cfg.search.budget, cfg.search.candidate_limit):
+            if run_finished(path, cfg.search.budget, cfg.search.candidate_limit,
+                            cfg.search.budget_unit):
                 skipped.append((setting.index, seed))
                 display.skip(name, cfg.search.budget)
                 continue

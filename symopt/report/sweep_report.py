@@ -62,7 +62,7 @@ def collect(out: Path, plan: SweepPlan) -> list[RunResult]:
             path = run_dir(out, setting.index, seed)
             history = RunHistory.load(path) if (path / STORE_NAME).is_file() else None
             finished = history is not None and run_finished(
-                path, cfg.search.budget, cfg.search.candidate_limit)
+                path, cfg.search.budget, cfg.search.candidate_limit, cfg.search.budget_unit)
             results.append(RunResult(setting, seed, path, history, finished))
     return results
 

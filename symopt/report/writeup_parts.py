@@ -198,7 +198,7 @@ def setup_table(h: RunHistory, *, wall: float, sessions: int, compute: Compute) 
             ["executor", f"{executor.get('kind', 'auto')}, {search.get('workers', 1)} "
                          f"worker(s); engine {task.get('engine', 'default')}"],
             ["compute spent", compute.text()], ["task seeds", str(task.get("seeds"))],
-            ["search seed", str(search.get("seed"))],
+            ["search seed", str(search.get("random_seed", search.get("seed")))],
             ["wall time", f"{format_duration(wall)} in {sessions} session(s)"]]
     return Table(["", ""], rows, "Experimental setup, as stored with the run.")
 

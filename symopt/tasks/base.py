@@ -139,10 +139,10 @@ class EvalResult:
     ``fitness`` is the final validation loss of the best multiplier when ``status == "ok"``,
     else ``inf``. ``curve`` holds the validation loss at ``eval_steps`` (the first point is
     at step 0); ``train_curve`` the training loss of every step. ``trials`` maps each
-    multiplier tried to its fitness. ``steps`` counts the training steps done over all
-    multipliers, ``planned_steps`` those full runs would have done (fewer were done when a
-    run stopped early). In :meth:`to_dict`, non-finite floats become ``None``
-    (JSON ``null``).
+    multiplier tried to its fitness (``trial_steps``: the steps each trained). ``steps``
+    counts the training steps done over all multipliers, ``planned_steps`` those full runs
+    would have done (fewer were done when a run stopped early). In :meth:`to_dict`,
+    non-finite floats become ``None`` (JSON ``null``).
     """
 
     fitness: float
@@ -163,6 +163,7 @@ class EvalResult:
     seed: int = 0
     task: str = ""
     trials: tuple[tuple[float, float], ...] = ()
+    trial_steps: tuple[int, ...] = ()  # the steps each multiplier of `trials` trained
 
     @property
     def ok(self) -> bool:

@@ -60,9 +60,12 @@ def _batched_fns(runner, size: int, vmap_programs: bool):
     return out
 
 
-def _train_members(runner, members, args, vmap_programs, hurdles, deadline) -> list[dict]:
+def _train_members(runner, members, args, vmap_programs, hurdles, deadline,
+                   race_at: int | None = None, race_groups: Sequence[int] = ()) -> list[dict]:
     """One batched training: `members` are (seed, multiplier) pairs, `hurdles` each one's
-    hurdles; one trial record each."""
+    hurdles; one trial record each. With `race_at`, at the first validation point at or
+    after that step, the members of a race group (one program and seed, its multipliers)
+    above the group's best validation loss stop there (status ``hurdle``)."""
     init, opt_init, chunk, val = _batched_fns(runner, len(members), vmap_programs)
     data = runner.fns.data
     t0 = time.perf_counter()
@@ -87,8 +90,28 @@ def _train_members(runner, members, args, vmap_programs, hurdles, deadline) -> l
             if trials[b].after_chunk(losses[b, : done[b]], int(bad[b]), int(at[b]),
                                      lambda b=b, vals=vals: float(vals[b]), deadline):
                 active[b] = False
+        if race_at is not None and max((trials[b].step for b in np.flatnonzero(active)),
+                                       default=0) >= race_at:
+            _race(trials, active, vals, race_groups)
+            race_at = None
     run_s = (time.perf_counter() - t0) / len(members)
     return [t.record(run_s) for t in trials]
+
+
+def _race(trials: list[Trial], active: np.ndarray, vals: np.ndarray,
+          groups: Sequence[int]) -> None:
+    """Stop the members of each group that are behind the group's best right now."""
+    best: dict[int, float] = {}
+    for b in np.flatnonzero(active):
+        if math.isfinite(vals[b]):
+            best[groups[b]] = min(best.get(groups[b], math.inf), float(vals[b]))
+    for b in np.flatnonzero(active):
+        if float(vals[b]) > best.get(groups[b], math.inf):
+            trials[b].status = "hurdle"
+            trials[b].message = (f"validation loss {float(vals[b]):.4g} behind another "
+                                 f"learning-rate multiplier ({best[groups[b]]:.4g}) at step "
+                                 f"{trials[b].step}")
+            active[b] = False
 
 
 def evaluate_batch(
@@ -100,6 +123,7 @@ def evaluate_batch(
     hurdles: Sequence[Sequence[tuple[int, float]]] | None = None,
     time_limit_s: float | None = None,
     vmap_programs: bool | None = None,
+    race_at: int | None = None,
 ) -> list[list[EvalResult]]:
     """Train every program with every seed; ``results[i][j]`` = program i, seed j.
 
@@ -107,7 +131,8 @@ def evaluate_batch(
     (best multiplier kept). ``hurdles[i]`` are program i's hurdles (see
     `symopt.tasks.trial.Trial`; default none). ``compile_s`` is charged to the first
     program of a size class that needed a compile. A program that cannot be encoded gets
-    status ``error``.
+    status ``error``. ``race_at``: each program and seed races its multipliers
+    (`_train_members`).
     """
     from symopt.tasks.registry import get_task
 
@@ -160,7 +185,8 @@ def evaluate_batch(
                 args = jax.tree_util.tree_map(jnp.asarray, encoded[batch[0]].arrays())
             flat = [m for _ in batch for m in members]
             member_hurdles = [per_program[i] for i in batch for _ in members]
-            trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline)
+            trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline,
+                                    race_at, [k // len(mults) for k in range(len(flat))])
             for k, i in enumerate(real):
                 mine = trials[k * len(members):(k + 1) * len(members)]
                 for j, seed in enumerate(seeds):

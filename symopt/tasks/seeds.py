@@ -48,7 +48,10 @@ class Evaluation:
     validation losses)`` for each seed trained (partial when it stopped early), ``steps`` and
     ``planned_steps`` the training steps done over all seeds and those full runs would have
     done, ``run_seconds`` the training time (compilation excluded): what the search stores
-    and counts as saved by early stops, kept by `verdict`.
+    and counts as saved by early stops, kept by `verdict`. ``by_multiplier`` holds, for
+    each learning-rate multiplier tried, ``(multiplier, mean final validation loss over the
+    seeds, steps trained)``; the mean is ``inf`` unless that multiplier ended ok on every
+    seed (what a learning-rate probe chooses from, `symopt.search.evolution.lr_probe`).
     """
 
     fitness: float
@@ -63,6 +66,7 @@ class Evaluation:
     steps: int = 0
     planned_steps: int = 0
     run_seconds: float = 0.0
+    by_multiplier: tuple[tuple[float, float, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -97,10 +101,12 @@ def evaluate_seeds(
     time_limit_s: float | None = None,
     hurdles: Sequence[tuple[int, float]] = (),
     progress: Callable[[EvalResult], None] | None = None,
+    race_at: int | None = None,
 ) -> Evaluation:
     """Train `task` with ``make_tx`` once per seed; see the module docstring for the rule.
 
-    ``lr_multipliers``, ``time_limit_s`` (per seed) and ``hurdles`` go to `evaluate`;
+    ``lr_multipliers``, ``time_limit_s`` (per seed), ``hurdles`` and ``race_at`` go to
+    `evaluate`;
     ``progress(result)`` is called after each seed.
     """
     if not isinstance(task, Task):
@@ -109,7 +115,7 @@ def evaluate_seeds(
     results: list[EvalResult] = []
     for seed in seeds:
         r = evaluate(make_tx, task, seed=seed, lr_multipliers=lr_multipliers,
-                     time_limit_s=time_limit_s, hurdles=hurdles)
+                     time_limit_s=time_limit_s, hurdles=hurdles, race_at=race_at)
         results.append(r)
         if progress is not None:
             progress(r)
@@ -151,4 +157,26 @@ def _training(results: list[EvalResult]) -> dict:
     return dict(curves=tuple((r.seed, r.eval_steps, r.curve) for r in results),
                 steps=sum(r.steps for r in results),
                 planned_steps=sum(r.planned_steps for r in results),
-                run_seconds=sum(r.run_s for r in results))
+                run_seconds=sum(r.run_s for r in results),
+                by_multiplier=by_multiplier(results))
+
+
+def by_multiplier(results: Sequence[EvalResult]) -> tuple[tuple[float, float, int], ...]:
+    """``(multiplier, mean final loss over the seeds or inf, steps)`` per multiplier.
+
+    >>> from symopt.tasks.base import EvalResult
+    >>> a = EvalResult(1.0, "ok", trials=((1.0, 1.0), (4.0, 3.0)), trial_steps=(10, 10))
+    >>> b = EvalResult(2.0, "ok", trials=((1.0, 2.0), (4.0, math.inf)), trial_steps=(10, 3))
+    >>> by_multiplier([a, b])
+    ((1.0, 1.5, 20), (4.0, inf, 13))
+    """
+    if not results or any(len(r.trials) != len(results[0].trials)
+                          or len(r.trial_steps) != len(r.trials) for r in results):
+        return ()
+    out = []
+    for k, (mult, _) in enumerate(results[0].trials):
+        finals = [r.trials[k][1] for r in results]
+        mean = (sum(finals) / len(finals) if all(math.isfinite(f) for f in finals)
+                else math.inf)
+        out.append((float(mult), mean, sum(r.trial_steps[k] for r in results)))
+    return tuple(out)

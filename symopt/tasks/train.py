@@ -256,6 +256,21 @@ def check_multipliers(mults: Sequence[float]) -> tuple[float, ...]:
     return checks.lr_multipliers(mults, "lr_multipliers")
 
 
+def race_hurdle(trials: Sequence[dict], race_at: int | None) -> list[tuple[int, float]]:
+    """The hurdle a later multiplier must pass to stay in the race: the best validation
+    loss earlier trials had at their first validation point at or after ``race_at``.
+
+    >>> race_hurdle([dict(eval_steps=[0, 25, 50], curve=[2.0, 1.0, 0.5])], 20)
+    [(20, 1.0)]
+    """
+    if race_at is None:
+        return []
+    at = [next((v for s, v in zip(t["eval_steps"], t["curve"], strict=True) if s >= race_at),
+               math.inf) for t in trials]
+    best = min((v for v in at if math.isfinite(v)), default=math.inf)
+    return [(int(race_at), float(best))] if math.isfinite(best) else []
+
+
 def evaluate(
     make_tx: MakeTx,
     task: Task | str,
@@ -265,6 +280,7 @@ def evaluate(
     time_limit_s: float | None = None,
     hurdles: Sequence[tuple[int, float]] = (),
     early_stop: bool = True,
+    race_at: int | None = None,
 ) -> EvalResult:
     """Train ``task`` with the optimizer ``make_tx(learning_rate)``; fitness = val loss.
 
@@ -273,7 +289,11 @@ def evaluate(
     final validation loss is kept. A `ProgramOptimizer` runs on its engine. ``hurdles``
     are ``(step, threshold)`` pairs (see `symopt.tasks.trial.Trial`): a run stopped at one
     has status ``hurdle``. ``early_stop=False`` trains a diverging run to the end of its
-    chunk (benchmarks). ``time_limit_s`` bounds the wall clock of the whole call (the
+    chunk (benchmarks). ``race_at`` (a step) races the multipliers: a multiplier whose
+    validation loss at the first validation point at or after that step is above the best
+    of the multipliers trained before it stops there (status ``hurdle``); the first one
+    always trains to the end (the batched engine races them side by side,
+    `symopt.tasks.batch`). ``time_limit_s`` bounds the wall clock of the whole call (the
     compile of a program's own runner included; a shared interpreter's compile is not the
     program's), checked between chunks. Never raises for anything the optimizer does; an
     unknown task name or bad multipliers raise ``UserError``.
@@ -304,10 +324,11 @@ def evaluate(
     if deadline is not None and time.perf_counter() > deadline:
         return _fail(task, seed, "timeout", f"time limit reached while compiling "
                      f"({compile_s:.1f}s)", compile_s=compile_s)
-    trials = []
+    trials: list[dict] = []
     for m in mults:
+        raced = list(hurdles) + race_hurdle(trials, race_at)
         try:
-            trial = runner.run(seed, m, deadline, opt_args, hurdles)
+            trial = runner.run(seed, m, deadline, opt_args, raced)
         except Exception as err:  # noqa: BLE001
             trial = failed_record(m, f"{type(err).__name__}: {err}")
         trials.append(trial)

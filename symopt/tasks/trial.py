@@ -151,4 +151,5 @@ def summarize(task: Task, seed: int, mults: Sequence[float], trials: list[dict],
         trials=tuple(
             (t["multiplier"], t["curve"][-1] if t["status"] == "ok" else math.inf) for t in trials
         ),
+        trial_steps=tuple(int(t["steps"]) for t in trials),
     )

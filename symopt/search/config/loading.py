@@ -24,7 +24,14 @@ this module checks values across keys and finds and reads the files.
   with everything stored, a message naming the cause and exit code 3), `batch`
   (population-parallel training: each worker trains up to this many candidates together
   in one compiled call, `symopt.search.execution.batching`; up to `workers x batch` candidates are
-  in flight and aging evolution stays steady-state; worth it on an accelerator, default 1).
+  in flight and aging evolution stays steady-state; worth it on an accelerator, default 1),
+  `budget_unit` (`"runs"`, the default: `budget` counts training runs; `"steps"`, the
+  built-in configs': it counts training steps actually taken, all task seeds and
+  learning-rate multipliers included, a run stopped early at what it trained, cache hits
+  free, derived from the stored candidates so a resumed run charges nothing twice),
+  `lr_probe` (multipliers of the learning-rate probe of a child with a new structure,
+  e.g. `[1.0, 0.25, 4.0]`; empty, the default: no probe; random programs have no parent
+  and are never probed; `symopt.search.evolution.lr_probe`).
 - `[task]`: `name`, `seeds` (fitness = mean over these training seeds), `lr_multipliers`
   (default: the task's), `time_limit_s` (per training run), `overrides` (a table of task
   fields, e.g. `steps`), `engine` (`"interpreted"`, the default: one compiled interpreter
@@ -58,7 +65,7 @@ package in `symopt/search/config/builtin/` (`search_configs/` in a checkout); `l
 takes a file or one of these names (`--config quick`).
 
 Upper bounds (`symopt.checks.SEARCH_LIMITS` and the `MAX_*` there, checked at load with an
-error naming the key): population 100,000; budget 10,000,000 training runs; workers 1,024;
+error naming the key): population 100,000; budget 10,000,000,000 (runs or steps); workers 1,024;
 hall_of_fame 10,000; stall_after 1,000,000; [task] and [[funnel]] seeds: at most 100 seeds,
 each below 2^31; lr_multipliers at most 32; task overrides: steps at most 10,000,000,
 other integer fields in [1, 1,000,000]; [mutation] max_statements 1,000
@@ -159,6 +166,11 @@ class SearchConfig:
         for (section, key), limit in LIMITS.items():
             if section == "search" and getattr(s, key) > limit:
                 raise bad("search", key, f"{getattr(s, key)} is above the limit of {limit:,}")
+        if s.budget_unit not in ("runs", "steps"):
+            raise bad("search", "budget_unit", f"must be 'runs' or 'steps', got "
+                      f"{s.budget_unit!r}")
+        if s.lr_probe:
+            checks.lr_multipliers(s.lr_probe, f"{source}: [search] lr_probe")
         if s.on_stall not in ("restart", "stop"):
             raise bad("search", "on_stall", f"must be 'restart' or 'stop', got {s.on_stall!r}")
         if len(t.seeds) > LIMITS["task", "seeds"]:
@@ -259,6 +271,7 @@ class SearchConfig:
                "task": {**self.task.spec(), "engine": self.task.engine},
                "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
                "executor": dataclasses.asdict(self.executor)}
+        out["search"]["lr_probe"] = list(self.search.lr_probe)  # as JSON gives it back
         if self.hurdles.at:  # absent when off, like the funnel
             out["hurdles"] = self.hurdles.to_dict()
         if out["task"]["lr_multipliers"] is None:

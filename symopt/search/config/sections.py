@@ -44,6 +44,8 @@ class SearchSection:
     stall_after: int = 100
     on_stall: str = "restart"
     batch: int = 1
+    budget_unit: str = "runs"
+    lr_probe: tuple[float, ...] = ()
 
     @property
     def candidate_limit(self) -> int:
@@ -252,7 +254,9 @@ class MutationConfig:
     chance that a new argument is a constant rather than a variable; new
     constants are log-uniform in ``[constant_min, constant_max]``, rounded to
     two significant digits. ``functions`` are those ``insert`` and
-    ``replace_function`` may use.
+    ``replace_function`` may use. ``adapt`` lets the weights follow what pays off in the
+    run (`symopt.search.evolution.operators`; ``adapt_floor``: the least weight an
+    operator keeps); ``adapt = false`` keeps the configured mix.
 
     >>> MutationConfig(delete=0.0).delete
     0.0
@@ -270,6 +274,8 @@ class MutationConfig:
     functions: tuple[str, ...] = DEFAULT_FUNCTIONS
     constant_min: float = 1e-3
     constant_max: float = 10.0
+    adapt: bool = True
+    adapt_floor: float = 0.05
 
     def __post_init__(self):
         if isinstance(self.functions, list):
@@ -287,7 +293,7 @@ class MutationConfig:
         ...
         symopt.errors.UserError: mutation.bogus: unknown key (known: insert, delete, \
 modify_arg, perturb_constant, replace_function, max_statements, max_tries, constant_prob, \
-fresh_target_prob, functions, constant_min, constant_max)
+fresh_target_prob, functions, constant_min, constant_max, adapt, adapt_floor)
         """
         if not isinstance(data, dict):
             raise UserError(f"mutation: expected a table, got {data!r}")
@@ -346,5 +352,9 @@ def _validate(cfg: MutationConfig) -> None:
         value = getattr(cfg, key)
         if not is_number(value) or not MIN_ABS_CONSTANT <= value <= MAX_ABS_CONSTANT:
             raise bad(key, f"must be a number in [{MIN_ABS_CONSTANT}, {MAX_ABS_CONSTANT}]")
+    if not isinstance(cfg.adapt, bool):
+        raise bad("adapt", "must be true or false")
+    if not is_number(cfg.adapt_floor) or not 0 <= cfg.adapt_floor <= 0.2:
+        raise bad("adapt_floor", "must be a number in [0, 0.2]")
     if cfg.constant_min > cfg.constant_max:
         raise bad("constant_min", f"must not exceed constant_max ({cfg.constant_max!r})")

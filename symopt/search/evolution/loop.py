@@ -12,7 +12,18 @@ The pieces around the loop have their own modules: `start` (a new or resumed run
 executor and in-flight twins), `outputs` (`best.prog`, `hall_of_fame.csv`).
 
 Warm start: each seed program is evaluated, then the population is P copies of the
-seeds (round-robin), as in the paper. Budget = training runs (seeds included).
+seeds (round-robin), as in the paper. Budget (seeds included): training runs, or with
+`[search] budget_unit = "steps"` the training steps actually taken (each stored
+candidate's `steps`; cache hits and twins cost nothing). A new child is sent to train
+only while the steps spent plus those of the runs in flight (at full length) are below
+the budget, so a search stops within one training job of it (one run; a probed child's
+job, up to one run per probe multiplier).
+
+Fairness to structure: with `[search] lr_probe`, a child whose structure differs from
+its parent's is trained at several learning-rate scales and stored with the best one
+folded into its program (`symopt.search.evolution.lr_probe`); operator weights follow
+the credit of their children (`symopt.search.evolution.operators`, `[mutation] adapt`),
+stored in the `operators` table.
 
 Early stops: each trained candidate's validation curves go into the store's `curves`
 table; with `[hurdles]`, a child's run gets thresholds at the hurdle steps from the
@@ -58,6 +69,8 @@ from symopt.lang import Program, is_valid, parse, remove_dead
 from symopt.lang.dead_code import state_values
 from symopt.search.config.loading import SearchConfig
 from symopt.search.evolution.hurdles import HurdleKeeper
+from symopt.search.evolution.lr_probe import apply_probe, structure_key, with_scale_statement
+from symopt.search.evolution.operators import OperatorCredit
 from symopt.search.evolution.population import AgingPopulation, Member, child_rng
 from symopt.search.evolution.prepare import Preparer
 from symopt.search.evolution.progress import NoProgress, SearchStats
@@ -150,7 +163,10 @@ class _Search:
         self.prepare = Preparer(self.cache, fingerprint if cfg.cache.fingerprint else None,
                                 dispatcher.is_training)
         self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
-        self.stats = SearchStats(budget=cfg.search.budget)
+        self.stats = SearchStats(budget=cfg.search.budget, unit=cfg.search.budget_unit)
+        self.operators = OperatorCredit(self.propose.config)
+        self.probes: set[int] = set()  # gen_index of the children in flight being probed
+        self.in_flight_steps: dict[int, int] = {}  # gen_index -> steps of a full run
         self.next_index = 0  # the generation index of the next child (resume: after the stored)
         self.hof_threshold = math.inf
         self.since_improvement = 0
@@ -161,15 +177,19 @@ class _Search:
         self.from_good_snapshot = False
         self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
         task = None
-        if cfg.hurdles.at and hurdles:  # only with real training: a stand-in has no curves
+        if hurdles:  # only with real training: a stand-in has no curves nor steps
             from symopt.tasks import get_task
 
             task = get_task(cfg.task.name, **cfg.task.overrides)
-        self.hurdles = HurdleKeeper(cfg.hurdles, task)
+        self.task_steps = 0 if task is None else task.steps
+        self.task_mults = len(cfg.task.lr_multipliers or (task.lr_multipliers if task else ()))
+        self.hurdles = HurdleKeeper(cfg.hurdles, task if cfg.hurdles.at else None)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
         self._load_history()
+        if not self.store.operator_stats():  # the configured weights, before any child
+            self._record_operators(0)
         self.session = self.store.begin_session()
         with self.progress as progress:
             self.progress = progress
@@ -192,10 +212,11 @@ class _Search:
                 self._record_session()
             self.progress.update(self.stats, force=True)
         self._write_outputs()
+        self._record_operators()
         self._record_session(end=f"stopped: {seed_failed}" if seed_failed else (
             "stuck: no new valid child" if self.stalled else
             "interrupted" if stopped else
-            "budget reached" if self.stats.evaluations >= self.config.search.budget
+            "budget reached" if self.stats.spent >= self.config.search.budget
             else "candidate limit reached"))
         return SearchResult(self.run_dir, self.best, self.stats,
                             interrupted=stopped and not (self.stalled or seed_failed),
@@ -223,6 +244,7 @@ class _Search:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
         start = time.perf_counter()
         rng = child_rng(self.config.search.random_seed, index)
+        self.propose.mutator.set_weights(self.operators.weights())
         parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
@@ -237,9 +259,30 @@ class _Search:
                            tries=mutation.tries, start=start)
         if rec.cache_hit:
             self._store(rec, mutation.program)                      # cached: store now
-        else:
-            self.dispatcher.submit(rec, mutation.program,           # train (or wait for twin)
-                                   self._hurdles())
+            return
+        spec = self._hurdles()
+        probe = self.config.search.lr_probe
+        if probe and parent is not None and (structure_key(parent.payload)
+                                             != structure_key(mutation.program)):
+            spec.update(lr_multipliers=list(probe), race_at=self._race_at())
+            limit = self.config.task.time_limit_s  # per run: the probe trains several
+            if limit is not None:
+                spec["time_limit_s"] = limit * len(probe)
+        if self.dispatcher.submit(rec, mutation.program, spec):    # train (or wait for twin)
+            if "race_at" in spec:
+                self.probes.add(index)
+            self.in_flight_steps[index] = self._full_run_steps(len(spec.get(
+                "lr_multipliers") or ()) or self.task_mults or 1)
+
+    def _race_at(self) -> int | None:
+        """The step where a probe's multipliers race: the first hurdle, else a quarter."""
+        if not self.task_steps:
+            return None
+        at = self.config.hurdles.at
+        return max(1, int(self.task_steps * (min(at) if at else 0.25)))
+
+    def _full_run_steps(self, mults: int) -> int:
+        return self.task_steps * len(self.config.task.seeds) * mults
 
     def _no_child(self, tries: int) -> None:
         """Count a mutation without a new valid child; act when `stall_after` are in a row."""
@@ -265,16 +308,21 @@ class _Search:
 
     def _trained(self, done: Finished) -> None:
         """A training run finished: cache its fitness, store it and the twins that waited."""
-        rec, outcome = done.record, done.outcome
+        rec, outcome, program = done.record, done.outcome, done.program
+        self.in_flight_steps.pop(rec.gen_index, None)
         rec.fitness, rec.status, rec.message = outcome.fitness, outcome.status, outcome.message
         rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
+        rec.steps = outcome.steps
+        if rec.gen_index in self.probes and not outcome.transient:
+            program = apply_probe(rec, program, outcome, self.prepare)
+        self.probes.discard(rec.gen_index)
         self.stats.record_training(outcome.status, outcome.steps, outcome.planned_steps,
                                    outcome.run_seconds)
         if outcome.transient:  # a timeout, a dead worker: the machine's, not the program's
             self.stats.transient += 1
         else:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
-        self._store(rec, done.program)
+        self._store(rec, program)
         self.hurdles.trained(self.store, int(rec.id or 0), outcome.curves)
         for twin in done.twins:
             if outcome.transient:  # says nothing of the program: train the twin
@@ -284,6 +332,10 @@ class _Search:
             twin.record.fitness, twin.record.status = rec.fitness, rec.status
             twin.record.cache_hit = True
             twin.record.message = f"same program as candidate {rec.id}"
+            if program is not done.program:  # the twin takes the probe's scale too
+                twin.record.program_text, twin.record.hash = rec.program_text, rec.hash
+                twin.record.fingerprint = rec.fingerprint
+                twin.program = program
             self._store(twin.record, twin.program)
 
     def _hurdles(self) -> dict:
@@ -291,7 +343,11 @@ class _Search:
 
     def _room_for_another(self) -> bool:
         s, in_flight = self.config.search, len(self.dispatcher)
-        return (in_flight < s.workers * s.batch and self.stats.evaluations + in_flight < s.budget
+        if s.budget_unit == "steps":
+            room = self.stats.spent_steps + sum(self.in_flight_steps.values()) < s.budget
+        else:
+            room = self.stats.evaluations + in_flight < s.budget
+        return (in_flight < s.workers * s.batch and room
                 and self.stats.candidates + in_flight < s.candidate_limit)
 
     # -- the population and the store ----------------------------------------------------
@@ -312,13 +368,29 @@ class _Search:
     def _account(self, rec: CandidateRecord, session: bool) -> bool:
         self.stats.record(cache_hit=rec.cache_hit, tries=rec.tries,
                           redundant=rec.redundant_fraction, session=session,
-                          prepare_seconds=rec.prepare_seconds)
+                          prepare_seconds=rec.prepare_seconds, steps=rec.steps,
+                          probe_steps=rec.probe_steps, status=rec.status)
+        self._credit(rec)
         if self.best is None or self._better(rec, self.best):
             self.best = rec
             self.stats.best_fitness = rec.fitness
             self.stats.best_text = self._display(rec)
             return True
         return False
+
+    def _credit(self, rec: CandidateRecord) -> None:
+        """The operator's credit for a stored child (replayed in order on resume)."""
+        best = self.best.fitness if self.best is not None else math.inf
+        if self.operators.stored(int(rec.id or 0), rec.operator, rec.parent_id, rec.fitness,
+                                 best):
+            self.stats.operators = self.operators.stats()
+            if (rec.id or 0) % 10 == 0:
+                self._record_operators(int(rec.id or 0))
+
+    def _record_operators(self, after_id: int | None = None) -> None:
+        """Store the operators' counts and weights as of candidate `after_id`."""
+        after = max(self.operators.fitness, default=0) if after_id is None else after_id
+        self.store.set_operator_stats(after, self.operators.stats())
 
     def _display(self, rec: CandidateRecord) -> str:
         program = remove_dead(self._parse_stored(rec))
@@ -370,6 +442,8 @@ class _Search:
     def _warm_start(self) -> None:
         for i, program in enumerate(self.seed_programs[len(self.seed_ids):],
                                     start=len(self.seed_ids)):
+            if self.config.search.lr_probe:  # its learning-rate scale, a constant to tune
+                program = with_scale_statement(program)
             rec = self.prepare(program, gen_index=-1 - i, operator="seed",
                                description=self.store.seeds[i][0])
             self._evaluate_now(rec)

@@ -188,6 +188,12 @@ class Mutator:
                     allowed.setdefault((kinds, result), []).append(name)
         self._same_signature = allowed
 
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Use these operator weights from now on (adaptive weights,
+        `symopt.search.evolution.operators`); an operator configured at 0 stays off."""
+        self._weights = {op: (float(weights.get(op, 0.0)) if self.config.weights()[op] > 0
+                              else 0.0) for op in OPERATORS}
+
     @property
     def rng(self) -> random.Random:
         """The generator every draw comes from; assigning converts with `as_random`."""

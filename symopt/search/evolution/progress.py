@@ -49,11 +49,28 @@ class SearchStats:
     train_seconds: float = 0.0  # training time of this session's runs (compiles excluded)
     train_steps: int = 0
     transient: int = 0  # training runs that failed for the machine (timeout, dead worker)
+    unit: str = "runs"  # what `budget` counts: "runs" or "steps"
+    spent_steps: int = 0  # training steps charged, resumed work included
+    session_steps: int = 0
+    #: steps by where they went: finished, diverged, hurdle, probe, other (timeouts, errors)
+    step_classes: dict[str, int] = field(default_factory=dict)
+    #: `{operator: (children, successes, weight)}`, set by the search
+    operators: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
 
     def record(self, *, cache_hit: bool, tries: int, redundant: float, session: bool = True,
-               prepare_seconds: float = 0.0) -> None:
-        """Count one stored candidate."""
+               prepare_seconds: float = 0.0, steps: int = 0, probe_steps: int = 0,
+               status: str = "ok") -> None:
+        """Count one stored candidate (`steps`: the training steps it cost, of which
+        `probe_steps` were its learning-rate probe's multipliers not chosen)."""
+        self.spent_steps += steps
+        if steps:
+            kind = status if status in ("diverged", "hurdle") else (
+                "finished" if status == "ok" else "other")
+            for k, n in ((kind, steps - probe_steps), ("probe", probe_steps)):
+                self.step_classes[k] = self.step_classes.get(k, 0) + n
+        if session:
+            self.session_steps += steps
         self.candidates += 1
         if cache_hit:
             self.cache_hits += 1
@@ -124,12 +141,40 @@ class SearchStats:
         return self.session_candidates / self.prepare_seconds if self.prepare_seconds else 0.0
 
     @property
+    def spent(self) -> int:
+        """The budget spent, in its unit: training runs or training steps."""
+        return self.spent_steps if self.unit == "steps" else self.evaluations
+
+    @property
     def eta_seconds(self) -> float:
         """Seconds until the budget is spent at this session's rate (inf before a rate)."""
-        if not self.session_evaluations:
+        done = self.session_steps if self.unit == "steps" else self.session_evaluations
+        if not done:
             return math.inf
-        left = max(self.budget - self.evaluations, 0)
-        return left * self.elapsed / self.session_evaluations
+        left = max(self.budget - self.spent, 0)
+        return left * self.elapsed / done
+
+    def compute_line(self) -> str:
+        """Where the training steps went, as fractions of all steps trained.
+
+        >>> s = SearchStats(budget=1000, unit="steps")
+        >>> s.record(cache_hit=False, tries=1, redundant=0.0, steps=300, probe_steps=100)
+        >>> s.record(cache_hit=False, tries=1, redundant=0.0, steps=100, status="diverged")
+        >>> s.compute_line()
+        'compute: 400 steps: finished 50%, diverged 25%, hurdle 0%, probes 25%'
+        """
+        total = sum(self.step_classes.values())
+        parts = [(name, self.step_classes.get(key, 0)) for name, key in (
+            ("finished", "finished"), ("diverged", "diverged"), ("hurdle", "hurdle"),
+            ("probes", "probe"), ("other", "other"))]
+        shown = ", ".join(f"{name} {100 * n / total:.0f}%" for name, n in parts
+                          if total and (n or name != "other"))
+        return f"compute: {total} steps" + (f": {shown}" if total else "")
+
+    def operator_lines(self) -> list[str]:
+        """One line per operator that made children: count, success rate, weight."""
+        return [f"  {op:<17} {c:>5} children, {100 * k / c:3.0f}% beat their parent, "
+                f"weight {w:.3f}" for op, (c, k, w) in self.operators.items() if c]
 
     @property
     def cache_hit_pct(self) -> float:
@@ -145,7 +190,10 @@ class SearchStats:
 
     def line(self) -> str:
         """One plain status line."""
-        return (f"evals {self.evaluations}/{self.budget}  ETA {format_duration(self.eta_seconds)}"
+        spent = (f"steps {self.spent_steps}/{self.budget}  runs {self.evaluations}"
+                 if self.unit == "steps" else f"evals {self.evaluations}/{self.budget}"
+                 f"  steps {self.spent_steps}")
+        return (f"{spent}  ETA {format_duration(self.eta_seconds)}"
                 f"  candidates {self.candidates}  "
                 f"{self.evals_per_min:.1f} evals/min  cache hits {self.cache_hit_pct:.1f}%  "
                 f"invalid children {self.invalid_pct:.1f}%  redundant "
@@ -164,6 +212,10 @@ class SearchStats:
             f"({self.saved_pct:.0f}% of full runs)",
             *([f"transient failures: {self.transient} training run(s) (timeouts, dead "
                f"workers; each retried once, never cached)"] if self.transient else []),
+            self.compute_line(),
+            *(["operators (children, beat their parent, final weight):",
+               *self.operator_lines()] if any(c for c, _, _ in self.operators.values())
+              else []),
             *([f"stopped: {self.stop_reason}"] if self.stop_reason else []),
             "best program (simplified):",
             self.best_text.rstrip(),
@@ -251,10 +303,12 @@ class RichProgress:
         t = Table.grid(padding=(0, 2))
         t.add_column(style="bold")
         t.add_column()
-        done = stats.evaluations / stats.budget if stats.budget else 0.0
+        done = stats.spent / stats.budget if stats.budget else 0.0
         bar = "█" * int(30 * min(done, 1.0))
-        t.add_row("evaluations", f"{stats.evaluations}/{stats.budget} {bar:<30} "
-                  f"{100 * done:.0f}%")
+        t.add_row("training steps" if stats.unit == "steps" else "evaluations",
+                  f"{stats.spent}/{stats.budget} {bar:<30} {100 * done:.0f}%")
+        if stats.unit == "steps":
+            t.add_row("training runs", f"{stats.evaluations}")
         t.add_row("ETA", f"{format_duration(stats.eta_seconds)} "
                   f"(elapsed {format_duration(stats.elapsed)})")
         t.add_row("candidates", f"{stats.candidates} ({stats.restarts} restarts)")

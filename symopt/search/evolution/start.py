@@ -128,10 +128,14 @@ def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> Sea
                            max_candidates=config.search.max_candidates,
                            workers=config.search.workers),
         executor=config.executor)
-    done = sum(1 for r in store.candidates() if not r.cache_hit)
-    if config.search.budget < done:
+    steps = config.search.budget_unit == "steps"
+    done = sum(r.steps if steps else not r.cache_hit for r in store.candidates())
+    # a search in steps may end up to one training job past its budget: resuming it with
+    # the same budget finds it done, only a lower one is refused
+    if config.search.budget < done and (not steps
+                                        or config.search.budget < stored.search.budget):
         raise UserError(f"--budget {config.search.budget} is below the {done} training "
-                        f"runs {run_dir} has already done")
+                        f"{'steps' if steps else 'runs'} {run_dir} has already done")
     store.set_meta("config", config.to_json())
     return config
 

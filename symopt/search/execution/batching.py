@@ -83,13 +83,18 @@ class BatchingExecutor:
         """Send the candidates waiting for a group now, as one (smaller) group."""
         with self._lock:
             group, self._pending = self._pending, []
-        if not group:
-            return
-        spec = {k: v for k, v in group[0][0].task_spec.items() if k != "hurdles"}
-        spec["batch_hurdles"] = [job.task_spec.get("hurdles", []) for job, _ in group]
-        texts = json.dumps([job.program_text for job, _ in group])
-        inner_future = self.inner.submit(EvalJob(texts, spec))
-        inner_future.add_done_callback(lambda f: self._hand_out(f, group))
+        # jobs with different specs apart the hurdles (a learning-rate probe's multipliers)
+        # train in different groups
+        by_spec: dict[str, list] = {}
+        for job, future in group:
+            spec = {k: v for k, v in job.task_spec.items() if k != "hurdles"}
+            by_spec.setdefault(json.dumps(spec, sort_keys=True), []).append((job, future))
+        for part in by_spec.values():
+            spec = {k: v for k, v in part[0][0].task_spec.items() if k != "hurdles"}
+            spec["batch_hurdles"] = [job.task_spec.get("hurdles", []) for job, _ in part]
+            texts = json.dumps([job.program_text for job, _ in part])
+            inner_future = self.inner.submit(EvalJob(texts, spec))
+            inner_future.add_done_callback(lambda f, part=part: self._hand_out(f, part))
 
     def _hand_out(self, inner_future: cf.Future, group) -> None:
         out = self.inner.outcome(inner_future)

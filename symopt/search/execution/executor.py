@@ -105,7 +105,8 @@ def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
     (its rule: the first seed that fails fails the program).
 
     The spec may name the `engine` (default `symopt.checks.DEFAULT_ENGINE`) and carry
-    `hurdles` (``[step, threshold]`` pairs, see `symopt.tasks.trial.Trial`)."""
+    `hurdles` (``[step, threshold]`` pairs, see `symopt.tasks.trial.Trial`) and `race_at`
+    (a step where the learning-rate multipliers race, `symopt.tasks.train.evaluate`)."""
     from symopt.lang import parse
     from symopt.tasks.engine import ProgramOptimizer
 
@@ -115,7 +116,8 @@ def evaluate_text(program_text: str, task_spec: dict[str, Any]) -> EvalOutcome:
     return evaluate_seeds(make_tx, task, seeds=task_spec.get("seeds", [0]),
                           lr_multipliers=task_spec.get("lr_multipliers"),
                           time_limit_s=task_spec.get("time_limit_s"),
-                          hurdles=[tuple(h) for h in task_spec.get("hurdles", ())]).verdict()
+                          hurdles=[tuple(h) for h in task_spec.get("hurdles", ())],
+                          race_at=task_spec.get("race_at")).verdict()
 
 
 def _compile_untimed(make_tx: Any, task: Any) -> None:
@@ -149,7 +151,8 @@ def evaluate_batch_text(program_texts: str, task_spec: dict[str, Any]) -> list[E
     per_program = evaluate_batch([ProgramOptimizer(parse(t), "interpreted") for t in texts], task,
                                  seeds=task_spec.get("seeds", [0]),
                                  lr_multipliers=task_spec.get("lr_multipliers"),
-                                 hurdles=hurdles, time_limit_s=job_time_limit(task_spec))
+                                 hurdles=hurdles, time_limit_s=job_time_limit(task_spec),
+                                 race_at=task_spec.get("race_at"))
     seconds = (time.perf_counter() - start) / max(1, len(texts))
     return [combine(results, seconds).verdict() for results in per_program]
 

@@ -1,5 +1,7 @@
 """The run store's tables and their rows: the SQL schema of `run.sqlite`, the records that
-mirror its `candidates` and `funnel` tables, and opening a file as a store.
+mirror its `candidates` and `funnel` tables, and opening a file as a store. The
+`operators` table holds the mutation operators' counts, successes and weights as the
+search went (`symopt.search.evolution.operators`), one row per operator and snapshot.
 
 `connect` creates the tables that are missing and adds the columns newer than the first
 version to stores written before them, so an older run is read and
@@ -9,7 +11,7 @@ extended, never rewritten. `symopt.search.storage.store.RunStore` holds the quer
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.sqlite"
 >>> db = connect(path)
 >>> sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-['candidates', 'curves', 'funnel', 'meta', 'sessions', 'snapshots']
+['candidates', 'curves', 'funnel', 'meta', 'operators', 'sessions', 'snapshots']
 >>> set(COLUMNS) == {c[1] for c in db.execute("PRAGMA table_info(candidates)")} - {"id"}
 True
 >>> db.close()
@@ -48,7 +50,9 @@ CREATE TABLE IF NOT EXISTS candidates (
     prepare_seconds REAL NOT NULL,
     eval_seconds REAL NOT NULL,
     created REAL NOT NULL,
-    node_id TEXT NOT NULL DEFAULT ''
+    node_id TEXT NOT NULL DEFAULT '',
+    steps INTEGER NOT NULL DEFAULT 0,
+    probe_steps INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     id INTEGER PRIMARY KEY,
@@ -88,6 +92,14 @@ CREATE TABLE IF NOT EXISTS curves (
     val_loss TEXT NOT NULL,
     PRIMARY KEY (candidate_id, task_seed)
 );
+CREATE TABLE IF NOT EXISTS operators (
+    after_id INTEGER NOT NULL,
+    operator TEXT NOT NULL,
+    children INTEGER NOT NULL,
+    successes INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    PRIMARY KEY (after_id, operator)
+);
 """
 
 
@@ -114,6 +126,8 @@ class CandidateRecord:
     eval_seconds: float = 0.0
     created: float = 0.0
     node_id: str = ""  # the Ray node that trained it ("" off Ray, or a cache hit)
+    steps: int = 0  # training steps it cost (seeds x multipliers; 0 for a cache hit)
+    probe_steps: int = 0  # of those, the learning-rate probe's multipliers not chosen
     id: int | None = None
 
 
@@ -128,6 +142,7 @@ COLUMN_TYPES: dict[str, tuple[tuple[type, ...], bool]] = {
     "statements": (INT, False), "live_statements": (INT, False),
     "redundant_fraction": (NUMBER, False), "prepare_seconds": (NUMBER, False),
     "eval_seconds": (NUMBER, False), "created": (NUMBER, False), "node_id": (TEXT, False),
+    "steps": (INT, False), "probe_steps": (INT, False),
 }
 
 
@@ -180,7 +195,11 @@ def connect(path: Path, create: bool = True) -> GuardedConnection:
     return guard(db, path)
 
 
-_ADDED_COLUMNS = {"node_id": "TEXT NOT NULL DEFAULT ''"}  # columns newer than VERSION 1
+_ADDED_COLUMNS = {  # columns newer than VERSION 1
+    "node_id": "TEXT NOT NULL DEFAULT ''",
+    "steps": "INTEGER NOT NULL DEFAULT 0",
+    "probe_steps": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

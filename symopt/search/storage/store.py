@@ -4,12 +4,14 @@
 program text, parent, mutation, hash, fingerprint, fitness, status, timings and the
 Ray node that trained it (`candidates`; `node_id` is added to older stores when they are
 opened), population snapshots (`snapshots`), funnel evaluations (`funnel`), search
-sessions with their wall time, mutation failures and how they ended (`sessions`), and
-validation curves of some candidates (`curves`, filled by `symopt report`); the last three
-are added to older stores when they are opened. The population of aging evolution is
-recoverable from it at any time: the latest snapshot, followed by every candidate stored
-after it, last P kept. The tables, the records that mirror them and how an older store
-is extended are in `symopt.search.storage.schema`; this module holds the queries.
+sessions with their wall time, mutation failures and how they ended (`sessions`),
+validation curves of some candidates (`curves`, filled by `symopt report`) and the
+mutation operators' counts and weights (`operators`); these and the candidates' `steps`
+and `probe_steps` columns are added to older stores when they are opened. The population
+of aging evolution is recoverable from it at any time: the latest snapshot, followed by
+every candidate stored after it, last P kept. The tables, the records that mirror them
+and how an older store is extended are in `symopt.search.storage.schema`; this module
+holds the queries.
 `best.prog` and `hall_of_fame.csv` are rewritten atomically (`write_atomic`: temp file +
 `os.replace`) so they are always complete.
 
@@ -384,6 +386,19 @@ class RunStore:
                                         f"retrained") from None
             out[seed] = (xs, [math.inf if v is None else v for v in ys])
         return out
+
+    def set_operator_stats(self, after_id: int,
+                           stats: dict[str, tuple[int, int, float]]) -> None:
+        """Record each operator's (children, successes, weight) as of candidate `after_id`."""
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO operators VALUES (?, ?, ?, ?, ?)",
+                                 [(after_id, op, c, k, w) for op, (c, k, w) in stats.items()])
+
+    def operator_stats(self) -> list[tuple[int, str, int, int, float]]:
+        """`(after_id, operator, children, successes, weight)` rows, oldest first."""
+        return [tuple(r) for r in self._db.execute(
+            "SELECT after_id, operator, children, successes, weight FROM operators "
+            "ORDER BY after_id, rowid")]
 
     def table(self, name: str) -> list[dict[str, Any]] | None:
         """The rows of an optional table (e.g. a funnel) as dicts; None if there is none."""

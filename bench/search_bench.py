@@ -1,0 +1,153 @@
+"""Shared parts of the search-quality benchmarks (`bench_quality.py`, `bench_discovery.py`):
+searches that resume from `--out`, best-so-far curves against training steps, the plot
+with each method's mean and min-max band, and the Mann-Whitney p-value of
+`symopt.report.discussion.compare` (the statistics `symopt report` and sweeps use).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from symopt.analysis import simplify, to_nested_text  # noqa: E402
+from symopt.errors import SymoptError  # noqa: E402
+from symopt.lang import parse, remove_dead  # noqa: E402
+from symopt.report.discussion import Arm, compare  # noqa: E402
+from symopt.search.config.loading import SearchConfig  # noqa: E402
+from symopt.search.evolution.loop import run_search  # noqa: E402
+from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E402
+from symopt.search.storage.store import RunStore  # noqa: E402
+
+
+def evaluate_all(jobs: list[tuple[str, dict]], workers: int) -> list[float]:
+    """Fitness of each (program text, task spec), `workers` training runs at a time."""
+    executor = make_executor(workers=workers)
+    try:
+        futures = [executor.submit(EvalJob(text, spec)) for text, spec in jobs]
+        return [executor.outcome(f).fitness for f in futures]
+    finally:
+        executor.shutdown()
+
+
+def check_same_search(run_dir: Path, cfg: SearchConfig) -> None:
+    """A stored search is reused only if it is the one this bench would run."""
+    store = RunStore.open(run_dir)
+    try:
+        stored = SearchConfig.from_dict(store.config, source=str(run_dir))
+    finally:
+        store.close()
+    mine = dataclasses.replace(cfg, search=dataclasses.replace(
+        cfg.search, workers=stored.search.workers))
+    if stored.to_dict() != mine.to_dict():
+        sys.exit(f"{run_dir}: holds a different search (another budget, task or config); "
+                 f"use another --out")
+
+
+def search(cfg: SearchConfig, run_dir: Path, seed_program: str) -> bool:
+    """Run the search into `run_dir`, or finish the one stored there (True: reused)."""
+    reused = (run_dir / "run.sqlite").is_file()
+    if reused:
+        check_same_search(run_dir, cfg)
+        run_search(cfg, run_dir, resume=True)  # finishes it if it was cut short
+    else:
+        run_search(cfg, run_dir, seeds=[seed_program])
+    return reused
+
+
+def best_program(run_dir: Path) -> tuple[float, str, int]:
+    """The best candidate's fitness and program text, and the training steps spent."""
+    store = RunStore.open(run_dir)
+    try:
+        rec = store.best(1)[0]
+        return rec.fitness, rec.program_text, sum(r.steps for r in store.candidates())
+    finally:
+        store.close()
+
+
+def step_curve(run_dir: Path) -> list[tuple[int, float]]:
+    """(training steps spent, best fitness so far) after each trained candidate."""
+    store = RunStore.open(run_dir)
+    try:
+        best, steps, out = math.inf, 0, []
+        for rec in store.candidates():
+            steps += rec.steps
+            best = min(best, rec.fitness)
+            if rec.steps:
+                out.append((steps, best))
+        return out
+    finally:
+        store.close()
+
+
+def at(curve: list[tuple[int, float]], x: float) -> float:
+    """The best fitness reached within `x` steps (inf before the first result)."""
+    best = math.inf
+    for steps, fit in curve:
+        if steps > x:
+            break
+        best = fit
+    return best
+
+
+def simplified(text: str) -> str:
+    """A program as its simplified nested text (the stored text if it cannot simplify)."""
+    program = remove_dead(parse(text))
+    try:
+        program = simplify(program)
+    except SymoptError:
+        pass
+    return to_nested_text(program, header=False).rstrip()
+
+
+def mann_whitney_p(a: list[float], b: list[float]) -> float:
+    """Two-sided Mann-Whitney p-value of two methods' best fitness per search."""
+    return compare(Arm(0, "a", {}, list(a)), Arm(1, "b", {}, list(b))).p
+
+
+def fmt(xs: list[float]) -> str:
+    finite = [x for x in xs if math.isfinite(x)]
+    if not finite:
+        return "inf"
+    sd = statistics.stdev(finite) if len(finite) > 1 else 0.0
+    return f"{statistics.mean(finite):.4f} ± {sd:.4f}" + (
+        f" ({len(xs) - len(finite)} inf)" if len(finite) < len(xs) else "")
+
+
+def mean(xs: list[float]) -> float:
+    return statistics.mean(xs) if xs else math.nan
+
+
+def plot_steps(curves: dict[str, list[list[tuple[int, float]]]], budget: int,
+               reference: tuple[str, float], path: Path, title: str) -> None:
+    """Best fitness so far against training steps: each method's mean over its searches
+    and the min-max band; a dashed line at the reference (e.g. the LR-tuned seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # to the last step spent (a search may end up to one training job past its budget)
+    end = max([budget] + [c[-1][0] for runs in curves.values() for c in runs if c])
+    xs = [end * (k + 1) / 100 for k in range(100)]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, runs in curves.items():
+        cols = [[at(c, x) for c in runs] for x in xs]
+        ok = [all(map(math.isfinite, v)) for v in cols]
+        ax.plot([x for x, k in zip(xs, ok) if k], [statistics.mean(v) for v, k in zip(cols, ok)
+                                                   if k], label=label)
+        ax.fill_between([x for x, k in zip(xs, ok) if k], [min(v) for v, k in zip(cols, ok) if k],
+                        [max(v) for v, k in zip(cols, ok) if k], alpha=0.2)
+    ax.axhline(reference[1], color="k", ls="--", lw=1, label=reference[0])
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("best validation loss so far")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
