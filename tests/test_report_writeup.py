@@ -133,6 +133,17 @@ def test_every_number_of_the_results_is_the_stores(run):
     # percentage of the headline table or an operator's weight or success
     allowed = fitness + [f / v["seed"] for f in fitness] + [v["hit_pct"], v["redundant_pct"]]
     allowed += [100 * b / c for _, c, _, b in ops] + [0.5, 1.0]
+    # the report's compute and operator sections: stored weights and shares of the steps
+    allowed += [w for (w,) in sql(db, "SELECT weight FROM operators")]
+    allowed += [100 * k / c for c, k in sql(db, "SELECT children, successes FROM operators")
+                if c]
+    classes = sql(db, """SELECT CASE WHEN status IN ('diverged', 'hurdle') THEN status
+                         WHEN status = 'ok' THEN 'finished' ELSE 'other' END,
+                         SUM(steps - probe_steps), SUM(probe_steps) FROM candidates
+                         GROUP BY 1""")
+    total = sum(s + q for _, s, q in classes)
+    allowed += [100 * s / total for _, s, _ in classes] + [
+        100 * sum(q for _, _, q in classes) / total]
     invalid = re.search(r"invalid-child rate (\S+)%", results).group(1)
     allowed.append(float(invalid))  # from the sessions' records: checked in test_report_run
     for token in numbers(results):
@@ -305,7 +316,8 @@ def test_setup_is_the_environment_stored_with_the_run(run):
     setup = between(text, "2. Experimental setup", "3. Results")
     assert f"machine {env['platform']}, {env['cpus']} CPU cores" in setup
     assert f"jax {env['versions']['jax']}" in setup
-    assert "compute spent 4 training runs of at most 20 steps each (80 steps at most)" in setup
+    runs, steps = sql(run / "run.sqlite", "SELECT SUM(1 - cache_hit), SUM(steps) FROM candidates")[0]
+    assert f"compute spent {runs} training runs, {steps:,} training steps" in setup
 
 
 def test_a_constants_only_gain_is_called_retuned(tmp_path):

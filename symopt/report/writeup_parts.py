@@ -1,9 +1,9 @@
 """Sections a run's and a sweep's write-up share, each sentence made from stored data by a
 rule: the method, the experimental setup, the discovered program and the limitations.
 
-The two inputs that a later store will hold directly are read through one function each:
-`operator_weights(h)` (today: the run's `[mutation]` config) and `compute_spent(h)`
-(today: training runs times the task's steps, an upper bound).
+Operator weights are the final adapted ones stored in `run.sqlite` (`operator_weights`,
+`operator_stats`; a run without them: its `[mutation]` config); compute is the training
+steps actually taken (`compute_spent`).
 
 >>> seed_name("programs/adamw.prog"), seed_name("my.prog"), slots_word(1)
 ('AdamW', 'my', 'one-slot')
@@ -19,7 +19,6 @@ from typing import Any
 
 from symopt.analysis import remove_dead
 from symopt.analysis.hints import sign_like
-from symopt.errors import SymoptError
 from symopt.lang import parse
 from symopt.lang.dead_code import state_values
 from symopt.report.bibliography import cite
@@ -54,42 +53,40 @@ def state_words(n: int) -> str:
 
 
 def operator_weights(h: RunHistory) -> dict[str, float]:
-    """The mutation operators' weights of run `h` (its stored `[mutation]` config)."""
+    """The mutation operators' weights of run `h`: the final adapted weights stored in
+    `run.sqlite` (table `operators`) when the run kept any, else its `[mutation]` config's."""
+    final = operator_stats(h.run_dir)
+    if final:
+        return {op: final[op][2] for op in OPERATORS if op in final}
     stored = h.config.get("mutation", {})
     return {op: float(stored.get(op, getattr(MutationConfig(), op))) for op in OPERATORS}
+
+
+def operator_stats(run_dir: Path) -> dict[str, tuple[int, int, float]]:
+    """`{operator: (children, successes, weight)}` as last stored (empty for older runs)."""
+    store = RunStore.open(run_dir)
+    try:
+        rows = store.operator_stats()
+    finally:
+        store.close()
+    return {op: (c, k, w) for _, op, c, k, w in rows}  # oldest first: the last row wins
 
 
 @dataclass(frozen=True)
 class Compute:
     training_runs: int
-    steps_per_run: int | None  # the task's steps: an upper bound (runs may stop early)
+    steps: int  # training steps actually taken (all seeds and multipliers; cache hits none)
     train_seconds: float
 
-    @property
-    def steps(self) -> int | None:
-        return None if self.steps_per_run is None else self.training_runs * self.steps_per_run
-
     def text(self) -> str:
-        steps = ("" if self.steps is None else
-                 f" of at most {self.steps_per_run:,} steps each ({self.steps:,} steps at most)")
-        return (f"{self.training_runs} training runs{steps}; "
+        return (f"{self.training_runs} training runs, {self.steps:,} training steps; "
                 f"{format_duration(self.train_seconds)} of training time")
 
 
 def compute_spent(h: RunHistory) -> Compute:
-    """The compute run `h` spent: training runs (cache hits are free), steps, seconds."""
-    return Compute(h.training_runs, task_steps(h.config),
+    """The compute run `h` spent: training runs and steps (cache hits are free), seconds."""
+    return Compute(h.training_runs, h.training_steps,
                    sum(r.eval_seconds for r in h.candidates if not r.cache_hit))
-
-
-def task_steps(config: dict[str, Any]) -> int | None:
-    task = config.get("task", {})
-    try:
-        from symopt.tasks import get_task
-
-        return int(get_task(task.get("name"), **task.get("overrides", {})).steps)
-    except (SymoptError, TypeError, AttributeError):
-        return None
 
 
 def is_synthetic(task_name: str) -> bool:
@@ -126,6 +123,21 @@ def constants_only(seed_text: str, text: str) -> bool:
 
 
 # -- sections ---------------------------------------------------------------------------------
+def _operators_table(h: RunHistory, weights: dict[str, float], total: float) -> Table:
+    stats = operator_stats(h.run_dir)
+    if not stats:
+        return Table(["operator", "weight", "share"],
+                     [[f"`{op}`", f"{w:g}", f"{100 * w / total:.1f}%"]
+                      for op, w in weights.items()],
+                     "Mutation operators and their weights (relative; the share is the chance "
+                     "of each operator being tried).")
+    return Table(["operator", "children", "beat their parent", "final weight"],
+                 [[f"`{op}`", str(c), f"{100 * k / c:.1f}%" if c else "-", f"{w:.3f}"]
+                  for op, (c, k, w) in stats.items()],
+                 "Mutation operators: children made, the share that beat their parent, and "
+                 "the weight each operator had at the end (weights follow this credit).")
+
+
 def method_section(h: RunHistory, what: str) -> Section:
     """Search space, operators and weights, budget, proxy task, hurdles, funnel."""
     cfg = h.config
@@ -148,12 +160,10 @@ def method_section(h: RunHistory, what: str) -> Section:
              f"({', '.join(f'`{f}`' for f in functions)}); at most "
              f"{mutation.get('max_statements', MutationConfig().max_statements)} statements per "
              f"program."),
-        Table(["operator", "weight", "share"],
-              [[f"`{op}`", f"{w:g}", f"{100 * w / total:.1f}%"] for op, w in weights.items()],
-              "Mutation operators and their weights (relative; the share is the chance of "
-              "each operator being tried)."),
-        Para(f"Budget: {h.budget} training runs; equivalent programs (same canonical hash or "
-             f"numeric fingerprint) are answered by a cache and cost nothing. Fitness: the "
+        _operators_table(h, weights, total),
+        Para(f"Budget: {h.budget:,} training {h.budget_unit}; equivalent programs (same "
+             f"canonical hash or numeric fingerprint) are answered by a cache and cost "
+             f"nothing. Fitness: the "
              f"validation loss on the proxy task `{task.get('name')}` (overrides "
              f"{task.get('overrides') or 'none'}), trained with task seed(s) "
              f"{task.get('seeds')}; lower is better."),

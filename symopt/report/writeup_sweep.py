@@ -98,7 +98,7 @@ def sweep_paper(out: str | Path) -> Paper:
             f"Spearman's rank correlation; significance at p < {ALPHA}."))
         sections.append(method)
         spent = [compute_spent(r.history) for r in fin]
-        compute = Compute(sum(c.training_runs for c in spent), spent[0].steps_per_run,
+        compute = Compute(sum(c.training_runs for c in spent), sum(c.steps for c in spent),
                           sum(c.train_seconds for c in spent))
         sections.append(Section("Experimental setup", [setup_table(
             first, wall=sum(r.history.wall_seconds for r in fin),
