@@ -316,7 +316,8 @@ def test_setup_is_the_environment_stored_with_the_run(run):
     setup = between(text, "2. Experimental setup", "3. Results")
     assert f"machine {env['platform']}, {env['cpus']} CPU cores" in setup
     assert f"jax {env['versions']['jax']}" in setup
-    runs, steps = sql(run / "run.sqlite", "SELECT SUM(1 - cache_hit), SUM(steps) FROM candidates")[0]
+    query = "SELECT SUM(1 - cache_hit), SUM(steps) FROM candidates"
+    runs, steps = sql(run / "run.sqlite", query)[0]
     assert f"compute spent {runs} training runs, {steps:,} training steps" in setup
 
 
