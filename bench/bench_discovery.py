@@ -28,7 +28,6 @@ searches stored there (finishing any that was cut short).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search_bench import (  # noqa: E402
+    bench_config,
     best_program,
     evaluate_all,
     fmt,
@@ -50,8 +50,7 @@ from search_bench import (  # noqa: E402
 
 from symopt import programs  # noqa: E402
 from symopt.lang import to_text  # noqa: E402
-from symopt.search.config.loading import default_config_path, load_config  # noqa: E402
-from symopt.tasks import get_task  # noqa: E402
+from symopt.search.config.loading import default_config_path  # noqa: E402
 
 METHODS = {"evolution": "evolution", "constants": "constants-only"}
 LR_GRID = [0.5, 1.0, 2.0, 4.0]
@@ -70,15 +69,8 @@ def main() -> None:
     args = ap.parse_args()
 
     start = time.perf_counter()
-    cfg = load_config(args.config)
-    overrides = dict(cfg.task.overrides)
-    if args.steps:
-        overrides["steps"] = args.steps
-    cfg = dataclasses.replace(cfg, funnel=(), task=dataclasses.replace(
-        cfg.task, overrides=overrides, time_limit_s=None))  # no timeouts on a loaded machine
-    cfg = cfg.with_search(budget=args.budget, budget_unit="steps",
-                          **({"workers": args.workers} if args.workers else {}))
-    run_steps = get_task(cfg.task.name, **overrides).steps * len(cfg.task.seeds)
+    cfg, run_steps = bench_config(args)
+    overrides = cfg.task.overrides
     seed = str(programs.path("momentum"))
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-discovery-"))
     print(f"seed {seed} on {cfg.task.name} {overrides or ''}, budget {args.budget} training "

@@ -49,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search_bench import (  # noqa: E402
+    bench_config,
     best_program,
     evaluate_all,
     fmt,
@@ -60,9 +61,8 @@ from search_bench import (  # noqa: E402
 )
 
 from symopt.lang import parse, parse_file, to_text  # noqa: E402
-from symopt.search.config.loading import default_config_path, load_config  # noqa: E402
+from symopt.search.config.loading import default_config_path  # noqa: E402
 from symopt.search.storage.outputs import remove_dead_text  # noqa: E402
-from symopt.tasks import get_task  # noqa: E402
 
 METHODS = ("evolution", "constants", "random")
 LABELS = {"evolution": "evolution", "constants": "constants-only", "random": "random",
@@ -106,17 +106,8 @@ def main() -> None:
     args = ap.parse_args()
 
     start = time.perf_counter()
-    cfg = load_config(args.config)
-    overrides = dict(cfg.task.overrides)
-    if args.steps:
-        overrides["steps"] = args.steps
-    # Training steps are the budget: no time limit, so a loaded machine cannot turn slow
-    # runs into timeouts (the fitness is then the same as on an idle one).
-    cfg = dataclasses.replace(cfg, funnel=(), task=dataclasses.replace(
-        cfg.task, overrides=overrides, time_limit_s=None))
-    cfg = cfg.with_search(budget=args.budget, budget_unit="steps",
-                          **({"workers": args.workers} if args.workers else {}))
-    run_steps = get_task(cfg.task.name, **overrides).steps * len(cfg.task.seeds)
+    cfg, run_steps = bench_config(args)
+    overrides = cfg.task.overrides
     seed_text = to_text(parse_file(args.seed_program), header=False)
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-quality-"))
     arms = ABLATION if args.ablation else METHODS

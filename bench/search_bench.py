@@ -24,6 +24,25 @@ from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E40
 from symopt.search.storage.store import RunStore  # noqa: E402
 
 
+def bench_config(args) -> tuple[SearchConfig, int]:
+    """The search config of a quality benchmark and the steps of one full run: the config
+    file's proxy (its steps overridden by ``args.steps``), no funnel and no time limit
+    (training steps are the budget, so a loaded machine cannot turn slow runs into
+    timeouts: the fitness is the same as on an idle one), ``args.budget`` training steps."""
+    from symopt.search.config.loading import load_config
+    from symopt.tasks import get_task
+
+    cfg = load_config(args.config)
+    overrides = dict(cfg.task.overrides)
+    if args.steps:
+        overrides["steps"] = args.steps
+    cfg = dataclasses.replace(cfg, funnel=(), task=dataclasses.replace(
+        cfg.task, overrides=overrides, time_limit_s=None))
+    cfg = cfg.with_search(budget=args.budget, budget_unit="steps",
+                          **({"workers": args.workers} if args.workers else {}))
+    return cfg, get_task(cfg.task.name, **overrides).steps * len(cfg.task.seeds)
+
+
 def evaluate_all(jobs: list[tuple[str, dict]], workers: int) -> list[float]:
     """Fitness of each (program text, task spec), `workers` training runs at a time."""
     executor = make_executor(workers=workers)

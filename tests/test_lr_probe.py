@@ -75,7 +75,7 @@ def probed_run(tmp_path_factory):
     (seed := d.parent / "slow.prog").write_text(SLOW_SGD)
     cfg = SearchConfig.from_dict({
         "search": {"population": 4, "budget": 40 * STEPS, "budget_unit": "steps",
-                   "lr_probe": list(DEFAULT_PROBE), "seed": 1},
+                   "lr_probe": list(DEFAULT_PROBE), "random_seed": 1},
         "task": {"name": "quadratic", "overrides": {"steps": STEPS}},
         "executor": {"kind": "inline"}})
     run_search(cfg, d, seeds=[str(seed)])

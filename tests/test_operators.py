@@ -28,7 +28,7 @@ def fitness(text: str, spec: dict):
 
 
 def _search(tmp_path, adapt: bool):
-    cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 40, "seed": 2,
+    cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 40, "random_seed": 2,
                                              "max_candidates": 150},
                                   "mutation": {**MUTATION, "adapt": adapt}})
     res = run_search(cfg, tmp_path, seeds=[builtin_file("adamw")],
@@ -61,7 +61,7 @@ def test_without_adapt_the_weights_never_move(tmp_path):
 
 @pytest.mark.slow
 def test_resumed_search_replays_the_credit(tmp_path):
-    cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 15, "seed": 2,
+    cfg = SearchConfig.from_dict({"search": {"population": 8, "budget": 15, "random_seed": 2,
                                              "max_candidates": 100},
                                   "mutation": MUTATION})
     whole = run_search(cfg.with_search(budget=30), tmp_path / "a",

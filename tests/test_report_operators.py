@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 from paths import builtin_file
 
-from symopt.report.figures import read_columns
 from symopt.report.operators import compute_shares, compute_steps
 from symopt.report.run_report import write_run_report
 from symopt.search.config.loading import SearchConfig
@@ -26,7 +26,7 @@ def fitness(text: str, spec: dict) -> EvalOutcome:
 
 def test_report_shows_where_the_steps_went_and_the_operator_weights(tmp_path):
     cfg = SearchConfig.from_dict({"search": {"population": 4, "budget": 120,
-                                             "budget_unit": "steps", "seed": 1}})
+                                             "budget_unit": "steps", "random_seed": 1}})
     res = run_search(cfg, tmp_path, seeds=[builtin_file("momentum")], evaluate_fn=fitness)
     store = RunStore.open(tmp_path)
     rows, ops = store.candidates(), store.operator_stats()
@@ -41,8 +41,8 @@ def test_report_shows_where_the_steps_went_and_the_operator_weights(tmp_path):
     last = max(r[0] for r in ops)
     for _, op, children, wins, weight in (r for r in ops if r[0] == last):
         assert f"| {op} | {children} | {wins} |" in text and f"{weight:.3f} |" in text
-    cols = read_columns(tmp_path / "report_operator_weights.csv")
-    assert float(cols["delete"][-1]) == next(r[4] for r in ops if r[0] == last
+    cols = pd.read_csv(tmp_path / "report_operator_weights.csv")
+    assert float(cols["delete"].iloc[-1]) == next(r[4] for r in ops if r[0] == last
                                              and r[1] == "delete")
 
 
