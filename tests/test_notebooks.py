@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom (at a reduced size) and are stored without outputs."""
+"""The notebooks run top to bottom (01 and 03 at a reduced size, 02 at its default size) and
+are stored without outputs."""
 
 from __future__ import annotations
 
