@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 import sys
 import warnings
+from typing import TextIO
 
 from symopt import commands
 from symopt.errors import ProgramError, SymoptDeprecationWarning, SymoptError
@@ -40,11 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             shown = warnings.showwarning
 
-            def show(message, category, *where) -> None:  # old spellings: one plain line
-                if issubclass(category, SymoptDeprecationWarning):
+            def show(message: Warning | str, category: type[Warning], filename: str,
+                     lineno: int, file: TextIO | None = None, line: str | None = None) -> None:
+                if issubclass(category, SymoptDeprecationWarning):  # old spellings: one line
                     print(f"symopt: warning: {message}", file=sys.stderr)
                 else:
-                    shown(message, category, *where)
+                    shown(message, category, filename, lineno, file, line)
 
             warnings.showwarning = show
             return int(args._run(args) or 0)

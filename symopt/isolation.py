@@ -249,7 +249,8 @@ class IsolatedWorker:
                 return Outcome("timeout", message=f"stopped at the time limit of {limit_s:g}s "
                                f"(compilation included)", seconds=time.monotonic() - (t_fn or t0))
             try:
-                message = conn.recv() if conn.poll(min(remaining, 0.5)) else None
+                message: tuple[str, Any] | None = (conn.recv() if conn.poll(min(remaining, 0.5))
+                                                    else None)
             except (EOFError, OSError):
                 message = ("died", None)
             if message is None:
@@ -273,7 +274,7 @@ class IsolatedWorker:
             if kind == "done":
                 return Outcome("ok", value, seconds=seconds)
             if kind == "raised":
-                return Outcome("raised", message=value, seconds=seconds)
+                return Outcome("raised", message=str(value), seconds=seconds)
             proc.join(timeout=5)
             text = _death(proc.exitcode)
             self._discard(proc, kill=True)

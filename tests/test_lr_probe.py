@@ -3,7 +3,6 @@ exported optax and torch optimizers of a probed candidate train to its stored fi
 
 from __future__ import annotations
 
-import json
 import math
 
 import jax
@@ -50,7 +49,7 @@ def test_probe_fitness_is_one_full_run_at_the_chosen_multiplier(evaluate_fn):
     if evaluate_fn == "sequential":
         out = evaluate_text(SLOW_SGD, PROBE)
     else:
-        out = evaluate_batch_text(json.dumps([SLOW_SGD]), {**PROBE, "batch_hurdles": [[]]})[0]
+        out = evaluate_batch_text((SLOW_SGD,), {**PROBE, "batch_hurdles": [[]]})[0]
     v = verdict(parse(SLOW_SGD), out.status, out.message, out.steps, out.by_multiplier)
     assert v.status == "ok" and v.multiplier == 4.0
     # losers stopped at the race (a quarter of the run): less than 3 full runs x 2 seeds
@@ -127,8 +126,8 @@ def test_batching_keeps_probes_and_plain_runs_in_separate_groups():
     groups = []
 
     def record(texts, spec):
-        groups.append((json.loads(texts), spec.get("lr_multipliers")))
-        return [EvalOutcome(float(len(t)), "ok") for t in json.loads(texts)]
+        groups.append((list(texts), spec.get("lr_multipliers")))
+        return [EvalOutcome(float(len(t)), "ok") for t in texts]
 
     ex = BatchingExecutor(InlineExecutor(record), batch=3)
     futures = [ex.submit(EvalJob(t, {**TASK, **extra})) for t, extra in

@@ -87,16 +87,16 @@ def to_nested_text(program: Program, *, header: bool = True) -> str:
     lines = []
     for j, s in enumerate(body):
         parts, free = [], set()
-        for a in s.args:
-            i = current.get(a) if isinstance(a, str) else None
+        for arg in s.args:
+            i = current.get(arg) if isinstance(arg, str) else None
             if i is not None and i in inlined:
                 text, prec, names = inlined.pop(i)
                 parts.append((text, prec))
                 free |= names
             else:
-                parts.append(_arg_part(a))
-                if isinstance(a, str):
-                    free.add(a)
+                parts.append(_arg_part(arg))
+                if isinstance(arg, str):
+                    free.add(arg)
         text, prec = _render(s.fn, parts)
         current[s.target] = j
         single = len(readers[j]) == 1

@@ -35,7 +35,7 @@ def add_arguments(parser) -> None:
                              "compile per program (compiled)")
 
 
-def load_optimizer(spec: str, engine: str = checks.DEFAULT_ENGINE):
+def load_optimizer(spec: str, engine: checks.Engine = checks.DEFAULT_ENGINE):
     """``make_tx`` for a ``.prog`` path or built-in name (run by `engine`) or ``optax:NAME``.
 
     >>> load_optimizer("lion", "compiled").engine

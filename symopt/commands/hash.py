@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
 
 def _expand(paths: list[str]) -> list[tuple[str, str]]:
     """(as the user named it, the file to read) of every program given."""
-    files = []
+    files: list[tuple[str, str]] = []
     for path in paths:
         if os.path.isdir(path):
             files.extend((f, f) for f in sorted(os.path.join(path, n) for n in os.listdir(path)

@@ -120,7 +120,9 @@ def hyperparameters(program: Program) -> tuple[Hyperparameter, ...]:
                 bases.append((k, a))
                 continue
             if role == "b":
-                key: tuple = ("beta", holds[other] if condition == "times_slot" else k, a)
+                slot = (holds[other] if condition == "times_slot" and isinstance(other, str)
+                        else k)
+                key: tuple = ("beta", slot, a)
                 betas.setdefault(a, key)
             elif role == "c":
                 key = ("const", k)

@@ -318,6 +318,8 @@ def interpreted_tx(learning_rate, prog: Encoded | tuple,
         size, arrays = prog.size, prog.arrays()
     else:
         arrays = prog
+        if size is None:
+            raise TypeError("interpreted_tx: pass `size` with a program's arrays")
     ops, args, consts, n_live, returns = (jnp.asarray(a) for a in arrays)
     sz: SizeClass = size
 

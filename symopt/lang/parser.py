@@ -273,7 +273,7 @@ class _Parser:
         self.defined = set(params)
         n_state = len(params) - (4 if has_step else 3)
         returns: tuple[str, ...] | None = None
-        ret_node = None
+        ret_node: ast.Return | None = None
         for node in fn.body:
             if returns is not None:
                 raise self.error(node, "statements after `return` are not allowed")
@@ -285,7 +285,7 @@ class _Parser:
                 raise self.error(node, self._describe(
                     node, f"only `name = expression` and `return` are allowed, "
                           f"not {type(node).__name__}"))
-        if returns is None:
+        if returns is None or ret_node is None:  # set together
             raise self.error(fn, "missing `return update, <state slots...>`")
         expected = 1 + n_state
         if len(returns) != expected:
@@ -298,9 +298,9 @@ class _Parser:
 
     def parse_assign(self, node: ast.Assign) -> None:
         if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
-            target = node.targets[-1] if len(node.targets) == 1 else node
-            raise self.error(target, self._describe(
-                target, "assign to one plain name: `x = expression`"))
+            bad = node.targets[-1] if len(node.targets) == 1 else node
+            raise self.error(bad, self._describe(
+                bad, "assign to one plain name: `x = expression`"))
         target = node.targets[0].id
         if target in FUNCTIONS:
             raise self.error(node.targets[0], f"'{target}' is a library function name")

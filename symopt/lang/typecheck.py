@@ -89,7 +89,7 @@ def _infer(program: Program, report: Report | None) -> TypedProgram | None:
             key = ()
         env[s.target] = kind
         kinds.append(kind)
-        arg_kinds.append(key)
+        arg_kinds.append(key or ())  # None only for a reported statement
     ok = _check_returns(program, env, report)
     if report is not None or not ok:
         return None

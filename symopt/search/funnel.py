@@ -35,6 +35,7 @@ import csv
 import io
 import json
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +47,8 @@ from symopt.lang.printer import one_line
 from symopt.search.config.loading import SearchConfig
 from symopt.search.config.sections import FunnelStage
 from symopt.search.execution.executor import (
+    EvalFn,
     EvalJob,
-    EvalOutcome,
     Executor,
     evaluate_text,
     make_executor,
@@ -115,9 +116,9 @@ class FunnelResult:
         return "\n".join(lines)
 
 
-def run_funnel(run_dir: str | Path, *, stages: Sequence[FunnelStage] | None = None,
+def run_funnel(run_dir: str | os.PathLike[str], *, stages: Sequence[FunnelStage] | None = None,
                workers: int | None = None, executor: Executor | None = None,
-               evaluate_fn: Callable[[str, dict], EvalOutcome] | None = None,
+               evaluate_fn: EvalFn | None = None,
                log: Callable[[str], None] = lambda line: None,
                stop_requested: Callable[[], bool] = lambda: False) -> FunnelResult:
     """Run the funnel on the search stored in `run_dir` (see the module docstring).
@@ -181,7 +182,7 @@ def unfinished_note(store: RunStore, budget: int) -> str:
 
 
 class _Funnel:
-    def __init__(self, store: RunStore, executor: Executor, log, stop_requested):
+    def __init__(self, store: RunStore, executor: Executor | None, log, stop_requested):
         self.store, self.executor, self.log = store, executor, log
         self.stop_requested = stop_requested
         self.done = {(r.stage, r.spec, r.program_hash): r for r in store.funnel_records()
@@ -195,7 +196,12 @@ class _Funnel:
         self.seed = seed_rec
         self.seed_hashes = {r.hash for r in seeds}
         self.note = ""
-        self.engine = checks.DEFAULT_ENGINE
+        self.engine: str = checks.DEFAULT_ENGINE
+
+    def _executor(self) -> Executor:
+        if self.executor is None:
+            raise RuntimeError("the funnel's executor is set before its stages run")
+        return self.executor
 
     def check_programs(self, top_k: int) -> None:
         """Parse the seed and the `top_k` best candidates (`ProgramError` naming the store
@@ -249,14 +255,15 @@ class _Funnel:
         records: dict[int, FunnelRecord] = {}  # position in jobs → record
         todo = []
         for pos, (cand, _) in enumerate(jobs):
-            hit = self.done.get((number, spec_json, cand.hash))
+            hit = self.done.get((number, spec_json, _stored_hash(cand)))
             if hit is not None:
                 records[pos] = hit
             else:
                 todo.append(pos)
         in_flight: dict[cf.Future, int] = {}
+        executor = self._executor()
         while todo or in_flight:
-            while todo and len(in_flight) < self.executor.workers:
+            while todo and len(in_flight) < executor.workers:
                 if self.stop_requested():
                     self._cancel(in_flight)
                     return None
@@ -265,14 +272,14 @@ class _Funnel:
                                                  self.store.source(jobs[pos][0]))),
                                header=False)
                 job_spec = {**spec, "engine": self.engine}  # not in the stored spec: the
-                in_flight[self.executor.submit(EvalJob(text, job_spec))] = pos  # same fitness
+                in_flight[executor.submit(EvalJob(text, job_spec))] = pos  # same fitness
             done, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
             for future in sorted(done, key=lambda f: in_flight[f]):
                 pos = in_flight.pop(future)
                 cand, is_seed = jobs[pos]
-                out = self.executor.outcome(future)
+                out = executor.outcome(future)
                 records[pos] = FunnelRecord(
-                    stage=number, task=stage.task, spec=spec_json, program_hash=cand.hash,
+                    stage=number, task=stage.task, spec=spec_json, program_hash=_stored_hash(cand),
                     candidate_id=None if is_seed else cand.id, is_seed=is_seed,
                     fitness=out.fitness if out.status == "ok" else math.inf,
                     status=out.status, message=out.message, seconds=out.seconds)
@@ -362,7 +369,13 @@ def funnel_csv(stages: list[StageResult]) -> str:
     return buf.getvalue()
 
 
-def _mean_ratio(candidate_id: int, results: list[StageResult]) -> float:
+def _stored_hash(cand: CandidateRecord) -> str:
+    if cand.hash is None:  # not met: the store writes every candidate with its hash
+        raise RuntimeError(f"candidate {cand.id} has no program hash")
+    return cand.hash
+
+
+def _mean_ratio(candidate_id: int | None, results: list[StageResult]) -> float:
     """Mean over stages of the candidate's fitness relative to the seed's (lower is better);
     a stage whose seed fitness is not positive and finite counts by the difference."""
     ratios = []

@@ -27,7 +27,7 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -193,7 +193,7 @@ def evaluate_batch(
                     per_seed = mine[j * len(mults):(j + 1) * len(mults)]
                     results[i][j] = summarize(task, seed, mults, per_seed, compile_s)
                     compile_s = 0.0
-    return results  # every slot is filled above
+    return cast(list[list[EvalResult]], results)  # every slot is filled above
 
 
 def _encoded(opt: ProgramOptimizer, size: SizeClass) -> Encoded:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from symopt.errors import UserError
-from symopt.tasks.base import EvalResult, Task
+from symopt.tasks.base import EvalResult, Status, Task
 from symopt.tasks.registry import get_task
 from symopt.tasks.seeds import Evaluation, evaluate_seeds
 from symopt.tasks.train import MakeTx
@@ -157,7 +157,7 @@ def _evaluate_isolated(worker, make_tx: MakeTx, task: Task, seeds, lr_multiplier
                                             lr_multipliers, time_limit_s), limit_s=limit)
     if out.kind == "ok":
         return out.value
-    status = "timeout" if out.kind == "timeout" else "error"
+    status: Status = "timeout" if out.kind == "timeout" else "error"
     failed = EvalResult(fitness=math.inf, status=status, message=out.message, seed=int(seeds[0]),
                         task=task.name, run_s=out.seconds)
     return Evaluation(math.inf, status, out.message, out.seconds, crashed=out.kind == "died",

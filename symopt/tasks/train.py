@@ -18,6 +18,7 @@ failures become a status (``diverged``, ``hurdle``, ``timeout``, ``error``) with
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -111,6 +112,10 @@ def train_steps(task: Task, tx: optax.GradientTransformation, state: TrainState,
 XLA_OPTIONS = {"xla_llvm_disable_expensive_passes": True}
 
 
+def _val_loss(fns: TaskFns, state: Any) -> float:
+    return float(fns.val(state.params, fns.data))
+
+
 class TaskFns:
     """Compiled parameter init and validation of one task (shared by every optimizer)."""
 
@@ -157,7 +162,8 @@ class Runner:
         self.early_stop = early_stop
         self.chunk_len = max(1, math.ceil(task.steps / max(1, task.n_evals)))
         self.n_chunks = math.ceil(task.steps / self.chunk_len)
-        self._opt_init = self._chunk = None
+        self._opt_init: Callable[..., Any] | None = None  # both set by `compile`
+        self._chunk: Callable[..., Any] | None = None
         self.compile_s = 0.0
 
     def _tx(self, multiplier, opt_args):
@@ -199,18 +205,20 @@ class Runner:
         seed_a = jnp.asarray(seed, jnp.int32)
         mult_a = jnp.asarray(multiplier, jnp.float32)
         args = jax.tree_util.tree_map(jnp.asarray, opt_args)
-        fns = self.fns
+        fns, opt_init, chunk = self.fns, self._opt_init, self._chunk
+        if opt_init is None or chunk is None:
+            raise RuntimeError("Runner.run needs Runner.compile first")
         t0 = time.perf_counter()
         params, key = fns.init(seed_a)
-        state = TrainState(params, self._opt_init(params, mult_a, args),
+        state = TrainState(params, opt_init(params, mult_a, args),
                            jnp.zeros((), jnp.int32), key)
         trial = Trial(self.task, float(fns.val(params, fns.data)), multiplier, hurdles,
                       self.early_stop)
         limit_a = jnp.asarray(trial.chunk_limit, jnp.float32)
         for _ in range(self.n_chunks):
-            state, losses, done, bad, at = self._chunk(state, mult_a, fns.data, args, limit_a)
+            state, losses, done, bad, at = chunk(state, mult_a, fns.data, args, limit_a)
             if trial.after_chunk(np.asarray(losses)[: int(done)], int(bad), int(at),
-                                 lambda s=state: float(fns.val(s.params, fns.data)), deadline):
+                                 functools.partial(_val_loss, fns, state), deadline):
                 break
         return trial.record(time.perf_counter() - t0)
 

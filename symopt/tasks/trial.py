@@ -52,7 +52,8 @@ class Trial:
         ratio = task.diverge_ratio
         self.limit = ratio * abs(val0) if math.isfinite(val0) and val0 != 0 else math.inf
         self.chunk_limit = self.limit if early_stop else math.inf
-        self.curve, self.steps_at, self.train = [val0], [self.step0], []
+        self.curve, self.steps_at = [val0], [self.step0]
+        self.train: list[float] = []
         self.status, self.message = "ok", ""
         self.pending = sorted((int(k), float(v)) for k, v in hurdles)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,12 +67,14 @@ def setup(program: Program, cfg: TuneConfig) -> tuple[Task, Space]:
     return task, build_space(program, task, cfg.space, tie_equal=cfg.tie_equal_constants)
 
 
-def run_tune(program: Program, cfg: TuneConfig, run_dir: str | Path, *, resume: bool = False,
+def run_tune(program: Program | None, cfg: TuneConfig | None, run_dir: str | os.PathLike[str],
+             *, resume: bool = False,
              progress: Callable[[str], None] | None = None) -> TuneResult:
     """Tune `program` by ``cfg.method``; writes tune.sqlite, trials.csv, tuned.prog, plots
     (and for PBT, pbt_events.csv and schedules.png) into `run_dir`.
 
-    With `resume`, `program` and `cfg` are ignored: both are read back from the store.
+    With `resume`, `program` and `cfg` are ignored (pass None): both are read back from the
+    store; without it, both are needed.
     The run directory has one owner at a time (`symopt.search.storage.runlock.run_lock`).
     """
     with contextlib.ExitStack() as owner:

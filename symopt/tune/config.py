@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 from symopt import checks
@@ -173,6 +173,6 @@ class TuneConfig:
             number(f"pbt.resources_per_trial.{k}", v, 0.0, 1024.0)
 
 
-def load_config(path: str | Path) -> TuneConfig:
+def load_config(path: str | os.PathLike[str]) -> TuneConfig:
     """Read a TOML file with a ``[tune]`` table."""
     return TuneConfig.from_dict(load_toml(path), source=str(path))

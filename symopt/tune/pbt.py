@@ -24,6 +24,7 @@ Ray workers. Ray Tune's storage is ``DIR/pbt``, and ``--resume`` continues with
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -116,7 +117,7 @@ def pbt_trainable(config: dict, spec: dict) -> None:
         if int(state.step) < task.steps:
             state, _ = trainer.advance(state, hyper, trial)
         else:  # restored from a finished member: nothing left to train
-            trial.after_chunk([], 0, 0, lambda s=state: trainer.val(s), None)
+            trial.after_chunk([], 0, 0, functools.partial(trainer.val, state), None)
         why = trial.message if trial.status == "diverged" else ""
         val = trainer.val(state) if why else trial.curve[-1]  # a bad step skips validation
         metrics = {
@@ -231,7 +232,8 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
 
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every report of every member, in order, from the callback's JSON-lines file."""
-    records, members = [], {}
+    records: list[dict[str, Any]] = []
+    members: dict[str, int] = {}
     lines = path.read_text().splitlines() if path.is_file() else []
     for line in lines:
         try:
@@ -261,7 +263,8 @@ def exploit_events(records: list[dict[str, Any]], space: Space) -> list[dict[str
     Each event: time, trial, the exploited trial, the iteration, and the hyperparameters
     before (the member's previous report) and after (its first report from the copy).
     """
-    events, last = [], {}
+    events: list[dict[str, Any]] = []
+    last: dict[str, dict[str, Any]] = {}
     for r in records:
         prev = last.get(r["trial"])
         if r["origin"] and r["origin"] != r["trial"]:

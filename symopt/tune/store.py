@@ -39,14 +39,14 @@ class Trial:
 class TuneStore:
     def __init__(self, path: Path):
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self.db.execute(
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        db.execute(
             "CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY, method TEXT, "
             "generation INTEGER, idx INTEGER, hyper TEXT, fitness REAL, status TEXT, "
             "message TEXT, seconds REAL, finished REAL, UNIQUE (method, generation, idx))")
-        self.db = guard(self.db, path)
+        self.db = guard(db, path)
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict[str, Any], program: str,

@@ -267,10 +267,11 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
-        out = {"search": dataclasses.asdict(self.search),
-               "task": {**self.task.spec(), "engine": self.task.engine},
-               "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
-               "executor": dataclasses.asdict(self.executor)}
+        out: dict[str, Any] = {
+            "search": dataclasses.asdict(self.search),
+            "task": {**self.task.spec(), "engine": self.task.engine},
+            "mutation": self.mutation.to_dict(), "cache": dataclasses.asdict(self.cache),
+            "executor": dataclasses.asdict(self.executor)}
         out["search"]["lr_probe"] = list(self.search.lr_probe)  # as JSON gives it back
         if self.hurdles.at:  # absent when off, like the funnel
             out["hurdles"] = self.hurdles.to_dict()

@@ -337,6 +337,8 @@ class Mutator:
         j, k = rng.choice(parent.constants)
         s = parent.body[j]
         old = s.args[k]
+        if isinstance(old, str):  # not met: `constants` holds the places of constants only
+            return None
         z = rng.gauss(0.0, 1.0)
         new = clamp_constant(old * 2.0 ** z)
         if new == old:

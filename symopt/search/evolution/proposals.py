@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from typing import Any
 
 from symopt.lang import Program
 from symopt.search.config.loading import Method
@@ -41,7 +42,7 @@ def constants_only(config: MutationConfig) -> MutationConfig:
     ...     MutationConfig()).perturb_constant
     (0.0, 1.0)
     """
-    weights = {op: 0.0 for op in OPERATORS}
+    weights: dict[str, Any] = {op: 0.0 for op in OPERATORS}  # float fields, by name
     weights["perturb_constant"] = config.perturb_constant or 1.0
     return dataclasses.replace(config, **weights)
 
@@ -65,6 +66,8 @@ class Proposer:
             n = rng.randint(min(lo, hi), hi)
             program = random_program(rng, self.seed, n, self.config)
             return None, Mutation(program, "random", f"random program, {n} statements", 1)
+        if population is None:
+            raise ValueError(f"method {self.method!r} selects parents from a population")
         parent = population.select(rng)
         self.mutator.rng = rng
         return parent, self.mutator.mutate(parent.payload)

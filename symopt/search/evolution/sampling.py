@@ -102,7 +102,9 @@ class CallSampler:
             fn, arity, table = rng.choice(self._fns)
             if arity == 0:
                 return fn, (), table[()]
-            args, kinds, reads = [], [], False
+            args: list[Arg] = []
+            kinds: list[Kind] = []
+            reads = False
             for _ in range(arity):
                 if rng.random() < p_const:
                     args.append(self.constant(rng))

@@ -116,7 +116,11 @@ def _hold(run_dir: Path, closers: list[Callable[[], None]]) -> None:
     """Own `run_dir` until the run is closed (`RunLockedError` if another process does)."""
     lock = run_lock(run_dir)
     lock.__enter__()
-    closers.append(lambda: lock.__exit__(None, None, None))
+
+    def release() -> None:
+        lock.__exit__(None, None, None)
+
+    closers.append(release)
 
 
 def _resumed_config(store: RunStore, config: SearchConfig, run_dir: Path) -> SearchConfig:

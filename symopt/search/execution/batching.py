@@ -11,8 +11,7 @@ that times out or whose worker dies gives that outcome to each of its candidates
 
 >>> from symopt.search.execution.executor import EvalJob, InlineExecutor
 >>> def sizes(texts, spec):
-...     import json
-...     return [EvalOutcome(float(len(t)), "ok") for t in json.loads(texts)]
+...     return [EvalOutcome(float(len(t)), "ok") for t in texts]
 >>> ex = BatchingExecutor(InlineExecutor(sizes), batch=2)
 >>> futures = [ex.submit(EvalJob(t, {"name": "q"})) for t in ("a", "bb", "ccc")]
 >>> futures[0].done(), futures[2].done()  # the first group went at once; c waits a moment
@@ -24,13 +23,15 @@ that times out or whose worker dies gives that outcome to each of its candidates
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import json
 import os
 import threading
-from collections.abc import Callable
+from pathlib import Path
 
 from symopt.search.config.loading import SearchConfig
 from symopt.search.execution.executor import (
+    EvalFn,
     EvalJob,
     EvalOutcome,
     Executor,
@@ -40,15 +41,27 @@ from symopt.search.execution.executor import (
 )
 
 
-def search_executor(config: SearchConfig, run_dir: str | os.PathLike,
-                    evaluate_fn: Callable[[str, dict], EvalOutcome] | None = None) -> Executor:
+def search_executor(config: SearchConfig, run_dir: str | os.PathLike[str],
+                    evaluate_fn: EvalFn | None = None) -> Executor:
     """The executor a search runs on: `make_executor` for the config's `[executor]` and
     workers (`evaluate_fn` replaces training, tests), grouped by `[search] batch`."""
     workers, batch = config.search.workers, config.search.batch
     if batch > 1 and evaluate_fn is None:
-        inner = make_executor(config.executor, workers, evaluate_batch_text, run_dir=run_dir)
+        inner = make_executor(config.executor, workers, evaluate_batch_text,
+                              run_dir=Path(run_dir))
         return BatchingExecutor(inner, batch)
-    return make_executor(config.executor, workers, evaluate_fn or evaluate_text, run_dir=run_dir)
+    return make_executor(config.executor, workers, evaluate_fn or evaluate_text,
+                         run_dir=Path(run_dir))
+
+
+#: A job waiting for its group, and the future its outcome goes to.
+_Waiting = tuple[EvalJob, cf.Future]
+
+
+def _one_text(job: EvalJob) -> str:
+    if not isinstance(job.program_text, str):
+        raise TypeError("BatchingExecutor takes jobs of one program each")
+    return job.program_text
 
 
 #: Seconds a group smaller than `batch` waits for more candidates (a search prepares a
@@ -62,7 +75,7 @@ class BatchingExecutor:
     def __init__(self, inner: Executor, batch: int):
         self.inner, self.batch = inner, batch
         self.workers = inner.workers * batch
-        self._pending: list[tuple[EvalJob, cf.Future]] = []
+        self._pending: list[_Waiting] = []
         self._lock = threading.Lock()
 
     def submit(self, job: EvalJob) -> cf.Future:
@@ -85,18 +98,18 @@ class BatchingExecutor:
             group, self._pending = self._pending, []
         # jobs with different specs apart the hurdles (a learning-rate probe's multipliers)
         # train in different groups
-        by_spec: dict[str, list] = {}
+        by_spec: dict[str, list[_Waiting]] = {}
         for job, future in group:
             spec = {k: v for k, v in job.task_spec.items() if k != "hurdles"}
             by_spec.setdefault(json.dumps(spec, sort_keys=True), []).append((job, future))
         for part in by_spec.values():
             spec = {k: v for k, v in part[0][0].task_spec.items() if k != "hurdles"}
             spec["batch_hurdles"] = [job.task_spec.get("hurdles", []) for job, _ in part]
-            texts = json.dumps([job.program_text for job, _ in part])
+            texts = tuple(_one_text(job) for job, _ in part)
             inner_future = self.inner.submit(EvalJob(texts, spec))
-            inner_future.add_done_callback(lambda f, part=part: self._hand_out(f, part))
+            inner_future.add_done_callback(functools.partial(self._hand_out, group=part))
 
-    def _hand_out(self, inner_future: cf.Future, group) -> None:
+    def _hand_out(self, inner_future: cf.Future, group: list[_Waiting]) -> None:
         out = self.inner.outcome(inner_future)
         outcomes = out if isinstance(out, list) and len(out) == len(group) else [out] * len(
             group)  # a timeout, a dead worker: each candidate of the group gets it

@@ -59,15 +59,21 @@ from symopt.tasks.seeds import Evaluation, evaluate_seeds
 
 @dataclass(frozen=True)
 class EvalJob:
-    """One training run to do: a program's text and the task spec (`TaskSection.spec`)."""
+    """One training run to do: a program's text and the task spec (`TaskSection.spec`).
+    A batch job (`evaluate_batch_text`, `BatchingExecutor`) carries a tuple of texts."""
 
-    program_text: str
+    program_text: str | tuple[str, ...]
     task_spec: dict[str, Any]
 
 
 #: What a training job gives back: the multi-seed `Evaluation` (fitness inf unless ok,
 #: status, message, seconds, and `crashed` for failures of the executor, not the program).
 EvalOutcome = Evaluation
+
+#: A job's training: one program's text and the task spec to its outcome...
+EvalFn = Callable[[str, dict[str, Any]], EvalOutcome]
+#: ...or several programs' texts, trained together, to one outcome each.
+BatchEvalFn = Callable[[tuple[str, ...], dict[str, Any]], list[EvalOutcome]]
 
 
 class Executor(Protocol):
@@ -135,9 +141,10 @@ def _compile_untimed(make_tx: Any, task: Any) -> None:
         pass
 
 
-def evaluate_batch_text(program_texts: str, task_spec: dict[str, Any]) -> list[EvalOutcome]:
-    """Train several programs together (`symopt.tasks.batch.evaluate_batch`): `program_texts`
-    is a JSON list of program texts, the spec's `batch_hurdles` their hurdles. One outcome
+def evaluate_batch_text(program_texts: tuple[str, ...],
+                        task_spec: dict[str, Any]) -> list[EvalOutcome]:
+    """Train several programs together (`symopt.tasks.batch.evaluate_batch`): the spec's
+    `batch_hurdles` are their hurdles. One outcome
     per program, by the multi-seed rule of `evaluate_text`."""
     from symopt.lang import parse
     from symopt.tasks.batch import evaluate_batch
@@ -146,7 +153,7 @@ def evaluate_batch_text(program_texts: str, task_spec: dict[str, Any]) -> list[E
 
     start = time.perf_counter()
     task = _task(task_spec)
-    texts = json.loads(program_texts)
+    texts = list(program_texts)
     hurdles = [[tuple(h) for h in hs] for hs in task_spec.get("batch_hurdles", [[]] * len(texts))]
     per_program = evaluate_batch([ProgramOptimizer(parse(t), "interpreted") for t in texts], task,
                                  seeds=task_spec.get("seeds", [0]),
@@ -161,10 +168,12 @@ def _constant_fitness(program_text: str, task_spec: dict[str, Any]) -> EvalOutco
     return EvalOutcome(1.0, "ok")
 
 
-def _guarded(evaluate_fn: Callable, job: EvalJob) -> EvalOutcome:
+def _guarded(evaluate_fn: EvalFn | BatchEvalFn, job: EvalJob) -> Any:
     start = time.perf_counter()
     try:
-        return evaluate_fn(job.program_text, job.task_spec)
+        # the job's text(s) are of the kind its executor's function takes (one text, or
+        # a batch's tuple from `BatchingExecutor`)
+        return evaluate_fn(job.program_text, job.task_spec)  # type: ignore[arg-type]
     except Exception as err:  # noqa: BLE001 - any failure is this candidate's, not the search's
         return EvalOutcome(math.inf, "error", f"{type(err).__name__}: {err}",
                            time.perf_counter() - start)
@@ -175,7 +184,7 @@ class InlineExecutor:
 
     workers = 1
 
-    def __init__(self, evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text):
+    def __init__(self, evaluate_fn: EvalFn | BatchEvalFn = evaluate_text):
         self._evaluate = evaluate_fn
 
     def submit(self, job: EvalJob) -> cf.Future:
@@ -218,7 +227,7 @@ class ProcessExecutor:
     """`workers` killable worker processes (see the module docstring); never fatal."""
 
     def __init__(self, workers: int,
-                 evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text):
+                 evaluate_fn: EvalFn | BatchEvalFn = evaluate_text):
         self.workers = workers
         self._evaluate = evaluate_fn
         self._all = [IsolatedWorker() for _ in range(workers)]
@@ -230,14 +239,14 @@ class ProcessExecutor:
     def submit(self, job: EvalJob) -> cf.Future:
         return self._threads.submit(self._run, self._evaluate, job)
 
-    def _run(self, evaluate_fn: Callable, job: EvalJob) -> EvalOutcome:
+    def _run(self, evaluate_fn: EvalFn | BatchEvalFn, job: EvalJob) -> EvalOutcome:
         first = self._attempt(evaluate_fn, job)
         if not _is_transient(first):
             return first
         again = self._attempt(evaluate_fn, job)  # once, on a fresh (or a warm) worker
         return _retried(again, first)
 
-    def _attempt(self, evaluate_fn: Callable, job: EvalJob) -> Any:
+    def _attempt(self, evaluate_fn: EvalFn | BatchEvalFn, job: EvalJob) -> Any:
         worker = self._idle.get()
         try:
             out = worker.call(_guarded, (evaluate_fn, job), limit_s=job_time_limit(job.task_spec))
@@ -308,7 +317,7 @@ def check_reachable(executor: ExecutorSection) -> None:
 
 
 def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
-                  evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text,
+                  evaluate_fn: EvalFn | BatchEvalFn = evaluate_text,
                   run_dir: str | Path | None = None) -> Executor:
     """The executor an `[executor]` section asks for, with `workers` evaluations in flight.
 

@@ -51,6 +51,8 @@ from symopt import ray_local
 from symopt.errors import UserError
 from symopt.search.config.sections import ExecutorSection
 from symopt.search.execution.executor import (
+    BatchEvalFn,
+    EvalFn,
     EvalJob,
     EvalOutcome,
     _guarded,
@@ -67,7 +69,7 @@ ANSWER_SLACK_S = 600.0
 class EvalWorker:
     """One Ray actor: evaluates programs given as text; tasks stay loaded between calls."""
 
-    def __init__(self, evaluate_fn: Callable[[str, dict], EvalOutcome]):
+    def __init__(self, evaluate_fn: EvalFn | BatchEvalFn):
         import ray
 
         self._evaluate = evaluate_fn
@@ -79,7 +81,7 @@ class EvalWorker:
                 "preallocate": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
                 "mem_fraction": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}
 
-    def evaluate(self, program_text: str, task_spec: dict) -> EvalOutcome:
+    def evaluate(self, program_text: str | tuple[str, ...], task_spec: dict) -> EvalOutcome:
         outcome = _guarded(self._evaluate, EvalJob(program_text, task_spec))
         return dataclasses.replace(outcome, node=self._node)
 
@@ -122,7 +124,7 @@ class RayExecutor:
     """`workers` warm Ray actors; see the module docstring."""
 
     def __init__(self, workers: int, section: ExecutorSection | None = None,
-                 evaluate_fn: Callable[[str, dict], EvalOutcome] = evaluate_text,
+                 evaluate_fn: EvalFn | BatchEvalFn = evaluate_text,
                  run_dir: str | Path | None = None):
         import ray
 

@@ -72,11 +72,11 @@ class EquivalenceCache:
                     raise FileNotFoundError(2, f"its folder {Path(self.path).parent} does not "
                                                f"exist; create it first")
                 output_file(self.path, "[cache] path")
-            self._db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(_SCHEMA)
-            self._db = guard(self._db, f"[cache] path {self.path}")
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(_SCHEMA)
+            self._db = guard(db, f"[cache] path {self.path}")
         except (OSError, sqlite3.Error, FileError) as err:
             why = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
             raise UserError(f"[cache] path {self.path}: cannot use it as a cache: {why}") from None

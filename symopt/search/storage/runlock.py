@@ -34,7 +34,7 @@ from symopt.errors import UserError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no lock (documented in the README)
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # None stands for "no locking here"
 
 LOCK_NAME = "run.lock"
 

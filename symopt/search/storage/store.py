@@ -37,7 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from symopt.errors import UserError
 from symopt.search.storage.guard import CorruptStoreError, GuardedConnection, StoreWriteError
@@ -230,7 +230,7 @@ class RunStore:
             cur = self._db.execute(
                 f"INSERT INTO funnel ({', '.join(FUNNEL_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(FUNNEL_COLUMNS))})", values)
-        record.id = cur.lastrowid
+        record.id = int(cur.lastrowid or 0)  # an INSERT sets it
         return record.id
 
     def funnel_records(self) -> list[FunnelRecord]:
@@ -254,7 +254,7 @@ class RunStore:
             if isinstance(value, bool) or not isinstance(value, types):
                 expected = ("text" if types is TEXT else "a number") + (
                     " or NULL" if nullable else "")
-            elif name == "fitness" and not math.isfinite(value):
+            elif name == "fitness" and not math.isfinite(cast(float, value)):  # a number here
                 expected = "a finite number or NULL (a failed run)"
             elif (name in _ID_RANGE and isinstance(value, int)
                   and not _ID_RANGE[name][0] <= value <= _ID_RANGE[name][1]):
@@ -329,7 +329,7 @@ class RunStore:
         """Record that a search session starts now; returns its id for `end_session`."""
         with self._db:
             cur = self._db.execute("INSERT INTO sessions (started) VALUES (?)", (time.time(),))
-        return cur.lastrowid
+        return int(cur.lastrowid or 0)  # an INSERT sets it
 
     def update_session(self, session_id: int, *, invalid_children: int, invalid_tries: int,
                        end_reason: str | None = None) -> None:
