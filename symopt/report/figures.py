@@ -15,13 +15,13 @@ check or re-plot every figure without the code that made it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from symopt.search.storage.store import write_atomic
 
-Columns = dict[str, Sequence[Any]]
+Columns = Mapping[str, Sequence[Any]]
 
 
 def figure(path: str | Path, columns: Columns, draw: Callable[[Any, Columns], Any],

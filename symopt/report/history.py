@@ -220,7 +220,7 @@ class RunHistory:
         resets: dict[int, list[list[int]]] = defaultdict(list)
         for after, members in self.snapshots:
             resets[after].append(members)
-        first = self.candidates[0].id if self.candidates else 0
+        first = self.candidates[0].stored_id if self.candidates else 0
         population: list[int] = next(
             (m for a in sorted(resets) if a < first for m in resets[a][-1:]), [])
         out: dict[str, list[float]] = {k: [] for k in (
@@ -235,11 +235,11 @@ class RunHistory:
             redundant += r.redundant_fraction
             best = min(best, r.fitness)
             if r.operator != "seed":
-                population = (population + [r.id])[-self.population_size:]
+                population = (population + [r.stored_id])[-self.population_size:]
             if r.id in resets:
                 population = list(resets[r.id][-1])
             values = [fitness.get(i, math.inf) for i in population]
-            out["candidate"].append(r.id)
+            out["candidate"].append(r.stored_id)
             out["training_runs"].append(runs)
             out["fitness"].append(r.fitness)
             out["best"].append(best)

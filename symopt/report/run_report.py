@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from symopt.analysis import remove_dead, simplify, to_nested_text
 from symopt.errors import SymoptError
@@ -176,9 +178,9 @@ def _best_programs(h: RunHistory, top: int) -> str:
         against = f", {fmt(ratio, '.4f')} × the seed's" if math.isfinite(ratio) else ""
         lines += [f"### {rank}. candidate {rec.id}: fitness {fmt(rec.fitness)}{against}", "",
                   f"Found by `{rec.operator}` ({rec.description or 'no description'}) after "
-                  f"{int(runs_at.get(rec.id, 0))} training runs; {rec.live_statements} live of "
-                  f"{rec.statements} statements.", "", "```python", readable(rec.program_text)
-                  .rstrip(), "```", ""]
+                  f"{int(runs_at.get(rec.stored_id, 0))} training runs; "
+                  f"{rec.live_statements} live of {rec.statements} statements.", "",
+                  "```python", readable(rec.program_text).rstrip(), "```", ""]
         diff = program_diff(seed_text, rec.program_text) if seed_text else ""
         if rec.operator == "seed":
             lines += ["This is the seed program itself.", ""]
@@ -199,9 +201,10 @@ def _figures(h: RunHistory, run_dir: Path, curves: bool) -> list[str]:
     out = []
     s = h.series
     seed = h.seed_fitness
-    data = {"training_runs": s["training_runs"], "candidate": s["candidate"],
-            "fitness": s["fitness"], "best": s["best"], "median": s["median"],
-            "seed": [seed] * len(s["best"])}
+    data: dict[str, Sequence[Any]] = {  # the figures' columns: numbers, or names
+        "training_runs": s["training_runs"], "candidate": s["candidate"],
+        "fitness": s["fitness"], "best": s["best"], "median": s["median"],
+        "seed": [seed] * len(s["best"])}
 
     def draw_fitness(ax, d):
         ax.scatter(d["training_runs"], finite(d["fitness"]), s=6, color="0.7",
@@ -278,7 +281,7 @@ def _curves_figure(h: RunHistory, run_dir: Path) -> list[str]:
     data: dict[str, list] = {"program": [], "candidate": [], "task_seed": [], "step": [],
                              "val_loss": []}
     for name, rec in pairs:
-        for task_seed, (steps, vals) in sorted(stored[rec.id].items()):
+        for task_seed, (steps, vals) in sorted(stored[rec.stored_id].items()):
             for st, v in zip(steps, vals):
                 data["program"].append(name)
                 data["candidate"].append(rec.id)
@@ -318,12 +321,13 @@ def store_curves(h: RunHistory, records: list[CandidateRecord]) -> dict[int, dic
         out = {}
         task = h.config.get("task", {})
         for rec in records:
-            have = store.curves(rec.id)
+            rec_id = rec.stored_id
+            have = store.curves(rec_id)
             for task_seed in task.get("seeds", [0]):
                 if task_seed not in have:
                     steps, vals = _train_curve(rec.program_text, task, task_seed)
-                    store.set_curve(rec.id, task_seed, steps, vals)
-            out[rec.id] = store.curves(rec.id)
+                    store.set_curve(rec_id, task_seed, steps, vals)
+            out[rec_id] = store.curves(rec_id)
         return out
     finally:
         store.close()

@@ -25,6 +25,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from symopt.files import read_text
 from symopt.report.discussion import Arm, discuss
@@ -51,6 +52,13 @@ class RunResult:
     @property
     def best(self) -> float:
         return self.history.best_fitness if self.history else math.inf
+
+    @property
+    def started(self) -> RunHistory:
+        """`history` of a run that started (`RuntimeError` if it did not)."""
+        if self.history is None:
+            raise RuntimeError(f"{self.path}: the run has not started")
+        return self.history
 
 
 def collect(out: Path, plan: SweepPlan) -> list[RunResult]:
@@ -111,16 +119,16 @@ def _mean(xs: list[float]) -> float | None:
 def results_dict(runs: list[RunResult]) -> dict:
     """The `Results: {...}` of one setting (finished runs only)."""
     fin = [r for r in runs if r.finished and r.history]
-    best = [r.history.best_fitness for r in fin]
-    beat = [r.history.runs_to_beat_seed for r in fin]
-    seed_fit = [r.history.seed_fitness for r in fin]
+    best = [r.started.best_fitness for r in fin]
+    beat = [r.started.runs_to_beat_seed for r in fin]
+    seed_fit = [r.started.seed_fitness for r in fin]
     rnd = lambda x: None if x is None or not math.isfinite(x) else float(f"{x:.6g}")
     return {
         "best_fitness": [rnd(x) for x in best],
         "mean_best_fitness": rnd(_mean(best)),
         "seed_fitness": rnd(_mean(seed_fit)),
         "training_runs_to_beat_seed": beat,
-        "wall_time_s": [round(r.history.wall_seconds, 1) for r in fin],
+        "wall_time_s": [round(r.started.wall_seconds, 1) for r in fin],
         "finished_seeds": f"{len(fin)}/{len(runs)}",
     }
 
@@ -193,8 +201,9 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -
         return ["No finished run yet."]
     if not draw:
         return ["The figures are drawn when the sweep ends (or by `symopt report DIR`)."]
-    data = {"run": [r.setting.index for r in fin], "label": [r.setting.label for r in fin],
-            "seed": [r.seed for r in fin], "best_fitness": [r.best for r in fin]}
+    data: dict[str, list[Any]] = {
+        "run": [r.setting.index for r in fin], "label": [r.setting.label for r in fin],
+        "seed": [r.seed for r in fin], "best_fitness": [r.best for r in fin]}
     settings = plan.settings()
 
     def draw_best(ax, d):
@@ -209,7 +218,7 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -
                 lo, hi = min(ys), max(ys)
                 ax.errorbar([s.index], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="tab:red",
                             capsize=5, zorder=4)
-        seeds = [r.history.seed_fitness for r in fin]
+        seeds = [r.started.seed_fitness for r in fin]
         if _mean(seeds) is not None:
             ax.axhline(_mean(seeds), color="k", ls="--", lw=1, label="seed program")
             ax.legend(fontsize=8)
@@ -222,7 +231,7 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -
     figure(out / "sweep_best.png", data, draw_best, size=(max(6.0, 1.6 * len(settings)), 4.2))
     curves: dict[str, list] = {"run": [], "seed": [], "training_runs": [], "best": []}
     for r in fin:
-        ys = best_so_far(r.history, plan.budget)
+        ys = best_so_far(r.started, plan.budget)
         curves["run"] += [r.setting.index] * len(ys)
         curves["seed"] += [r.seed] * len(ys)
         curves["training_runs"] += list(range(1, len(ys) + 1))

@@ -99,7 +99,15 @@ class _RunPaper:
         self.found = self._found(json.loads(funnel_meta) if funnel_meta else None)
         self.beaten = self.found is not None and self.found.operator != "seed" and \
             self.found.fitness < h.seed_fitness
-        self.retuned = self.beaten and constants_only(self.seed_text, self.found.program_text)
+        self.retuned = (self.found is not None and self.beaten
+                        and constants_only(self.seed_text, self.found.program_text))
+
+    @property
+    def winner(self) -> CandidateRecord:
+        """`found`, where `beaten` says there is a program found."""
+        if self.found is None:
+            raise RuntimeError("the run found no program")
+        return self.found
 
     def _found(self, funnel_meta: dict | None) -> CandidateRecord | None:
         """The program the run gives: the funnel's pick when a funnel ran, else the best."""
@@ -121,7 +129,7 @@ class _RunPaper:
                     f"{where} found nothing better")
         if self.retuned:
             return f"Retuned {seed} constants found by evolution on {self.task}"
-        program = parse(self.found.program_text)
+        program = parse(self.winner.program_text)
         from symopt.analysis.hints import sign_like
 
         kind = "sign-based, " if sign_like(program) else ""
@@ -143,7 +151,7 @@ class _RunPaper:
                 out.append(f"On the proxy task the best candidate reached "
                            f"{show(h.best_fitness)}, but none passed every funnel stage.")
         else:
-            f = self.found
+            f = self.winner
             out.append(f"The program found reached a validation loss of {show(f.fitness)} "
                        f"against {show(h.seed_fitness)} for {seed} "
                        f"({show(ratio(f.fitness, h.seed_fitness), '.4f')} times the seed's).")
@@ -271,7 +279,7 @@ class _RunPaper:
     def conclusion(self) -> Section:
         h = self.h
         if self.beaten:
-            times = show(ratio(self.found.fitness, h.seed_fitness), ".4f")
+            times = show(ratio(self.winner.fitness, h.seed_fitness), ".4f")
             text = (f"Evolution from {self.seed} on {self.task} found a program with {times} "
                     f"times the seed's validation loss after {h.training_runs} training runs"
                     + (", by changing constants only." if self.retuned else

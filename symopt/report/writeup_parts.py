@@ -24,7 +24,7 @@ from symopt.lang.dead_code import state_values
 from symopt.report.bibliography import cite
 from symopt.report.history import RunHistory
 from symopt.report.notes import fmt
-from symopt.report.paper import Algorithm, Code, Para, Section, Table
+from symopt.report.paper import Algorithm, Block, Code, Para, Section, Table
 from symopt.report.run_report import program_diff, readable
 from symopt.search.config.sections import DEFAULT_FUNCTIONS, OPERATORS, MutationConfig
 from symopt.search.evolution.progress import format_duration
@@ -151,7 +151,7 @@ def method_section(h: RunHistory, what: str) -> Section:
            f"{cite('automlzero')} and Lion {cite('lion')}: a population of "
            f"{search.get('population')} programs, tournaments of {search.get('tournament')}, "
            f"the oldest member leaves" if method == "evolution" else f"the `{method}` method")
-    blocks = [
+    blocks: list[Block] = [
         Para(f"{what} An optimizer is a program: a list of statements over the weight, the "
              f"gradient, state slots and the learning rate, whose result `update` is "
              f"subtracted from the weights; this is the search space of Lion {cite('lion')}. "
@@ -213,7 +213,7 @@ def setup_table(h: RunHistory, *, wall: float, sessions: int, compute: Compute) 
     return Table(["", ""], rows, "Experimental setup, as stored with the run.")
 
 
-def program_blocks(rec_text: str, seed_text: str, seed: str, label: str) -> list:
+def program_blocks(rec_text: str, seed_text: str, seed: str, label: str) -> list[Block]:
     """The program as an algorithm block, its simplified form, memory, sign-like hint and
     how it differs from the seed."""
     program = parse(rec_text)
@@ -269,6 +269,6 @@ def ratio(x: float, base: float) -> float:
     return x / base if ok else math.nan
 
 
-def show(x: float, spec: str = ".4g") -> str:
+def show(x: float | None, spec: str = ".4g") -> str:
     return fmt(x, spec) if not (isinstance(x, float) and math.isnan(x)) else "-"
 

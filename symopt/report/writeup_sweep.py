@@ -97,17 +97,17 @@ def sweep_paper(out: str | Path) -> Paper:
             f"95% interval of the difference of means; a trend with a numeric key by "
             f"Spearman's rank correlation; significance at p < {ALPHA}."))
         sections.append(method)
-        spent = [compute_spent(r.history) for r in fin]
+        spent = [compute_spent(r.started) for r in fin]
         compute = Compute(sum(c.training_runs for c in spent), sum(c.steps for c in spent),
                           sum(c.train_seconds for c in spent))
         sections.append(Section("Experimental setup", [setup_table(
-            first, wall=sum(r.history.wall_seconds for r in fin),
-            sessions=sum(len(r.history.sessions) for r in fin), compute=compute)]))
+            first, wall=sum(r.started.wall_seconds for r in fin),
+            sessions=sum(len(r.started.sessions) for r in fin), compute=compute)]))
     sections.append(_results(out, arms, comps, fin))
-    if fin:
-        top = min(fin, key=lambda r: (r.best, r.setting.index, r.seed))
-        h = top.history
-        rec = h.best
+    top = min(fin, key=lambda r: (r.best, r.setting.index, r.seed)) if fin else None
+    rec = top.started.best if top is not None else None
+    if top is not None and rec is not None:  # a finished run has candidates
+        h = top.started
         seed_text = h.seeds[0][1] if h.seeds else ""
         label = f"Candidate {rec.id} of Run {top.setting.index}, seed {top.seed}"
         sections.append(Section("The best program of the sweep", [Para(
@@ -149,9 +149,9 @@ def _results(out: Path, arms: list[Arm], comps: list, fin: list) -> Section:
     blocks: list = [Table(["run", "setting", "seeds", "mean best", "best per seed", "U", "p"],
                           rows, "Best fitness per setting; U and p: two-sided Mann–Whitney U "
                                 "against Run 0.")]
-    runs = [[str(r.setting.index), str(r.seed), str(r.history.training_runs), show(r.best),
-             show(r.history.seed_fitness), "never" if r.history.runs_to_beat_seed is None
-             else str(r.history.runs_to_beat_seed)] for r in fin]
+    runs = [[str(r.setting.index), str(r.seed), str(r.started.training_runs), show(r.best),
+             show(r.started.seed_fitness), "never" if r.started.runs_to_beat_seed is None
+             else str(r.started.runs_to_beat_seed)] for r in fin]
     blocks.append(Table(["run", "seed", "training runs", "best fitness", "seed fitness",
                          "runs to beat seed"], runs,
                         f"Every finished run (`{SUMMARY_NAME}`)."))

@@ -130,6 +130,17 @@ class CandidateRecord:
     probe_steps: int = 0  # of those, the learning-rate probe's multipliers not chosen
     id: int | None = None
 
+    @property
+    def stored_id(self) -> int:
+        """`id` of a record read from a store (`RuntimeError` if it was never stored).
+
+        >>> CandidateRecord("p", id=3).stored_id
+        3
+        """
+        if self.id is None:
+            raise RuntimeError("this candidate record was never stored")
+        return self.id
+
 
 COLUMNS = [f.name for f in dataclasses.fields(CandidateRecord) if f.name != "id"]
 NUMBER, TEXT, INT = (int, float), (str,), (int,)
