@@ -44,6 +44,13 @@ import numpy as np
 from symopt import ray_local
 from symopt.errors import SearchFailedError
 from symopt.tune.config import TuneConfig
+from symopt.tune.pbt_files import (
+    raise_member_errors,
+    read_meta,
+    read_records,
+    read_state,
+    records_limit,
+)
 from symopt.tune.space import Gene, Space, build_space
 
 EXPERIMENT = "pbt"
@@ -107,9 +114,8 @@ def pbt_trainable(config: dict, spec: dict) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
-            meta = json.loads((Path(d) / "meta.json").read_text())
-            with np.load(Path(d) / "state.npz", allow_pickle=False) as z:
-                state = state_from_arrays(trainer, dict(z))
+            meta = read_meta(Path(d) / "meta.json")
+            state = read_state(trainer, Path(d) / "state.npz", state_from_arrays)
         origin, source_val, val0 = meta["trial_id"], meta["val_loss"], meta["val0"]
         restored_val = trainer.val(state)
     else:
@@ -281,40 +287,15 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
                     callbacks=[RecordResults(str(run_dir.resolve() / RESULTS))]),
             )
         start = time.monotonic()
-        tuner.fit()
-        records = read_records(run_dir / RESULTS)
+        grid = tuner.fit()
+        raise_member_errors(grid.errors)
+        records = read_records(run_dir / RESULTS, records_limit(population, cfg.pbt.iterations))
         check_finished(records, spec["steps"], time.monotonic() - start, bound, how, run_dir)
         return records
     finally:
         if local is not None:  # Ray, its workers and agents: nothing stays behind
             local.shutdown()
             local.remove()
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every report of every member, in order, from the callback's JSON-lines file."""
-    records, members = [], {}
-    lines = path.read_text().splitlines() if path.is_file() else []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut by a kill
-            continue
-        if not row.get("values"):
-            continue
-        trial = row["trial_id"]
-        records.append({
-            "method": "pbt", "trial": trial, "member": members.setdefault(trial, len(members)),
-            "generation": row["training_iteration"], "step": row["step"],
-            "values": json.loads(row["values"]),
-            "fitness": math.inf if row["status"] != "ok" else row["val_loss"],
-            "status": row["status"], "message": row.get("message") or "",
-            "origin": row.get("origin") or "", "restored_val": row.get("restored_val"),
-            "source_val": row.get("source_val"), "time": row.get("timestamp"),
-        })
-    # after a resume, Ray re-runs iterations from the last checkpoint: the re-run counts
-    last = {(r["trial"], r["generation"]): i for i, r in enumerate(records)}
-    return [r for i, r in enumerate(records) if last[r["trial"], r["generation"]] == i]
 
 
 def exploit_events(records: list[dict[str, Any]], space: Space) -> list[dict[str, Any]]:
