@@ -76,7 +76,7 @@ class EquivalenceCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
-            self._db = guard(self._db, f"[cache] path {self.path}")
+            self._db = guard(self._db, f"[cache] path {self.path}", self.path)
         except (OSError, sqlite3.Error, FileError) as err:
             why = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
             raise UserError(f"[cache] path {self.path}: cannot use it as a cache: {why}") from None
