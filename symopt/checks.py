@@ -47,6 +47,8 @@ MAX_TASK_SIZE = 1_000_000
 MAX_TUNE_BUDGET = 100_000
 #: `[tune] population`, `generations`, `[tune.pbt] iterations` and the tuner's seeds.
 MAX_TUNE_COUNT = 100_000
+#: Choices of one `[tune.space]` gene (`heads = [2, 4, 8]`, `{ choices = [...] }`).
+MAX_CHOICES = 100
 #: Seed programs of a search or sweep (`--seed`, `--program`), `[[funnel]]` stages and
 #: `[hurdles] at` points.
 MAX_LIST = 100
@@ -84,6 +86,23 @@ def lr_multipliers(values: Sequence[float], where: str) -> tuple[float, ...]:
     if len(values) > MAX_LR_MULTIPLIERS:
         raise UserError(f"{where}: {len(values)} multipliers; at most {MAX_LR_MULTIPLIERS}")
     return tuple(float(m) for m in values)
+
+
+def short_list(values: Sequence, high: int, where: str) -> list:
+    """A non-empty list of at most `high` items (one of the `MAX_*` bounds).
+
+    >>> short_list([2, 4], MAX_CHOICES, "tune.space: heads")
+    [2, 4]
+    >>> short_list(list(range(1000)), MAX_CHOICES, "tune.space: heads")
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: tune.space: heads: 1,000 items; at most 100
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+        raise UserError(f"{where}: must be a non-empty list, got {_short(values)}")
+    if len(values) > high:
+        raise UserError(f"{where}: {len(values):,} items; at most {high:,}")
+    return list(values)
 
 
 def _short(value: object, limit: int = 80) -> str:

@@ -39,6 +39,40 @@ def test_a_failed_group_gives_its_outcome_to_every_candidate():
         math.inf, "timeout", "killed")), batch=3)
     futures = [ex.submit(EvalJob(t, {"name": "q"})) for t in "abc"]
     assert [ex.outcome(f).status for f in futures] == ["timeout"] * 3
+    # each was retried once (in a group of the three), and says so
+    assert all("retried once after a transient failure: timeout: killed" in ex.outcome(f).message
+               for f in futures)
+
+
+def test_a_members_transient_failure_is_retried_once_in_a_group_of_its_own():
+    calls = []  # the texts of each job the inner executor ran
+
+    def flaky(texts, spec):
+        texts = list(texts)  # the batch of program texts
+        calls.append(texts)
+        first = len(calls) == 1
+
+        def one(t):
+            if t == "slow" and first:
+                return EvalOutcome(math.inf, "timeout", "stopped at the time limit")
+            if t == "dead":
+                return EvalOutcome(math.inf, "error", "worker died", crashed=True)
+            if t == "bad":
+                return EvalOutcome(math.inf, "diverged", "loss nan")
+            return EvalOutcome(float(len(t)), "ok")
+
+        return [one(t) for t in texts]
+
+    ex = BatchingExecutor(InlineExecutor(flaky), batch=4)
+    futures = {t: ex.submit(EvalJob(t, {"name": "q"})) for t in ("ok", "slow", "dead", "bad")}
+    out = {t: ex.outcome(f) for t, f in futures.items()}
+    # the transient two trained once more, together; the program's own failure did not
+    assert calls == [["ok", "slow", "dead", "bad"], ["slow", "dead"]]
+    assert (out["slow"].status, out["slow"].fitness) == ("ok", 4.0)
+    assert "retried once after a transient failure: timeout" in out["slow"].message
+    assert out["dead"].crashed and out["dead"].transient  # twice: final, never cached
+    assert (out["bad"].status, out["ok"].fitness) == ("diverged", 2.0)
+    assert "retried" not in out["bad"].message + out["ok"].message
 
 
 @pytest.mark.slow

@@ -492,6 +492,55 @@ def test_the_report_wall_time_includes_the_funnel(tmp_path, capsys):
     assert h.total_seconds == pytest.approx(h.wall_seconds + h.funnel_seconds)
 
 
+_SHM_CHILD = """
+import os, sqlite3, subprocess, sys
+from symopt.search.storage.guard import StoreWriteError, guard
+path, how = sys.argv[1], sys.argv[2]
+db = guard(sqlite3.connect(path, isolation_level=None), "run.sqlite", path)
+db.execute("PRAGMA journal_mode=WAL")
+db.execute("CREATE TABLE t (a)")
+db.execute("INSERT INTO t VALUES (1)")
+if how == "chattr":
+    subprocess.run(["chattr", "+i", path + "-shm"], check=True)
+else:
+    os.chmod(path + "-shm", 0o444)
+try:
+    for i in range(1000):
+        db.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
+except StoreWriteError as err:
+    print(err)
+"""
+
+
+def test_a_store_whose_index_file_becomes_immutable_mid_run_is_an_error_not_sigbus(tmp_path):
+    """SQLite writes the WAL index through a memory map: once its -shm file is immutable
+    (chattr +i on the run directory mid-run) that write was a SIGBUS (exit 135, no message).
+    The store now refuses it first. As root the file is made immutable (skipped where the
+    file system has no such attribute); otherwise read-only, which root could still write."""
+    HOSTILE.append("run directory made immutable mid-run")
+    path = tmp_path / "run.sqlite"
+    shm = f"{path}-shm"
+    if os.geteuid() == 0:
+        probe = tmp_path / "probe"
+        probe.write_text("")
+        if shutil.which("chattr") is None or subprocess.run(
+                ["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+            pytest.skip("no immutable attribute here")
+        subprocess.run(["chattr", "-i", str(probe)], check=True)
+        how = "chattr"
+    else:
+        how = "chmod"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        proc = subprocess.run([sys.executable, "-c", _SHM_CHILD, str(path), how], env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        if how == "chattr":
+            subprocess.run(["chattr", "-i", shm], capture_output=True)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])  # not -7 (SIGBUS)
+    assert f"run.sqlite: cannot write the store: {shm} is no longer writable" in proc.stdout
+
+
 def test_the_count_of_hostile_inputs():
     """Run last in this file: how many hostile inputs the tests above tried (the issue's
     closing note quotes it)."""

@@ -79,3 +79,25 @@ def test_a_seed_that_cannot_train_stops_the_search_at_once(tmp_path):
     first = text.split("\n## ")[0]  # the warning comes before every section
     assert "Warning: the seed did not train" in first
     assert "beat the seed" not in text and "nan" not in text and "× the seed" not in text
+
+
+@pytest.mark.slow
+def test_a_batch_compiles_before_its_clock_as_a_single_job_does():
+    """The batched path under artificial load: a time limit (0.3 s a member) shorter than
+    the worker's compile of the batch's runner; the compile is untimed (as in
+    `evaluate_text`), so both members train and none times out."""
+    import json
+
+    from symopt import programs
+    from symopt.search.execution.executor import EvalJob, ProcessExecutor, evaluate_batch_text
+
+    spec = {"name": "quadratic", "overrides": {"steps": 20}, "seeds": [0], "time_limit_s": 0.3,
+            "batch_hurdles": [[], []]}
+    ex = ProcessExecutor(1, evaluate_batch_text)
+    try:
+        texts = json.dumps([programs.path(n).read_text() for n in ("momentum", "adamw")])
+        out = ex.outcome(ex.submit(EvalJob(texts, spec)))
+    finally:
+        ex.shutdown()
+    assert isinstance(out, list), out
+    assert [o.status for o in out] == ["ok", "ok"] and all(math.isfinite(o.fitness) for o in out)

@@ -79,3 +79,33 @@ def test_pbt_outputs(pbt_run):
     assert (out / "schedules.png").stat().st_size > 1000
     assert (out / "fitness.png").stat().st_size > 1000
     assert len(TuneStore.open(out).trials()) == 4  # each member's final state
+
+
+def test_pbt_time_bound_is_rounds_of_the_time_limit_plus_startup():
+    from symopt.tune.pbt import STARTUP_S, time_bound
+
+    cfg = TuneConfig.from_dict({"tune": {"method": "pbt", "budget": 5, "time_limit_s": 10}})
+    assert time_bound(cfg, cpus=2)[0] == 3 * 10 + STARTUP_S  # 5 members, 2 at once
+    half = cfg.replace(pbt=cfg.pbt.__class__(resources_per_trial={"cpu": 0.5}))
+    assert time_bound(half, cpus=2)[0] == 2 * 10 + STARTUP_S  # 4 at once
+    assert time_bound(cfg, cpus=64)[0] == 10 + STARTUP_S  # all at once
+
+
+def test_pbt_past_its_time_bound_is_an_error_naming_the_cause(tmp_path):
+    from symopt.errors import SearchFailedError
+    from symopt.tune.pbt import check_finished
+
+    done = [{"trial": "a", "step": 60}, {"trial": "b", "step": 60}]
+    check_finished(done, 60, 999.0, 10.0, "", tmp_path)  # finished: no error
+    check_finished(done[:1] + [{"trial": "b", "step": 30}], 60, 9.0, 10.0, "", tmp_path)
+    with pytest.raises(SearchFailedError, match=r"time bound of 10 s.*1 of 2 members "
+                                                r"unfinished.*time_limit_s"):
+        check_finished(done[:1] + [{"trial": "b", "step": 30}], 60, 10.5, 10.0, "", tmp_path)
+
+
+@pytest.mark.parametrize("value", [0, -1, float("inf"), 10**9])
+def test_tune_time_limit_is_checked(value):
+    from symopt.errors import UserError
+
+    with pytest.raises(UserError, match="tune.time_limit_s"):
+        TuneConfig.from_dict({"tune": {"time_limit_s": value}})

@@ -85,6 +85,10 @@ def test_space_table_fixes_and_overrides():
     ({"warmup_steps": [0.5, 3]}, "warmup_steps", "integer"),
     ({"c0": "high"}, "c0", "finite number"),
     ({"c0": []}, "c0", "non-empty"),
+    ({"c0": [0.5] * 101}, "c0", "101 items; at most 100"),
+    ({"c0": {"choices": list(range(1, 10_002))}}, "c0", "10,001 items; at most 100"),
+    ({"c0": 10**400}, "c0", "finite number"),
+    ({"c1": [0.5, 10**30, 2**70]}, "c1", "finite number"),
 ])
 def test_bad_space_keys_and_ranges_name_the_key(spec, key, words):
     with pytest.raises(UserError) as err:
@@ -131,3 +135,15 @@ def test_config_errors_name_the_key():
     again = TuneConfig.from_dict(cfg.to_dict())
     assert again == cfg
     assert math.isclose(TuneConfig().mutation_rate, 0.05)
+
+
+def test_lists_in_tune_overrides_are_bounded():
+    from symopt.tune.api import setup
+
+    cfg = TuneConfig.from_dict({"tune": {"task": "quadratic",
+                                         "overrides": {"lr_multipliers": [1.0] * 33}}})
+    with pytest.raises(UserError, match="lr_multipliers: 33 multipliers; at most 32"):
+        setup(LION, cfg)
+    cfg = TuneConfig.from_dict({"tune": {"task": "quadratic", "overrides": {"steps": [1] * 10**4}}})
+    with pytest.raises(UserError, match=r"steps: expected int, got \[1, 1.*\.\.\.$"):
+        setup(LION, cfg)

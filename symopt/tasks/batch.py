@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from symopt.compile.interpreter import Encoded, SizeClass, encode
+from symopt.isolation import untimed
 from symopt.tasks.base import EvalResult, Task
 from symopt.tasks.engine import ProgramOptimizer, interpreter_factory
 from symopt.tasks.train import TrainState, check_multipliers, runner_for
@@ -42,31 +43,42 @@ from symopt.tasks.trial import Trial, summarize
 _BATCHED: dict[tuple, Any] = {}
 
 
-def _batched_fns(runner, size: int, vmap_programs: bool):
-    """jit(vmap(...)) of init, optimizer init, chunk and validation for `size` members."""
+def _batched_fns(runner, size: int, vmap_programs: bool, args: Any):
+    """jit(vmap(...)) of init, optimizer init, chunk and validation for `size` members,
+    compiled ahead of time (as `Runner.compile` does for one run) and `untimed`: in a
+    worker, compiling is not the job's time. The runner fixes the shapes of `args` (one
+    size class), so the compiled functions are kept per (runner, size, vmap_programs)."""
     key = (id(runner), size, vmap_programs)
     hit = _BATCHED.get(key)
     if hit is not None and hit[0] is runner:
         return hit[1]
     fns = runner.fns
     a = 0 if vmap_programs else None
-    out = (
-        jax.jit(jax.vmap(fns.init_fn)),
-        jax.jit(jax.vmap(runner.opt_init_fn, in_axes=(0, 0, a))),
-        jax.jit(jax.vmap(runner.chunk_fn, in_axes=(0, 0, None, a, 0, 0))),
-        jax.jit(jax.vmap(runner.task.val_loss, in_axes=(0, None))),
-    )
+    init = jax.jit(jax.vmap(fns.init_fn))
+    opt_init = jax.jit(jax.vmap(runner.opt_init_fn, in_axes=(0, 0, a)))
+    chunk = jax.jit(jax.vmap(runner.chunk_fn, in_axes=(0, 0, None, a, 0, 0)))
+    val = jax.jit(jax.vmap(runner.task.val_loss, in_axes=(0, None)))
+    seeds = jax.ShapeDtypeStruct((size,), jnp.int32)
+    floats = jax.ShapeDtypeStruct((size,), jnp.float32)
+    with untimed():
+        params, keys = jax.eval_shape(init, seeds)
+        opt_state = jax.eval_shape(opt_init, params, floats, args)
+        state = TrainState(params, opt_state, seeds, keys)
+        out = (init.lower(seeds).compile(), opt_init.lower(params, floats, args).compile(),
+               chunk.lower(state, floats, fns.data, args, floats,
+                           jax.ShapeDtypeStruct((size,), jnp.bool_)).compile(),
+               val.lower(params, fns.data).compile())
     _BATCHED[key] = (runner, out)
     return out
 
 
-def _train_members(runner, members, args, vmap_programs, hurdles, deadline,
+def _train_members(runner, fns, members, args, hurdles, deadline,
                    race_at: int | None = None, race_groups: Sequence[int] = ()) -> list[dict]:
     """One batched training: `members` are (seed, multiplier) pairs, `hurdles` each one's
     hurdles; one trial record each. With `race_at`, at the first validation point at or
     after that step, the members of a race group (one program and seed, its multipliers)
     above the group's best validation loss stop there (status ``hurdle``)."""
-    init, opt_init, chunk, val = _batched_fns(runner, len(members), vmap_programs)
+    init, opt_init, chunk, val = fns  # `_batched_fns`
     data = runner.fns.data
     t0 = time.perf_counter()
     seeds = jnp.asarray([s for s, _ in members], jnp.int32)
@@ -131,8 +143,9 @@ def evaluate_batch(
     (best multiplier kept). ``hurdles[i]`` are program i's hurdles (see
     `symopt.tasks.trial.Trial`; default none). ``compile_s`` is charged to the first
     program of a size class that needed a compile. A program that cannot be encoded gets
-    status ``error``. ``race_at``: each program and seed races its multipliers
-    (`_train_members`).
+    status ``error``. Each compile runs `untimed` (in a worker, outside the job's clock)
+    and moves `time_limit_s`'s deadline by its duration. ``race_at``: each program and
+    seed races its multipliers (`_train_members`).
     """
     from symopt.tasks.registry import get_task
 
@@ -164,7 +177,8 @@ def evaluate_batch(
             key, max(optimizers[i].encoded().size.slots for i in idx))
         encoded = {i: _encoded(optimizers[i], size) for i in idx}
         runner = runner_for(interpreter_factory(size), task, True, True)
-        compile_s = 0.0 if runner.compiled else runner.compile(encoded[idx[0]].arrays())
+        with untimed():  # in a worker, the compile is not the job's time (as `evaluate_text`)
+            compile_s = 0.0 if runner.compiled else runner.compile(encoded[idx[0]].arrays())
         if deadline is not None:
             deadline += compile_s
         batches = [idx] if vmap_programs else [[i] for i in idx]
@@ -185,7 +199,13 @@ def evaluate_batch(
                 args = jax.tree_util.tree_map(jnp.asarray, encoded[batch[0]].arrays())
             flat = [m for _ in batch for m in members]
             member_hurdles = [per_program[i] for i in batch for _ in members]
-            trials = _train_members(runner, flat, args, vmap_programs, member_hurdles, deadline,
+            t0 = time.perf_counter()
+            fns = _batched_fns(runner, len(flat), vmap_programs, args)
+            spent = time.perf_counter() - t0  # a compile (if any), not training time
+            compile_s += spent
+            if deadline is not None:
+                deadline += spent
+            trials = _train_members(runner, fns, flat, args, member_hurdles, deadline,
                                     race_at, [k // len(mults) for k in range(len(flat))])
             for k, i in enumerate(real):
                 mine = trials[k * len(members):(k + 1) * len(members)]

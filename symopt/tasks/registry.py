@@ -128,7 +128,9 @@ def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
         kinds = _KINDS.get(types.get(key, ""))
         if kinds and (isinstance(value, bool) != (kinds == (bool,))
                       or not isinstance(value, kinds)):
-            raise bad(key, f"expected {types[key]}, got {value!r}")
+            raise bad(key, f"expected {types[key]}, got {checks._short(value)}")
+        if key == "lr_multipliers":  # the one list a task has
+            checks.lr_multipliers(value, f"bad override for task {name!r}: {key}")
         if types.get(key) == "int":
             checks.task_int(key, value, f"bad override for task {name!r}: {key}")
         if key == "base_lr" and not 0 < value < math.inf:

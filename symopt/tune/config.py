@@ -12,6 +12,7 @@ A TOML file holds a ``[tune]`` table (and optionally ``[tune.space]``, ``[tune.t
     seed = 0                 # the tuner's random seed
     train_seed = 0           # the seed of every training run (init and batches)
     tie_equal_constants = true
+    time_limit_s = 3600      # per training run; PBT's whole run is bounded by it (pbt.time_bound)
     [tune.overrides]         # fixed task settings, e.g. steps = 100
     [tune.space]             # c0 = [0.5, 0.99], lr_multiplier = 2.0, layers = [1, 2, 4]
     [tune.pbt]
@@ -68,6 +69,7 @@ class TuneConfig:
     seed: int = 0
     train_seed: int = 0
     tie_equal_constants: bool = True
+    time_limit_s: float = 3600.0  # one training run; bounds PBT's tuner.fit() (pbt.time_bound)
     space: dict[str, Any] = field(default_factory=dict)
     task_overrides: dict[str, Any] = field(default_factory=dict)
     pbt: PBTConfig = field(default_factory=PBTConfig)
@@ -156,6 +158,7 @@ class TuneConfig:
         integer("seed", self.seed, 0, checks.MAX_SEED_VALUE)
         integer("train_seed", self.train_seed, 0, checks.MAX_SEED_VALUE)
         number("mutation_rate", self.mutation_rate, 0.0, 1.0)
+        checks.time_limit(self.time_limit_s, f"{source}: tune.time_limit_s")
         if not isinstance(self.tie_equal_constants, bool):
             raise bad("tie_equal_constants", "expected true or false")
         p = self.pbt

@@ -20,6 +20,11 @@ members train at once as the machine has CPUs, and Ray Tune reuses their actors
 Ray workers. Ray Tune's storage is ``DIR/pbt``, and ``--resume`` continues with
 ``Tuner.restore``. Perturbed values live in the Ray config as
 *coordinates* (``1 − x`` for a β), so ×1.2 never pushes a β past 1.
+
+``tuner.fit()`` has an overall time bound (`time_bound`, Ray Tune's ``time_budget_s``):
+the members train in rounds of as many as run at once, each round at most ``[tune]
+time_limit_s`` (one training run), plus `STARTUP_S` for Ray and the compiles. A run that
+reaches it stops with a `SearchFailedError` naming the bound and how it was derived.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import math
 import os
 import random
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,15 @@ from typing import Any
 import numpy as np
 
 from symopt import ray_local
+from symopt.errors import SearchFailedError
 from symopt.tune.config import TuneConfig
+from symopt.tune.pbt_files import (
+    raise_member_errors,
+    read_meta,
+    read_records,
+    read_state,
+    records_limit,
+)
 from symopt.tune.space import Gene, Space, build_space
 
 EXPERIMENT = "pbt"
@@ -101,9 +115,8 @@ def pbt_trainable(config: dict, spec: dict) -> None:
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
-            meta = json.loads((Path(d) / "meta.json").read_text())
-            with np.load(Path(d) / "state.npz", allow_pickle=False) as z:
-                state = state_from_arrays(trainer, dict(z))
+            meta = read_meta(Path(d) / "meta.json")
+            state = read_state(trainer, Path(d) / "state.npz", state_from_arrays)
         origin, source_val, val0 = meta["trial_id"], meta["val_loss"], meta["val0"]
         restored_val = trainer.val(state)
     else:
@@ -157,6 +170,57 @@ _FIELDS = ("trial_id", "training_iteration", "step", "val_loss", "status", "mess
 RESULTS = "pbt_results.jsonl"
 
 
+#: Seconds added to PBT's time bound for starting Ray, its actors and the first compiles.
+STARTUP_S = 300.0
+
+
+def time_bound(cfg: TuneConfig, cpus: int) -> tuple[float, str]:
+    """PBT's overall time bound in seconds, and how it was derived (for the error).
+
+    Members take ``resources_per_trial`` CPUs each, so ``cpus // cpu`` train at once; the
+    population trains in ``ceil(population / that)`` rounds of at most ``[tune]
+    time_limit_s`` each (PBT's synchronous exploits never make a round longer than one
+    whole training run per member).
+
+    >>> from symopt.tune.config import TuneConfig
+    >>> cfg = TuneConfig(method="pbt", budget=8, time_limit_s=60.0)
+    >>> time_bound(cfg, cpus=2)
+    (540.0, '4 rounds (8 members, 2 at once on 2 CPUs) x [tune] time_limit_s 60 s + 300 s start-up')
+    """
+    population = cfg.n_trials()
+    cpu = float((dict(cfg.pbt.resources_per_trial) or {"cpu": 1}).get("cpu", 0))
+    at_once = max(1, min(population, int(cpus // cpu))) if cpu > 0 else population
+    rounds = math.ceil(population / at_once)
+    bound = rounds * cfg.time_limit_s + STARTUP_S
+    return bound, (f"{rounds} rounds ({population} members, {at_once} at once on {cpus} CPUs)"
+                   f" x [tune] time_limit_s {cfg.time_limit_s:g} s + {STARTUP_S:g} s start-up")
+
+
+def check_finished(records: list[dict[str, Any]], steps: int, elapsed: float, bound: float,
+                   how: str, run_dir: Path) -> None:
+    """`SearchFailedError` if the time bound stopped members before their last step.
+
+    >>> check_finished([{"trial": "a", "step": 40}], 60, 541.0, 540.0, "(how)", Path("D"))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symopt.errors.SearchFailedError: PBT reached its time bound of 540 s ((how)) with 1 of 1 ...
+    """
+    if elapsed < bound:
+        return
+    last: dict[str, int] = {}
+    for r in records:
+        last[r["trial"]] = max(last.get(r["trial"], 0), int(r["step"] or 0))
+    unfinished = [s for s in last.values() if s < steps]
+    if unfinished or not last:
+        raise SearchFailedError(
+            f"PBT reached its time bound of {bound:.0f} s ({how}) with "
+            f"{len(unfinished) if last else 'all'} of {len(last) or '?'} members unfinished"
+            + (f" (at step {max(unfinished)} of {steps} at most)" if unfinished else "")
+            + f"; raise [tune] time_limit_s (per training run) and tune again; the reports "
+              f"so far are in {run_dir / RESULTS}")
+
+
 def _init_ray(cfg: TuneConfig) -> ray_local.LocalRay | None:
     """Start a private local Ray (`symopt.ray_local`); None if one is running already."""
     import ray
@@ -201,6 +265,7 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
     local = _init_ray(cfg)
     try:
         scheduler, trainable = _tuner_pieces(spec, space, cfg, population)
+        bound, how = time_bound(cfg, os.cpu_count() or 1)
         path = str(run_dir.resolve() / EXPERIMENT)
         if resume and tune.Tuner.can_restore(path):
             tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
@@ -213,7 +278,7 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
                 trainable,
                 param_space={"hp": tune.grid_search([encode(space, p) for p in points])},
                 tune_config=tune.TuneConfig(scheduler=scheduler, num_samples=1,
-                                            reuse_actors=True),
+                                            reuse_actors=True, time_budget_s=bound),
                 run_config=tune.RunConfig(
                     name=EXPERIMENT, storage_path=str(run_dir.resolve()), verbose=0,
                     # a finished member leaves before the scheduler sees its last report
@@ -222,39 +287,16 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
                     failure_config=tune.FailureConfig(max_failures=1),
                     callbacks=[RecordResults(str(run_dir.resolve() / RESULTS))]),
             )
-        tuner.fit()
-        return read_records(run_dir / RESULTS)
+        start = time.monotonic()
+        grid = tuner.fit()
+        raise_member_errors(grid.errors)
+        records = read_records(run_dir / RESULTS, records_limit(population, cfg.pbt.iterations))
+        check_finished(records, spec["steps"], time.monotonic() - start, bound, how, run_dir)
+        return records
     finally:
         if local is not None:  # Ray, its workers and agents: nothing stays behind
             local.shutdown()
             local.remove()
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every report of every member, in order, from the callback's JSON-lines file."""
-    records: list[dict[str, Any]] = []
-    members: dict[str, int] = {}
-    lines = path.read_text().splitlines() if path.is_file() else []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut by a kill
-            continue
-        if not row.get("values"):
-            continue
-        trial = row["trial_id"]
-        records.append({
-            "method": "pbt", "trial": trial, "member": members.setdefault(trial, len(members)),
-            "generation": row["training_iteration"], "step": row["step"],
-            "values": json.loads(row["values"]),
-            "fitness": math.inf if row["status"] != "ok" else row["val_loss"],
-            "status": row["status"], "message": row.get("message") or "",
-            "origin": row.get("origin") or "", "restored_val": row.get("restored_val"),
-            "source_val": row.get("source_val"), "time": row.get("timestamp"),
-        })
-    # after a resume, Ray re-runs iterations from the last checkpoint: the re-run counts
-    last = {(r["trial"], r["generation"]): i for i, r in enumerate(records)}
-    return [r for i, r in enumerate(records) if last[r["trial"], r["generation"]] == i]
 
 
 def exploit_events(records: list[dict[str, Any]], space: Space) -> list[dict[str, Any]]:

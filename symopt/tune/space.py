@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from symopt import checks
 from symopt.errors import UserError
 from symopt.lang.model import Program
 from symopt.tasks.base import Task
@@ -215,8 +216,9 @@ def _bad(key: str, why: str) -> UserError:
 
 
 def _number(key: str, x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        raise _bad(key, f"expected a finite number, got {x!r}")
+    if (isinstance(x, bool) or not isinstance(x, (int, float))
+            or (isinstance(x, int) and abs(x) > checks.MAX_TOML_INT) or not math.isfinite(x)):
+        raise _bad(key, f"expected a finite number, got {checks._short(x)}")
     return x
 
 
@@ -258,7 +260,8 @@ def _check_domain(gene: Gene, values: list[float]) -> None:
 
 def _choices(gene: Gene, spec: Any) -> Gene:
     if not isinstance(spec, (list, tuple)) or not spec:
-        raise _bad(gene.key, f"choices must be a non-empty list, got {spec!r}")
+        raise _bad(gene.key, f"choices must be a non-empty list, got {checks._short(spec)}")
+    checks.short_list(spec, checks.MAX_CHOICES, f"tune.space: {gene.key}: choices")
     values = [_number(gene.key, x) for x in spec]
     _check_domain(gene, values)
     if isinstance(gene.default, int):

@@ -8,6 +8,9 @@ when a group finishes, its places are refilled at once. A group smaller than `ba
 goes out `WAIT_S` seconds after its first candidate came (or at `flush()`), so nothing
 ever waits on a group that cannot fill (the end of the budget, the funnel). A group
 that times out or whose worker dies gives that outcome to each of its candidates.
+A candidate whose outcome is transient (a timeout, a dead worker) is trained once more,
+in a group of the group's transient candidates, as a single job is (`ProcessExecutor`):
+never a second time, and the search never caches it.
 
 >>> from symopt.search.execution.executor import EvalJob, InlineExecutor
 >>> def sizes(texts, spec):
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from symopt.search.config.loading import SearchConfig
 from symopt.search.execution.executor import (
+    RETRIED,
     EvalFn,
     EvalJob,
     EvalOutcome,
@@ -38,6 +42,7 @@ from symopt.search.execution.executor import (
     evaluate_batch_text,
     evaluate_text,
     make_executor,
+    mark_retried,
 )
 
 
@@ -103,18 +108,34 @@ class BatchingExecutor:
             spec = {k: v for k, v in job.task_spec.items() if k != "hurdles"}
             by_spec.setdefault(json.dumps(spec, sort_keys=True), []).append((job, future))
         for part in by_spec.values():
-            spec = {k: v for k, v in part[0][0].task_spec.items() if k != "hurdles"}
-            spec["batch_hurdles"] = [job.task_spec.get("hurdles", []) for job, _ in part]
-            texts = tuple(_one_text(job) for job, _ in part)
-            inner_future = self.inner.submit(EvalJob(texts, spec))
-            inner_future.add_done_callback(functools.partial(self._hand_out, group=part))
+            self._send(part)
 
-    def _hand_out(self, inner_future: cf.Future, group: list[_Waiting]) -> None:
+    def _send(self, part: list[_Waiting], firsts: list[EvalOutcome] | None = None) -> None:
+        spec = {k: v for k, v in part[0][0].task_spec.items() if k != "hurdles"}
+        spec["batch_hurdles"] = [job.task_spec.get("hurdles", []) for job, _ in part]
+        texts = tuple(_one_text(job) for job, _ in part)
+        inner_future = self.inner.submit(EvalJob(texts, spec))
+        inner_future.add_done_callback(
+            functools.partial(self._hand_out, group=part, firsts=firsts))
+
+    def _hand_out(self, inner_future: cf.Future, group: list[_Waiting],
+                  firsts: list[EvalOutcome] | None = None) -> None:
         out = self.inner.outcome(inner_future)
         outcomes = out if isinstance(out, list) and len(out) == len(group) else [out] * len(
             group)  # a timeout, a dead worker: each candidate of the group gets it
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            future.set_result(outcome)
+        if firsts is not None:  # the retry: it says what came before, and is final
+            outcomes = [mark_retried(o, first) for o, first in zip(outcomes, firsts,
+                                                                    strict=True)]
+        again = [k for k, o in enumerate(outcomes) if firsts is None and o.transient
+                 and RETRIED not in o.message]  # (the inner executor may have retried)
+        if again:
+            try:
+                self._send([group[k] for k in again], [outcomes[k] for k in again])
+            except Exception:  # noqa: BLE001 - shut down meanwhile: the first outcome stays
+                again = []
+        for k, ((_, future), outcome) in enumerate(zip(group, outcomes, strict=True)):
+            if k not in again:
+                future.set_result(outcome)
 
     def outcome(self, future: cf.Future) -> EvalOutcome:
         return future.result()

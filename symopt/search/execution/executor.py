@@ -281,18 +281,29 @@ class ProcessExecutor:
 
 def _is_transient(out: Any) -> bool:
     """A transient outcome of the whole job (a batch's members that time out on their own
-    clock are not retried, only not cached)."""
+    clock are retried by `symopt.search.execution.batching.BatchingExecutor`)."""
     return isinstance(out, Evaluation) and out.transient
+
+
+#: The mark of an outcome retried once after a transient failure (`mark_retried`).
+RETRIED = "retried once after a transient failure"
 
 
 def _retried(again: Any, first: EvalOutcome) -> Any:
     """The retry's outcome(s), saying that a transient failure came before."""
-    note = f" (retried once after a transient failure: {first.status}: {first.message})"
+    if isinstance(again, list):
+        return [mark_retried(o, first) for o in again]
+    return mark_retried(again, first)
 
-    def mark(o: EvalOutcome) -> EvalOutcome:
-        return dataclasses.replace(o, message=(o.message + note).strip())
 
-    return [mark(o) for o in again] if isinstance(again, list) else mark(again)
+def mark_retried(again: EvalOutcome, first: EvalOutcome) -> EvalOutcome:
+    """The outcome of a retry, its message saying which transient failure came before.
+
+    >>> mark_retried(EvalOutcome(1.0, "ok"), EvalOutcome(math.inf, "timeout", "at 2s")).message
+    '(retried once after a transient failure: timeout: at 2s)'
+    """
+    note = f" ({RETRIED}: {first.status}: {first.message})"
+    return dataclasses.replace(again, message=(again.message + note).strip())
 
 
 def check_reachable(executor: ExecutorSection) -> None:

@@ -76,7 +76,7 @@ class EquivalenceCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(_SCHEMA)
-            self._db = guard(db, f"[cache] path {self.path}")
+            self._db = guard(db, f"[cache] path {self.path}", self.path)
         except (OSError, sqlite3.Error, FileError) as err:
             why = getattr(err, "reason", None) or getattr(err, "strerror", None) or err
             raise UserError(f"[cache] path {self.path}: cannot use it as a cache: {why}") from None

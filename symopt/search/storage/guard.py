@@ -6,6 +6,12 @@ file: a full disk or a read-only directory is a `StoreWriteError` (the rows comm
 before stay: every row is its own transaction), text that is not UTF-8 or a malformed
 file is a `CorruptStoreError`. The CLI prints either as one line and exits 2.
 
+SQLite writes the WAL index (the ``-shm`` file) through a shared memory map, even to
+read: if that file stops being writable while the store is open (``chattr +i`` on the
+run directory mid-run), the next write to the map is a SIGBUS that kills the process
+without a word (exit 135). So each call first checks that a ``-shm`` that was writable
+still is, and otherwise raises a `StoreWriteError` naming it.
+
 >>> import sqlite3
 >>> db = guard(sqlite3.connect(":memory:"), "run.sqlite")
 >>> db.execute("SELECT 1").fetchone()
@@ -19,6 +25,8 @@ table: missing
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -90,10 +98,39 @@ class _Cursor:
 class GuardedConnection:
     """A `sqlite3.Connection` whose errors name the store (see the module docstring)."""
 
-    def __init__(self, db: sqlite3.Connection, path: str):
+    def __init__(self, db: sqlite3.Connection, path: str, file: str | None = None):
         self._db, self.path = db, path
+        file = path if file is None else file
+        self._shm = None if file in ("", ":memory:") else file + "-shm"
+        self._shm_writable: bool | None = None  # learned once the file exists
+        self._abandoned: sqlite3.Connection | None = None
+
+    def _check_shm(self) -> None:
+        """A `StoreWriteError` instead of SQLite's SIGBUS (see the module docstring)."""
+        if self._shm is None:
+            return
+        writable = os.access(self._shm, os.W_OK)
+        if self._shm_writable is None:
+            if writable or os.path.exists(self._shm):
+                self._shm_writable = writable  # read-only from the start: SQLite copes
+            return
+        if self._shm_writable and not writable and os.path.exists(self._shm):
+            self._abandon()
+            raise StoreWriteError(
+                f"{self.path}: cannot write the store: {self._shm} is no longer writable "
+                f"(made read-only or immutable while the store was open); everything "
+                f"stored before is kept (make the run directory writable, then resume)")
+
+    def _abandon(self) -> None:
+        """Never close the connection: closing writes the WAL index too (a checkpoint), the
+        SIGBUS again, at the latest when Python exits. The process's exit releases it; the
+        rows committed to the WAL are read back by the next connection."""
+        if self._abandoned is None:
+            self._abandoned = self._db
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._db))  # never deallocated
 
     def _call(self, method: str, *args: Any) -> Any:
+        self._check_shm()
         try:
             return getattr(self._db, method)(*args)
         except sqlite3.Error as err:
@@ -112,9 +149,11 @@ class GuardedConnection:
         self._call("commit")
 
     def close(self) -> None:
-        self._db.close()
+        if self._abandoned is None:
+            self._db.close()
 
     def __enter__(self) -> GuardedConnection:
+        self._check_shm()
         self._db.__enter__()
         return self
 
@@ -125,6 +164,7 @@ class GuardedConnection:
             raise translate(err, self.path) from None
 
 
-def guard(db: sqlite3.Connection, path: Any) -> GuardedConnection:
-    """`db` with its errors turned into user errors naming `path`."""
-    return GuardedConnection(db, str(path))
+def guard(db: sqlite3.Connection, path: Any, file: Any = None) -> GuardedConnection:
+    """`db` with its errors turned into user errors naming `path` (the database `file`,
+    if `path` is a label for it)."""
+    return GuardedConnection(db, str(path), None if file is None else str(file))
