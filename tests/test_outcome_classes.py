@@ -86,8 +86,6 @@ def test_a_batch_compiles_before_its_clock_as_a_single_job_does():
     """The batched path under artificial load: a time limit (0.3 s a member) shorter than
     the worker's compile of the batch's runner; the compile is untimed (as in
     `evaluate_text`), so both members train and none times out."""
-    import json
-
     from symopt import programs
     from symopt.search.execution.executor import EvalJob, ProcessExecutor, evaluate_batch_text
 
@@ -95,7 +93,7 @@ def test_a_batch_compiles_before_its_clock_as_a_single_job_does():
             "batch_hurdles": [[], []]}
     ex = ProcessExecutor(1, evaluate_batch_text)
     try:
-        texts = json.dumps([programs.path(n).read_text() for n in ("momentum", "adamw")])
+        texts = tuple(programs.path(n).read_text() for n in ("momentum", "adamw"))
         out = ex.outcome(ex.submit(EvalJob(texts, spec)))
     finally:
         ex.shutdown()
