@@ -119,8 +119,9 @@ def test_killed_ga_resumes_without_rerunning_finished_trials(tmp_path):
     prog = tmp_path / "slow_sgd.prog"
     prog.write_text(SLOW_SGD)
     cfg = tmp_path / "t.toml"
+    # 20,000 quadratic steps a trial: slow enough that the kill lands mid-run on an idle VM
     cfg.write_text('[tune]\ntask = "quadratic"\nmethod = "ga"\nbudget = 24\npopulation = 6\n'
-                   '[tune.overrides]\nsteps = 400\n[tune.space]\nc0 = [0.001, 1.0]\n')
+                   '[tune.overrides]\nsteps = 20000\n[tune.space]\nc0 = [0.001, 1.0]\n')
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "symopt", "tune", str(prog), "--config",
                              str(cfg), "--out", str(run), "--quiet"],
