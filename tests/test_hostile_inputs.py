@@ -2,8 +2,7 @@
 user gives is checked up front. Each case runs the real CLI in process and asserts exit 2,
 no traceback, a message naming the input, and (where it matters) that nothing was written.
 
-`HOSTILE` lists every hostile input tried here; `test_the_count_of_hostile_inputs` keeps
-the number honest.
+`HOSTILE` names every hostile input tried here.
 """
 
 from __future__ import annotations
