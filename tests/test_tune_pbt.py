@@ -103,6 +103,52 @@ def test_pbt_past_its_time_bound_is_an_error_naming_the_cause(tmp_path):
         check_finished(done[:1] + [{"trial": "b", "step": 30}], 60, 10.5, 10.0, "", tmp_path)
 
 
+# PBT with its start-up allowance removed: the bound is [tune] time_limit_s (1 s) x 1 round,
+# far less than Ray needs to start two members that would train 10^7 steps
+_OVERRUN = """
+import sys
+import symopt.tune.pbt as pbt
+from symopt import ray_local
+from symopt.errors import SearchFailedError
+from symopt.lang import parse
+from symopt.tune import TuneConfig, run_tune
+
+pbt.STARTUP_S = 0.0
+cfg = TuneConfig.from_dict({"tune": {
+    "task": "quadratic", "method": "pbt", "budget": 2, "seed": 0, "time_limit_s": 1,
+    "overrides": {"steps": 10_000_000}, "pbt": {"iterations": 2, "perturbation_interval": 1,
+                                                 "resources_per_trial": {"cpu": 0.5}}}})
+try:
+    run_tune(parse(sys.argv[2]), cfg, sys.argv[1])
+except SearchFailedError as err:
+    print("ERROR", err)
+print("CLUSTERS", *ray_local.STARTED)
+"""
+
+
+@pytest.mark.slow
+def test_pbt_past_a_real_time_bound_stops_with_an_error_and_leaves_no_ray_process(tmp_path):
+    """A real overrun: Ray Tune's time budget ends the fit, the driver says which bound
+    and how to raise it, and the cluster it started is gone (found by its temp dir). Run in
+    a child so that a bound that fails cannot hang the suite (the timeout is only that
+    guard: a run of 2 x 10^7 steps cannot finish in it)."""
+    import subprocess
+    import sys
+
+    from symopt.ray_local import cluster_pids
+
+    proc = subprocess.run([sys.executable, "-c", _OVERRUN, str(tmp_path / "out"), SLOW_MOMENTUM],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    error = next(line for line in proc.stdout.splitlines() if line.startswith("ERROR"))
+    assert "PBT reached its time bound of 1 s (1 rounds (2 members, 2 at once" in error
+    assert "members unfinished" in error and "raise [tune] time_limit_s" in error
+    clusters = next(line for line in proc.stdout.splitlines()
+                    if line.startswith("CLUSTERS")).split()[1:]
+    assert len(clusters) == 1 and cluster_pids(clusters[0]) == []
+    assert not (tmp_path / "out" / "tuned.prog").exists()  # nothing claims a result
+
+
 @pytest.mark.parametrize("value", [0, -1, float("inf"), 10**9])
 def test_tune_time_limit_is_checked(value):
     from symopt.errors import UserError

@@ -14,7 +14,11 @@ a fresh actor up to `max_retries` times, then returned as an `error` outcome wit
 timeout is transient too: an evaluation that timed out on its own clock is retried once;
 one that does not answer within its time limit (`job_time_limit`) plus `ANSWER_SLACK_S`
 (starting an actor, compiling) has its actor killed and is retried once on a fresh actor,
-then returned as a `timeout`: no wait on the cluster is without a bound.
+then returned as a `timeout`. An actor that has not started within `START_LIMIT_S` (the
+cluster has no room for its `cpus_per_eval` / `gpus_per_eval`, or its start hangs) is
+killed and started again; while no actor of the pool is up, the evaluations waiting for
+one are returned as `error`s naming the cause (`crashed=True`). No wait on the cluster is
+without a bound.
 
 Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
 Ray (`address = ""`) is started by `symopt.ray_local`: it listens on 127.0.0.1 only and
@@ -64,6 +68,8 @@ from symopt.search.execution.executor import (
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
 #: Seconds an evaluation may take beyond its time limit before its actor is given up.
 ANSWER_SLACK_S = 600.0
+#: Seconds an actor may take to start (its worker process, imports) before it is given up.
+START_LIMIT_S = 600.0
 
 
 class EvalWorker:
@@ -143,6 +149,7 @@ class RayExecutor:
             num_cpus=section.cpus_per_eval, num_gpus=section.gpus_per_eval, max_restarts=0,
             max_task_retries=0, runtime_env={"env_vars": worker_env(section.gpus_per_eval)})
         self._actors: list[Any] = [None] * workers
+        self._started = [0.0] * workers  # when each slot's actor was asked for
         self.info = [WorkerInfo() for _ in range(workers)]
         self._idle: deque[int] = deque()
         self._pending: deque[_Job] = deque()
@@ -284,6 +291,7 @@ class RayExecutor:
     def _start_actor(self, slot: int) -> None:
         actor: Any = self._remote.remote(self._evaluate)
         self._actors[slot] = actor
+        self._started[slot] = time.monotonic()
         self.info[slot] = WorkerInfo()
         fut = actor.info.remote().future()
         fut.add_done_callback(lambda f, s=slot, a=actor: self._events.put(("info", s, a, f)))
@@ -335,7 +343,32 @@ class RayExecutor:
                 job.note = why
                 self._pending.appendleft(job)
             else:
-                job.future.set_result(EvalOutcome(math.inf, "timeout", why, crashed=True))
+                job.future.set_result(EvalOutcome(
+                    math.inf, "timeout", f"{why}, also when retried on a fresh worker",
+                    crashed=True))
+        self._expire_starts(now)
+
+    def _expire_starts(self, now: float) -> None:
+        """Give up the actors not started within `START_LIMIT_S`; while none is up, the
+        evaluations waiting for one fail (module docstring)."""
+        import ray
+
+        late = [slot for slot, w in enumerate(self.info)
+                if not w.up and slot not in self._idle and slot not in self._running
+                and now - self._started[slot] > START_LIMIT_S]
+        for slot in late:
+            ray.kill(self._actors[slot], no_restart=True)
+            self._start_actor(slot)
+        if not late or any(w.up for w in self.info):
+            return
+        s = self.section
+        why = (f"Ray: no worker of the pool started within {START_LIMIT_S:g}s (each needs "
+               f"cpus_per_eval = {s.cpus_per_eval:g} and gpus_per_eval = "
+               f"{s.gpus_per_eval:g} on one node: does the cluster have them?)")
+        for job in self._pending:
+            if job.attempts or job.future.set_running_or_notify_cancel():
+                job.future.set_result(EvalOutcome(math.inf, "error", why, crashed=True))
+        self._pending.clear()
 
     def _on_done(self, slot: int, job: _Job, fut: cf.Future) -> None:
         import ray

@@ -10,7 +10,8 @@ SQLite writes the WAL index (the ``-shm`` file) through a shared memory map, eve
 read: if that file stops being writable while the store is open (``chattr +i`` on the
 run directory mid-run), the next write to the map is a SIGBUS that kills the process
 without a word (exit 135). So each call first checks that a ``-shm`` that was writable
-still is, and otherwise raises a `StoreWriteError` naming it.
+still is, and otherwise raises a `StoreWriteError` naming it — and never closes that
+connection (see `abandon`).
 
 >>> import sqlite3
 >>> db = guard(sqlite3.connect(":memory:"), "run.sqlite")
@@ -25,9 +26,9 @@ table: missing
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +62,44 @@ def translate(err: sqlite3.Error, path: str) -> UserError:
                                f"before is kept (free disk space or make it writable, then "
                                f"resume)")
     return CorruptStoreError(f"{path}: not a usable store: {text}")
+
+
+# Connections whose WAL index stopped being writable: never closed (see `abandon`).
+ABANDONED: list[sqlite3.Connection] = []
+_keeper: threading.Thread | None = None
+_keeper_lock = threading.Lock()
+
+
+def _hold(connections: list[sqlite3.Connection]) -> None:
+    """The keeper thread's body: its argument `connections` stays referenced for good."""
+    threading.Event().wait()
+
+
+def abandon(db: sqlite3.Connection) -> None:
+    """Keep `db` open, unused, until the process ends: closing it writes the WAL index
+    (even with checkpoint-on-close off), which is the SIGBUS again. That includes the
+    close at Python's exit, when the modules' variables are cleared and every object they
+    held is deallocated — so a module-level list alone is not enough. `ABANDONED` is also
+    referenced by the frame of a daemon thread that waits for ever; Python stops daemon
+    threads at exit without unwinding them ("their resources ... may not be released",
+    the `threading` docs), so the connections are never deallocated and the process's
+    exit releases them. The rows committed to the WAL are read back by the next
+    connection.
+
+    >>> db = sqlite3.connect(":memory:")
+    >>> abandon(db)
+    >>> keepers = [t for t in threading.enumerate() if t.name == "symopt-abandoned-stores"]
+    >>> db in ABANDONED, [t.daemon for t in keepers]
+    (True, [True])
+    """
+    global _keeper
+    with _keeper_lock:
+        if not any(db is kept for kept in ABANDONED):
+            ABANDONED.append(db)
+        if _keeper is None:
+            _keeper = threading.Thread(target=_hold, args=(ABANDONED,), daemon=True,
+                                       name="symopt-abandoned-stores")
+            _keeper.start()
 
 
 class _Cursor:
@@ -103,7 +142,7 @@ class GuardedConnection:
         file = path if file is None else file
         self._shm = None if file in ("", ":memory:") else file + "-shm"
         self._shm_writable: bool | None = None  # learned once the file exists
-        self._abandoned: sqlite3.Connection | None = None
+        self._abandoned = False
 
     def _check_shm(self) -> None:
         """A `StoreWriteError` instead of SQLite's SIGBUS (see the module docstring)."""
@@ -122,12 +161,9 @@ class GuardedConnection:
                 f"stored before is kept (make the run directory writable, then resume)")
 
     def _abandon(self) -> None:
-        """Never close the connection: closing writes the WAL index too (a checkpoint), the
-        SIGBUS again, at the latest when Python exits. The process's exit releases it; the
-        rows committed to the WAL are read back by the next connection."""
-        if self._abandoned is None:
-            self._abandoned = self._db
-            ctypes.pythonapi.Py_IncRef(ctypes.py_object(self._db))  # never deallocated
+        if not self._abandoned:
+            self._abandoned = True
+            abandon(self._db)
 
     def _call(self, method: str, *args: Any) -> Any:
         self._check_shm()
@@ -149,7 +185,7 @@ class GuardedConnection:
         self._call("commit")
 
     def close(self) -> None:
-        if self._abandoned is None:
+        if not self._abandoned:
             self._db.close()
 
     def __enter__(self) -> GuardedConnection:
