@@ -1,15 +1,16 @@
 """Validators, one per kind of setting a user gives: a config key, a command-line flag and a
 library argument of the same kind go through the same function, so each rule and its
 message are written once. Each returns the value normalized, or raises `UserError`
-naming `where` (a config key, a flag).
+naming `where` (a config key, a flag) in the one format of `symopt.config_table.error`:
+`where: problem (got value)`.
 
 >>> lr_multipliers([1, 3.0], "--lr-mult")
 (1.0, 3.0)
->>> lr_multipliers([0.5, float("nan")], "c.toml: [task] lr_multipliers")
+>>> lr_multipliers([0.5, float("nan")], "c.toml: task.lr_multipliers")
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: c.toml: [task] lr_multipliers: must be a non-empty list of positive \
-finite numbers, got [0.5, nan]
+symopt.errors.UserError: c.toml: task.lr_multipliers: must be a non-empty list of positive \
+finite numbers (got [0.5, nan])
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Literal, get_args
 
-from symopt.errors import UserError
+from symopt.config_table import error
 
 # -- Upper bounds: every count, list and file a user gives (README "Limits") ---------------
 # One place for all of them: the command line, the search, tune and sweep configs and the
@@ -81,33 +82,27 @@ def lr_multipliers(values: Sequence[float], where: str) -> tuple[float, ...]:
     if (isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values
             or not all(_is_number(m) and 0 < m < math.inf for m in values)):
         shown = list(values) if isinstance(values, Sequence) else values
-        raise UserError(f"{where}: must be a non-empty list of positive finite numbers, "
-                        f"got {_short(shown)}")
+        raise error(where, "must be a non-empty list of positive finite numbers", shown)
     if len(values) > MAX_LR_MULTIPLIERS:
-        raise UserError(f"{where}: {len(values)} multipliers; at most {MAX_LR_MULTIPLIERS}")
+        raise error(where, f"{len(values)} multipliers; at most {MAX_LR_MULTIPLIERS}")
     return tuple(float(m) for m in values)
 
 
 def short_list(values: Sequence, high: int, where: str) -> list:
     """A non-empty list of at most `high` items (one of the `MAX_*` bounds).
 
-    >>> short_list([2, 4], MAX_CHOICES, "tune.space: heads")
+    >>> short_list([2, 4], MAX_CHOICES, "tune.space.heads")
     [2, 4]
-    >>> short_list(list(range(1000)), MAX_CHOICES, "tune.space: heads")
+    >>> short_list(list(range(1000)), MAX_CHOICES, "tune.space.heads")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: tune.space: heads: 1,000 items; at most 100
+    symopt.errors.UserError: tune.space.heads: 1,000 items; at most 100
     """
     if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
-        raise UserError(f"{where}: must be a non-empty list, got {_short(values)}")
+        raise error(where, "must be a non-empty list", values)
     if len(values) > high:
-        raise UserError(f"{where}: {len(values):,} items; at most {high:,}")
+        raise error(where, f"{len(values):,} items; at most {high:,}")
     return list(values)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def bounded(value: int, low: int, high: int, where: str) -> int:
@@ -116,11 +111,11 @@ def bounded(value: int, low: int, high: int, where: str) -> int:
     >>> bounded(10**30, 1, MAX_SEEDS, "--seeds")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: --seeds: must be at most 100, got 1000000000000000000000000000000
+    symopt.errors.UserError: --seeds: must be at most 100 (got 1000000000000000000000000000000)
     """
     at_least(value, low, where)
     if value > high:
-        raise UserError(f"{where}: must be at most {high:,}, got {_short(value)}")
+        raise error(where, f"must be at most {high:,}", value)
     return value
 
 
@@ -130,7 +125,7 @@ def task_int(key: str, value: int, where: str) -> int:
     >>> task_int("dim", 0, "overrides dim")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: overrides dim: must be at least 1, got 0
+    symopt.errors.UserError: overrides dim: must be at least 1 (got 0)
     """
     low, high = TASK_INT_RANGES.get(key, (1, MAX_TASK_SIZE))
     return bounded(value, low, high, where)
@@ -145,15 +140,14 @@ def time_limit(value: float | None, where: str) -> float | None:
     >>> time_limit(float("inf"), "--time-limit")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: --time-limit: must be at most 604800 s (a week), got inf
+    symopt.errors.UserError: --time-limit: must be at most 604800 s (a week) (got inf)
     """
     if value is None:
         return None
     if not _is_number(value) or not value > 0:
-        raise UserError(f"{where}: must be positive, got {value!r}")
+        raise error(where, "must be positive", value)
     if not value <= MAX_TIME_LIMIT_S:
-        raise UserError(f"{where}: must be at most {MAX_TIME_LIMIT_S:.0f} s (a week), "
-                        f"got {value!r}")
+        raise error(where, f"must be at most {MAX_TIME_LIMIT_S:.0f} s (a week)", value)
     return float(value)
 
 
@@ -163,10 +157,10 @@ def at_least(value: int, low: int, where: str) -> int:
     >>> at_least(0, 1, "--seeds")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: --seeds: must be at least 1, got 0
+    symopt.errors.UserError: --seeds: must be at least 1 (got 0)
     """
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UserError(f"{where}: must be at least {low}, got {_short(value)}")
+        raise error(where, f"must be at least {low}", value)
     return value
 
 
@@ -182,11 +176,11 @@ DEFAULT_ENGINE: Engine = "interpreted"
 def engine(value: str, where: str) -> Engine:
     """An engine name, one of `ENGINES`.
 
-    >>> engine("fast", "[task] engine")
+    >>> engine("fast", "task.engine")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: [task] engine: must be 'interpreted' or 'compiled', got 'fast'
+    symopt.errors.UserError: task.engine: must be 'interpreted' or 'compiled' (got 'fast')
     """
     if value not in ENGINES:
-        raise UserError(f"{where}: must be 'interpreted' or 'compiled', got {value!r}")
+        raise error(where, "must be 'interpreted' or 'compiled'", value)
     return ENGINES[ENGINES.index(value)]  # typed as an Engine

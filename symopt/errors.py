@@ -45,9 +45,9 @@ def deprecated(old: str, new: str, where: str = "") -> None:
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     deprecated("[search] seed", "[search] random_seed", "c.toml")
+    ...     deprecated("search.seed", "search.random_seed", "c.toml")
     >>> print(caught[0].message)
-    c.toml: [search] seed is deprecated, write [search] random_seed (same meaning)
+    c.toml: search.seed is deprecated, write search.random_seed (same meaning)
     """
     prefix = f"{where}: " if where else ""
     warnings.warn(f"{prefix}{old} is deprecated, write {new} (same meaning)",

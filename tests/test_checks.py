@@ -23,7 +23,8 @@ def test_lr_multipliers_normalized_to_floats():
 
 def test_one_rule_for_config_cli_and_library():
     message = "must be a non-empty list of positive finite numbers"
-    with pytest.raises(UserError, match=r"c.toml: \[task\] lr_multipliers: " + message):
+    with pytest.raises(UserError, match=r"^c.toml: task.lr_multipliers: " + message
+                       + r" \(got \[0.0\]\)$"):
         SearchConfig.from_dict({"task": {"lr_multipliers": [0.0]}}, source="c.toml")
     with pytest.raises(UserError, match="lr_multipliers: " + message):
         evaluate(lambda lr: None, get_task("quadratic"), lr_multipliers=(0.0,))

@@ -122,7 +122,7 @@ def _config(tmp_path, text: str) -> str:
     (f"[search]\npopulation = {HUGE}\n", "integer too large"),
     ("[search]\npopulation = 99999999999999999999\n", "integer too large"),
     ("[search]\nseed = -99999999999999999999\n", "integer too large"),
-    ("\ufeff[search]\npopulation = 0\n", "[search] population: must be at least 1"),  # BOM ok
+    ("\ufeff[search]\npopulation = 0\n", "search.population: must be at least 1 (got 0)"),  # BOM
 ])
 def test_toml_depth_and_integer_size_are_bounded(text, message, tmp_path, capsys):
     path = _config(tmp_path, text)
@@ -135,17 +135,19 @@ def test_toml_depth_and_integer_size_are_bounded(text, message, tmp_path, capsys
     (f"search.population={HUGE}", "--set search.population: integer too large"),
     (f"search.x={DEEP}", "--set search.x: nested too deeply"),
     ("search.x=" + "[" * 3000, "--set search.x: nested too deeply"),
-    ("search.x=[[[[", "[search] x: unknown key"),
-    ("task.overrides.dim=-3", "dim: must be at least 1, got -3"),
-    ("task.overrides.dim=0", "dim: must be at least 1, got 0"),
-    ("task.overrides.steps=3e9", "steps: expected int, got 3000000000.0"),
+    ("search.x=[[[[", "search.x: unknown key"),
+    ("task.overrides.dim=-3", "task.overrides: bad override for task 'quadratic': dim: must be "
+                              "at least 1 (got -3)"),
+    ("task.overrides.dim=0", "dim: must be at least 1 (got 0)"),
+    ("task.overrides.steps=3e9", "steps: expected int (got 3000000000.0)"),
     ("task.overrides.steps=3000000000", "steps: must be at most 10,000,000"),
     ("task.overrides.dim=100000000000", "dim: must be at most 1,000,000"),
-    ("task.seeds=" + str(list(range(101))), "[task] seeds: 101 seeds; at most 100"),
+    ("task.seeds=" + str(list(range(101))), "task.seeds: 101 seeds; at most 100"),
     ("task.lr_multipliers=" + str([1.0] * 33), "33 multipliers; at most 32"),
-    ("search.population=100000000000", "[search] population: 100000000000 is above the limit"),
-    ("hurdles.at=" + str([0.5] * 101), "[hurdles] at: 101 points; at most 100"),
-    ("task.time_limit_s=1e400", "[task] time_limit_s: must be at most 604800 s"),
+    ("search.population=100000000000", "search.population: must be at most 100,000 "
+                                       "(got 100000000000)"),
+    ("hurdles.at=" + str([0.5] * 101), "hurdles.at: 101 points; at most 100"),
+    ("task.time_limit_s=1e400", "task.time_limit_s: must be at most 604800 s (a week) (got inf)"),
 ])
 def test_set_values_are_bounded_before_the_run_exists(setting, message, tmp_path, capsys):
     out = tmp_path / "o"
@@ -166,7 +168,7 @@ def test_set_values_are_bounded_before_the_run_exists(setting, message, tmp_path
     (["sweep", "--vary", "search.population=8", "--out", "{tmp}/o"] + ["--program", "sgd"] * 101,
      "--program: 101 seed programs"),
     (["tune", "sgd", "--budget", "10000000000", "--out", "{tmp}/o"],
-     "tune.budget: expected an integer in [1, 100,000]"),
+     "tune.budget: must be an integer in [1, 100,000] (got 10000000000)"),
     (["tune", "sgd", "--seed", "99999999999999999999", "--out", "{tmp}/o"], "tune.seed"),
     (["sweep", "--vary", "search.population=2,3", "--seeds", "1000000", "--out", "{tmp}/o"],
      "--seeds: must be at most 1,000"),
@@ -183,11 +185,14 @@ def test_counts_on_the_command_line_have_upper_bounds(argv, message, tmp_path, c
 
 
 @pytest.mark.parametrize("table, message", [
-    ("budget = 10000000000", "tune.budget: expected an integer in [1, 100,000]"),
-    ("population = 1000\ngenerations = 1000", "population x generations is above the limit"),
+    ("budget = 10000000000", "tune.budget: must be an integer in [1, 100,000] (got 10000000000)"),
+    ("population = 1000\ngenerations = 1000", "tune.generations: population x generations = "
+                                             "1,000,000 is above the limit"),
     (f"budget = {HUGE}", "integer too large"),
-    ("task = \"quadratic\"\n[tune.overrides]\ndim = -3", "dim: must be at least 1"),
-    ("task = \"quadratic\"\n[tune.overrides]\nsteps = 3e9", "steps: expected int"),
+    ("task = \"quadratic\"\n[tune.overrides]\ndim = -3", "tune.overrides: bad override for "
+                                                      "task 'quadratic': dim: must be at least 1"),
+    ("task = \"quadratic\"\n[tune.overrides]\nsteps = 3e9",
+     "steps: expected int (got 3000000000.0)"),
 ])
 def test_tune_config_counts_are_bounded(table, message, tmp_path, capsys):
     path = _config(tmp_path, f"[tune]\n{table}\n")

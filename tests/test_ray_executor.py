@@ -32,11 +32,11 @@ def test_unreachable_address_fails_before_the_run_exists(tmp_path, capsys):
     assert main(["search", "--seed", builtin_file("sgd"), "--out", str(tmp_path / "r"),
                  "--executor", "ray", "--address", f"127.0.0.1:{port}"]) == 2
     err = capsys.readouterr().err
-    assert f"[executor] address: cannot reach '127.0.0.1:{port}'" in err
+    assert f"executor.address: cannot reach '127.0.0.1:{port}'" in err
     assert not (tmp_path / "r").exists()  # no run, hence no training
     assert main(["search", "--seed", builtin_file("sgd"), "--out", str(tmp_path / "r"),
                  "--address", "auto"]) == 2
-    assert "[executor] address: only a Ray executor" in capsys.readouterr().err
+    assert "executor.address: only a Ray executor" in capsys.readouterr().err
 
 
 @pytest.mark.slow

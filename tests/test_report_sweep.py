@@ -165,10 +165,16 @@ def test_task_overrides_vary_and_bad_keys_are_named():
     assert [s.config["task"]["overrides"] for s in plan.settings()] == [{}, {"steps": 10},
                                                                          {"steps": 20}]
     assert plan.settings()[0].label == "baseline (task.overrides.steps=default)"
-    with pytest.raises(UserError, match=r"\[search\] populaton: unknown key"):
+    with pytest.raises(UserError, match=r"^--vary search.populaton=8: search.populaton: "
+                                        r"unknown key \(did you mean 'population'\?\)$"):
         plan_sweep({}, ["search.populaton=8"], seeds=1)
-    with pytest.raises(UserError, match="steps"):
+    with pytest.raises(UserError, match=r"^--vary task.overrides.steps=-3: task.overrides: bad "
+                                        r"override for task 'quadratic': steps: must be at "
+                                        r"least 1 \(got -3\)$"):
         plan_sweep({}, ["task.overrides.steps=-3"], seeds=1)
+    with pytest.raises(UserError, match=r"^base.toml: task.name: unknown task 'nosuch'"):
+        plan_sweep({"task": {"name": "nosuch"}}, ["search.population=8"], seeds=1,
+                   source="base.toml")  # the config itself, not a --vary, is at fault
     with pytest.raises(UserError, match="KEY=V1,V2"):
         parse_vary("population")
 

@@ -44,9 +44,13 @@ def test_set_key_indexes_lists_from_one_and_star_means_all():
 
 @pytest.mark.parametrize("setting, message", [
     ("funnel.3.top_k=1", "funnel.3.top_k: '3' is not one of the 2 [[funnel]] entries"),
-    ("task.overides.steps=5", "[task] overides: unknown key (did you mean 'overrides'?)"),
-    ("funnel.1.top_k=many", "[funnel 1] top_k: expected an integer, got 'many'"),
-    ("task.overrides.stepz=5", "[task] overrides:"),
+    ("task.overides.steps=5", "--set task.overides.steps=5: task.overides: unknown key "
+                              "(did you mean 'overrides'?)\n"),
+    ("funnel.1.top_k=many", "--set funnel.1.top_k=many: funnel.1.top_k: expected an integer "
+                            "(got 'many')\n"),
+    ("funnel.2.top_k=0", "--set funnel.2.top_k=0: funnel.2.top_k: must be at least 1 "
+                         "(got 0)\n"),
+    ("task.overrides.stepz=5", "--set task.overrides.stepz=5: task.overrides: bad override"),
     ("steps=5", "KEY is SECTION.NAME"),
     ("search.budget", "expected KEY=VALUE"),
 ])

@@ -57,12 +57,12 @@ def test_registry_user_task_and_errors():
 
 
 @pytest.mark.parametrize("override, message", [
-    ({"steps": "50"}, "steps: expected int, got '50'"),
-    ({"steps": True}, "steps: expected int, got True"),
-    ({"steps": 0}, "steps: must be at least 1, got 0"),
-    ({"n_evals": -1}, "n_evals: must be at least 1"),
-    ({"base_lr": float("nan")}, "base_lr: must be a positive finite number"),
-    ({"schedule": 3}, "schedule: expected str, got 3"),
+    ({"steps": "50"}, "steps: expected int (got '50')"),
+    ({"steps": True}, "steps: expected int (got True)"),
+    ({"steps": 0}, "steps: must be at least 1 (got 0)"),
+    ({"n_evals": -1}, "n_evals: must be at least 1 (got -1)"),
+    ({"base_lr": float("nan")}, "base_lr: must be a positive finite number (got nan)"),
+    ({"schedule": 3}, "schedule: expected str (got 3)"),
 ])
 def test_get_task_rejects_badly_typed_or_out_of_range_overrides(override, message):
     with pytest.raises(UserError, match="bad override for task 'quadratic'") as err:

@@ -73,13 +73,15 @@ def test_space_table_fixes_and_overrides():
 
 
 @pytest.mark.parametrize("spec, key, words", [
-    ({"beta1": 0.9}, "beta1", "unknown key"),
+    ({"beta1": 0.9}, "tune.space.beta1", "unknown key (known: c0, c1, c3, lr_multiplier, "
+                                          "warmup_steps)"),
+    ({"lr_mult": 2.0}, "tune.space.lr_mult", "unknown key (did you mean 'lr_multiplier'?)"),
     ({"c2": 0.5}, "c2", "shares its gene"),
-    ({"c1": [0.5, 0.1]}, "c1", "low must be below high"),
+    ({"c1": [0.5, 0.1]}, "tune.space.c1", "low must be below high (got [0.5, 0.1])"),
     ({"c1": {"low": -1, "high": 1, "scale": "log"}}, "c1", "one sign"),
     ({"c0": {"low": 0.5, "high": 1.5, "scale": "log1m"}}, "c0", "log1m"),
     ({"c0": {"low": 0.5, "high": 0.9, "scale": "cubic"}}, "c0", "unknown scale"),
-    ({"c0": {"lo": 0.5}}, "c0", "unknown field"),
+    ({"c0": {"lo": 0.5}}, "tune.space.c0.lo", "unknown key (did you mean 'low'?)"),
     ({"lr_multiplier": [0, 2]}, "lr_multiplier", "positive"),
     ({"warmup_steps": [0, 500]}, "warmup_steps", "below the task"),
     ({"warmup_steps": [0.5, 3]}, "warmup_steps", "integer"),
@@ -93,7 +95,8 @@ def test_space_table_fixes_and_overrides():
 def test_bad_space_keys_and_ranges_name_the_key(spec, key, words):
     with pytest.raises(UserError) as err:
         build_space(LION, get_task("quadratic"), spec)
-    assert key in str(err.value) and words in str(err.value)
+    where = key if key.startswith("tune.space.") else f"tune.space.{key}"
+    assert str(err.value).startswith(where + ": ") and words in str(err.value)
 
 
 def test_bad_model_settings_name_the_key():
@@ -126,7 +129,8 @@ def test_config_errors_name_the_key():
         TuneConfig.from_dict({"tune": {"pbt": {"quantile_fraction": 0.9}}})
     with pytest.raises(UserError, match="tune.pbt.resources_per_trial.tpu"):
         TuneConfig.from_dict({"tune": {"pbt": {"resources_per_trial": {"tpu": 1}}}})
-    with pytest.raises(UserError, match="unknown key 'tune.pbt.interval'"):
+    with pytest.raises(UserError, match=r"^<config>: tune.pbt.interval: unknown key \(known: "
+                                        r"iterations, "):
         TuneConfig.from_dict({"tune": {"pbt": {"interval": 1}}})
     cfg = TuneConfig.from_dict({"tune": {"method": "pbt", "budget": 6,
                                          "pbt": {"resources_per_trial": {"cpu": 0.5,
@@ -145,5 +149,6 @@ def test_lists_in_tune_overrides_are_bounded():
     with pytest.raises(UserError, match="lr_multipliers: 33 multipliers; at most 32"):
         setup(LION, cfg)
     cfg = TuneConfig.from_dict({"tune": {"task": "quadratic", "overrides": {"steps": [1] * 10**4}}})
-    with pytest.raises(UserError, match=r"steps: expected int, got \[1, 1.*\.\.\.$"):
+    with pytest.raises(UserError, match=r"^tune.overrides: bad override for task 'quadratic': "
+                                        r"steps: expected int \(got \[1, 1.*\.\.\.\)$"):
         setup(LION, cfg)

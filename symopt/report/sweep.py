@@ -123,13 +123,15 @@ class SweepPlan:
                                ", ".join(f"{k}={_show(v)}" for k, v in values.items()), cfg))
         return out
 
-    def search_config(self, setting: Setting, seed: int) -> SearchConfig:
-        """The validated config of one run (search seed = the config's + `seed`)."""
+    def search_config(self, setting: Setting, seed: int,
+                      source: str | None = None) -> SearchConfig:
+        """The validated config of one run (search seed = the config's + `seed`); errors
+        name `source` (default: `sweep setting LABEL`)."""
         cfg = copy.deepcopy(setting.config)
         search = cfg.setdefault("search", {})
         key = "seed" if "seed" in search else "random_seed"  # the old spelling is still read
         search[key] = int(search.get(key, 0)) + seed
-        return SearchConfig.from_dict(cfg, source=f"sweep setting {setting.label}")
+        return SearchConfig.from_dict(cfg, source=source or f"sweep setting {setting.label}")
 
     @property
     def budget(self) -> int:
@@ -158,7 +160,15 @@ def _show(v: Any) -> str:
 def plan_sweep(config: SearchConfig | dict[str, Any], vary: list[str], seeds: int = 3, *,
                budget: int | None = None, programs: Sequence[str | Path] = (),
                source: str = "config") -> SweepPlan:
-    """A validated plan: every setting's config is checked (the offending `--vary` named)."""
+    """A validated plan: every setting's config is checked, an error naming the offending
+    `--vary` as its source.
+
+    >>> plan_sweep({}, ["search.population=8,0"])
+    Traceback (most recent call last):
+    ...
+    symopt.errors.UserError: --vary search.population=0: search.population: must be at least 1 \
+(got 0)
+    """
     base = config.to_dict() if isinstance(config, SearchConfig) else copy.deepcopy(config)
     if budget is not None:
         if budget < 1:
@@ -184,14 +194,12 @@ def plan_sweep(config: SearchConfig | dict[str, Any], vary: list[str], seeds: in
     plan = SweepPlan(base, pairs, seeds, texts, source)
     checked_tasks = set()
     for setting in plan.settings():
-        try:
-            cfg = plan.search_config(setting, 0)
-        except UserError as err:
-            raise UserError(f"--vary {setting.label}: {err}") from None
+        where = source if setting.index == 0 else f"--vary {setting.label}"
+        cfg = plan.search_config(setting, 0, where)
         task = json.dumps(cfg.task.spec(), sort_keys=True)
         if task not in checked_tasks:
             checked_tasks.add(task)
-            cfg.check_task(f"--vary {setting.label}")
+            cfg.check_task(where)
     return plan
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from symopt import checks
+from symopt.config_table import error
 from symopt.errors import UserError
 from symopt.tasks.base import Task
 
@@ -116,22 +117,22 @@ def _check_overrides(name: str, task: Task, overrides: dict[str, Any]) -> None:
     >>> get_task("quadratic", steps="50")
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: bad override for task 'quadratic': steps: expected int, got '50'
+    symopt.errors.UserError: bad override for task 'quadratic': steps: expected int (got '50')
     """
     types = {f.name: f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
              for f in dataclasses.fields(task)}
 
-    def bad(key: str, why: str) -> UserError:
-        return UserError(f"bad override for task {name!r}: {key}: {why}")
+    def bad(key: str, why: str, value: Any) -> UserError:
+        return error(f"bad override for task {name!r}: {key}", why, value)
 
     for key, value in overrides.items():
         kinds = _KINDS.get(types.get(key, ""))
         if kinds and (isinstance(value, bool) != (kinds == (bool,))
                       or not isinstance(value, kinds)):
-            raise bad(key, f"expected {types[key]}, got {checks._short(value)}")
+            raise bad(key, f"expected {types[key]}", value)
         if key == "lr_multipliers":  # the one list a task has
             checks.lr_multipliers(value, f"bad override for task {name!r}: {key}")
         if types.get(key) == "int":
             checks.task_int(key, value, f"bad override for task {name!r}: {key}")
         if key == "base_lr" and not 0 < value < math.inf:
-            raise bad(key, f"must be a positive finite number, got {value!r}")
+            raise bad(key, "must be a positive finite number", value)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from symopt.config_table import at, error
 from symopt.errors import UserError
 from symopt.files import output_dir
 from symopt.lang import parse
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
 from symopt.search.storage.runlock import ensure_free, run_lock
-from symopt.tasks import get_task
+from symopt.tasks import get_task, list_tasks
 from symopt.tasks.base import Task
 from symopt.tune import outputs
 from symopt.tune.config import TuneConfig
@@ -60,10 +61,15 @@ class TuneResult:
 
 
 def setup(program: Program, cfg: TuneConfig) -> tuple[Task, Space]:
-    """The task (with its overrides) and the search space of `program` under `cfg`."""
+    """The task (with its overrides) and the search space of `program` under `cfg`; a task
+    that cannot be built names `tune.task` or `tune.overrides`."""
     if not cfg.task:
         raise UserError("tune needs a task: --task NAME or [tune] task = ...")
-    task = get_task(cfg.task, **cfg.task_overrides)
+    try:
+        task = get_task(cfg.task, **cfg.task_overrides)
+    except UserError as err:
+        key = "task" if cfg.task not in list_tasks() else "overrides"
+        raise error(at("", "tune", key), str(err)) from None
     return task, build_space(program, task, cfg.space, tie_equal=cfg.tie_equal_constants)
 
 

@@ -1,7 +1,9 @@
 """The ``[tune]`` configuration: method, budget, GA and PBT settings, space, task overrides.
 
-A TOML file holds a ``[tune]`` table (and optionally ``[tune.space]``, ``[tune.task]``,
-``[tune.pbt]``); every key is checked, and a bad one is a ``UserError`` naming it::
+A TOML file holds a ``[tune]`` table (and optionally ``[tune.space]``,
+``[tune.overrides]``, ``[tune.pbt]``); every key is checked, by the reader of every config
+(`symopt.config_table`), and a bad one is a ``UserError`` naming it by its dotted path
+(``c.toml: tune.pbt.iterations: must be an integer in [2, 100,000] (got 1)``)::
 
     [tune]
     method = "ga"            # ga | pbt | random
@@ -28,7 +30,11 @@ A TOML file holds a ``[tune]`` table (and optionally ``[tune.space]``, ``[tune.t
 >>> TuneConfig.from_dict({"tune": {"budjet": 4}})
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: <config>: unknown key 'tune.budjet'
+symopt.errors.UserError: <config>: tune.budjet: unknown key (did you mean 'budget'?)
+>>> TuneConfig.from_dict({"tune": {"pbt": {"iterations": "10"}}}, source="c.toml")
+Traceback (most recent call last):
+...
+symopt.errors.UserError: c.toml: tune.pbt.iterations: expected an integer (got '10')
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from symopt import checks
+from symopt.config_table import NO_VALUE, at, error, read_table, toml_key
 from symopt.errors import UserError
 from symopt.files import load_toml
 
@@ -71,7 +78,7 @@ class TuneConfig:
     tie_equal_constants: bool = True
     time_limit_s: float = 3600.0  # one training run; bounds PBT's tuner.fit() (pbt.time_bound)
     space: dict[str, Any] = field(default_factory=dict)
-    task_overrides: dict[str, Any] = field(default_factory=dict)
+    task_overrides: dict[str, Any] = field(default_factory=dict, metadata=toml_key("overrides"))
     pbt: PBTConfig = field(default_factory=PBTConfig)
 
     def n_trials(self) -> int:
@@ -96,71 +103,52 @@ class TuneConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<config>") -> TuneConfig:
-        unknown = set(data) - {"tune"}
-        if unknown:
-            raise UserError(f"{source}: unknown table {sorted(unknown)[0]!r} (expected [tune])")
-        raw = dict(data.get("tune", {}))
-        if not isinstance(raw, dict):
-            raise UserError(f"{source}: [tune] must be a table")
-        space = raw.pop("space", {})
-        task_overrides = raw.pop("overrides", {})
-        pbt_raw = raw.pop("pbt", {})
-        for name, table in (("space", space), ("overrides", task_overrides), ("pbt", pbt_raw)):
-            if not isinstance(table, dict):
-                raise UserError(f"{source}: tune.{name} must be a table")
-        names = {f.name for f in dataclasses.fields(cls)} - {"space", "task_overrides", "pbt"}
-        for key in raw:
-            if key not in names:
-                raise UserError(f"{source}: unknown key 'tune.{key}'")
-        pbt_names = {f.name for f in dataclasses.fields(PBTConfig)}
-        for key in pbt_raw:
-            if key not in pbt_names:
-                raise UserError(f"{source}: unknown key 'tune.pbt.{key}'")
-        if "perturbation_factors" in pbt_raw:
-            pf = pbt_raw["perturbation_factors"]
-            if not (isinstance(pf, list) and len(pf) == 2):
-                raise UserError(f"{source}: tune.pbt.perturbation_factors: expected two numbers")
-            pbt_raw["perturbation_factors"] = tuple(pf)
-        cfg = cls(**raw, space=dict(space), task_overrides=dict(task_overrides),
-                  pbt=PBTConfig(**pbt_raw))
+        """A config from a parsed TOML document: a ``[tune]`` table."""
+        if not isinstance(data, dict):
+            raise error(at(source), "expected a table of sections", data)
+        for key in data:
+            if key != "tune":
+                raise error(at(source, key), "unknown section (a tune config has one: [tune])")
+        cfg = read_table(cls, data.get("tune", {}), source, "tune")
         cfg.validate(source)
         return cfg
 
     def validate(self, source: str) -> None:
-        def bad(key: str, why: str) -> UserError:
-            return UserError(f"{source}: tune.{key}: {why}")
+        def bad(key: str, why: str, value: Any = NO_VALUE) -> UserError:
+            return error(at(source, "tune", key), why, value)
 
         def integer(key: str, value: Any, low: int, high: int = checks.MAX_TUNE_COUNT) -> None:
             if (isinstance(value, bool) or not isinstance(value, int) or value < low
                     or value > high):
-                raise bad(key, f"expected an integer in [{low}, {high:,}], got "
-                               f"{str(value)[:40]!r}")
+                raise bad(key, f"must be an integer in [{low}, {high:,}]", value)
 
         def number(key: str, value: Any, low: float, high: float) -> None:
             if (isinstance(value, bool) or not isinstance(value, (int, float))
                     or not low <= value <= high or not math.isfinite(value)):
-                raise bad(key, f"expected a number in [{low:g}, {high:g}], got {value!r}")
+                raise bad(key, f"must be a number in [{low:g}, {high:g}]", value)
 
         if self.method not in METHODS:
-            raise bad("method", f"expected one of {', '.join(METHODS)}, got {self.method!r}")
+            raise bad("method", f"must be one of {', '.join(METHODS)}", self.method)
         if not isinstance(self.task, str):
-            raise bad("task", f"expected a task name, got {self.task!r}")
+            raise bad("task", "expected a task name", self.task)
         if self.budget is not None:
             integer("budget", self.budget, 1, checks.MAX_TUNE_BUDGET)
         integer("population", self.population, 2)
         integer("generations", self.generations, 1)
         if self.budget is None and self.population * self.generations > checks.MAX_TUNE_BUDGET:
-            raise bad("generations", f"population x generations is above the limit of "
-                                     f"{checks.MAX_TUNE_BUDGET:,} training runs")
+            raise bad("generations", f"population x generations = "
+                      f"{self.population * self.generations:,} is above the limit of "
+                      f"{checks.MAX_TUNE_BUDGET:,} training runs")
         integer("elitism", self.elitism, 0)
         if self.elitism >= self.population:
-            raise bad("elitism", f"must be below the population ({self.population})")
+            raise bad("elitism", f"must be below the population ({self.population})",
+                      self.elitism)
         integer("seed", self.seed, 0, checks.MAX_SEED_VALUE)
         integer("train_seed", self.train_seed, 0, checks.MAX_SEED_VALUE)
         number("mutation_rate", self.mutation_rate, 0.0, 1.0)
-        checks.time_limit(self.time_limit_s, f"{source}: tune.time_limit_s")
+        checks.time_limit(self.time_limit_s, at(source, "tune", "time_limit_s"))
         if not isinstance(self.tie_equal_constants, bool):
-            raise bad("tie_equal_constants", "expected true or false")
+            raise bad("tie_equal_constants", "expected true or false", self.tie_equal_constants)
         p = self.pbt
         integer("pbt.iterations", p.iterations, 2)
         integer("pbt.perturbation_interval", p.perturbation_interval, 1)
@@ -169,7 +157,8 @@ class TuneConfig:
         for f in p.perturbation_factors:
             number("pbt.perturbation_factors", f, 1e-3, 1e3)
         if not isinstance(p.resources_per_trial, dict):
-            raise bad("pbt.resources_per_trial", "expected a table like {cpu = 1, gpu = 0.5}")
+            raise bad("pbt.resources_per_trial", "expected a table like {cpu = 1, gpu = 0.5}",
+                      p.resources_per_trial)
         for k, v in p.resources_per_trial.items():
             if k not in ("cpu", "gpu"):
                 raise bad(f"pbt.resources_per_trial.{k}", "unknown resource (cpu, gpu)")

@@ -28,7 +28,11 @@ linear), a list of 3+ numbers or ``{choices = [...]}``, or ``{low, high, scale}`
 ... # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: tune.space: unknown key 'c9'; known keys: c0, c1, c3, lr_multiplier, ...
+symopt.errors.UserError: tune.space.c9: unknown key (known: c0, c1, c3, lr_multiplier, ...
+>>> build_space(programs.load("lion"), get_task("quadratic"), {"c1": [0.5, 0.1]})
+Traceback (most recent call last):
+...
+symopt.errors.UserError: tune.space.c1: low must be below high (got [0.5, 0.1])
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from symopt import checks
+from symopt.config_table import NO_VALUE, at, error, hint
 from symopt.errors import UserError
 from symopt.lang.model import Program
 from symopt.tasks.base import Task
@@ -211,14 +216,14 @@ def default_genes(program: Program, task: Task, *, tie_equal: bool = True) -> li
     return genes
 
 
-def _bad(key: str, why: str) -> UserError:
-    return UserError(f"tune.space: {key}: {why}")
+def _bad(key: str, why: str, value: Any = NO_VALUE) -> UserError:
+    return error(at("", "tune", "space", key), why, value)
 
 
 def _number(key: str, x: Any) -> float:
     if (isinstance(x, bool) or not isinstance(x, (int, float))
             or (isinstance(x, int) and abs(x) > checks.MAX_TOML_INT) or not math.isfinite(x)):
-        raise _bad(key, f"expected a finite number, got {checks._short(x)}")
+        raise _bad(key, "expected a finite number", x)
     return x
 
 
@@ -227,7 +232,9 @@ def _override(gene: Gene, spec: Any) -> Gene:
     if isinstance(spec, Mapping):
         unknown = set(spec) - {"low", "high", "scale", "choices"}
         if unknown:
-            raise _bad(key, f"unknown field {sorted(unknown)[0]!r} (low, high, scale, choices)")
+            field = sorted(unknown)[0]
+            raise _bad(f"{key}.{field}", "unknown key" + hint(field, ("low", "high", "scale",
+                                                                     "choices")))
         if "choices" in spec:
             return _choices(gene, spec["choices"])
         if "low" not in spec or "high" not in spec:
@@ -239,7 +246,7 @@ def _override(gene: Gene, spec: Any) -> Gene:
         return _choices(gene, spec)
     value = _number(key, spec)
     if is_int and value != int(value):
-        raise _bad(key, f"expected an integer, got {spec!r}")
+        raise _bad(key, "expected an integer", spec)
     _check_domain(gene, [value])
     return dataclasses.replace(gene, default=int(value) if is_int else float(value), fixed=True)
 
@@ -251,22 +258,22 @@ def _check_domain(gene: Gene, values: list[float]) -> None:
         if gene.group == "task" and isinstance(gene.default, float):
             lowest = 0
         if any(v < lowest for v in values):
-            raise _bad(key, f"must be at least {lowest}, got {min(values)!r}")
+            raise _bad(key, f"must be at least {lowest}", min(values))
         if key == "dropout" and any(v >= 1 for v in values):
-            raise _bad(key, f"must be below 1, got {max(values)!r}")
+            raise _bad(key, "must be below 1", max(values))
     if key == "lr_multiplier" and any(v <= 0 for v in values):
-        raise _bad(key, f"must be positive, got {min(values)!r}")
+        raise _bad(key, "must be positive", min(values))
 
 
 def _choices(gene: Gene, spec: Any) -> Gene:
     if not isinstance(spec, (list, tuple)) or not spec:
-        raise _bad(gene.key, f"choices must be a non-empty list, got {checks._short(spec)}")
-    checks.short_list(spec, checks.MAX_CHOICES, f"tune.space: {gene.key}: choices")
+        raise _bad(gene.key, "choices must be a non-empty list", spec)
+    checks.short_list(spec, checks.MAX_CHOICES, at("", "tune", "space", gene.key))
     values = [_number(gene.key, x) for x in spec]
     _check_domain(gene, values)
     if isinstance(gene.default, int):
         if any(v != int(v) for v in values):
-            raise _bad(gene.key, f"expected integers, got {list(spec)!r}")
+            raise _bad(gene.key, "expected integers", list(spec))
         values = [int(v) for v in values]
     return dataclasses.replace(gene, scale="choice", choices=tuple(sorted(set(values))),
                                fixed=len(set(values)) == 1, default=gene.default
@@ -277,7 +284,7 @@ def _range(gene: Gene, low: Any, high: Any, scale: Any, is_int: bool) -> Gene:
     key = gene.key
     lo, hi = _number(key, low), _number(key, high)
     if not lo < hi:
-        raise _bad(key, f"low must be below high, got [{low!r}, {high!r}]")
+        raise _bad(key, "low must be below high", [low, high])
     _check_domain(gene, [lo, hi])
     if scale is None:
         if is_int:
@@ -289,14 +296,14 @@ def _range(gene: Gene, low: Any, high: Any, scale: Any, is_int: bool) -> Gene:
         else:
             scale = "linear"
     if scale not in SCALES[:4]:
-        raise _bad(key, f"unknown scale {scale!r} (log, log1m, linear, int)")
+        raise _bad(key, "unknown scale (log, log1m, linear, int)", scale)
     if scale == "log" and lo * hi <= 0:
-        raise _bad(key, f"a log scale needs bounds of one sign, got [{low!r}, {high!r}]")
+        raise _bad(key, "a log scale needs bounds of one sign", [low, high])
     if scale == "log1m" and not (0 <= lo and hi < 1):
-        raise _bad(key, f"scale log1m needs 0 <= low < high < 1, got [{low!r}, {high!r}]")
+        raise _bad(key, "scale log1m needs 0 <= low < high < 1", [low, high])
     if scale == "int":
         if lo != int(lo) or hi != int(hi):
-            raise _bad(key, f"expected integer bounds, got [{low!r}, {high!r}]")
+            raise _bad(key, "expected integer bounds", [low, high])
         lo, hi = int(lo), int(hi)
     default = min(max(gene.default, lo), hi)
     return dataclasses.replace(gene, scale=scale, low=lo, high=hi, choices=(),
@@ -307,7 +314,7 @@ def build_space(program: Program, task: Task, overrides: Mapping[str, Any] | Non
                 tie_equal: bool = True) -> Space:
     """The space of `program` on `task`, with ``[tune.space]`` `overrides` applied.
 
-    A bad key or range is a ``UserError`` naming the key.
+    A bad key or range is a ``UserError`` naming the key (``tune.space.c0: ...``).
     """
     genes = default_genes(program, task, tie_equal=tie_equal)
     by_key = {g.key: g for g in genes}
@@ -315,11 +322,11 @@ def build_space(program: Program, task: Task, overrides: Mapping[str, Any] | Non
     for key, spec in overrides.items():
         if key not in by_key:
             known = ", ".join(g.key for g in genes)
-            hint = ""
             if key.startswith("c") and key[1:].isdigit() and int(key[1:]) < len(
                     program.constants()):
-                hint = f" ({key} has the value of an earlier constant and shares its gene)"
-            raise UserError(f"tune.space: unknown key {key!r}{hint}; known keys: {known}")
+                raise _bad(key, f"unknown key ({key} has the value of an earlier constant and "
+                           f"shares its gene; known: {known})")
+            raise _bad(key, "unknown key" + hint(key, [g.key for g in genes]))
         by_key[key] = _override(by_key[key], spec)
     g = by_key["warmup_steps"]
     if "warmup_steps" in overrides and (g.default if g.fixed else g.high) >= task.steps:

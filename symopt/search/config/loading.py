@@ -1,9 +1,12 @@
 """Search configuration: a TOML file with `[search]`, `[task]`, `[mutation]`, `[cache]`,
 `[executor]`, `[hurdles]`.
 
-Every key is checked: an unknown key or a wrong type is a `UserError` naming the
-file, the section and the key (with a "did you mean" hint for near misses). Each section
-is a dataclass of `symopt.search.config.sections`, which also reads a table into one;
+Every key is checked: an unknown key, a wrong type or a bad value is a `UserError` naming
+the file and the key by its dotted path, in the one format of every config
+(`symopt.config_table`): `c.toml: search.population: must be at least 1 (got 0)`,
+`c.toml: funnel.2.top_k: ...` (stages numbered from 1, as `--set funnel.2.top_k=`
+names them), with a "did you mean" hint for a near miss. Each section is a dataclass of
+`symopt.search.config.sections`, read from its table by `symopt.config_table.read_table`;
 this module checks values across keys and finds and reads the files.
 
 - `[search]`: `population` (P), `tournament` (T), `budget` (number of training runs,
@@ -78,7 +81,11 @@ other integer fields in [1, 1,000,000]; [mutation] max_statements 1,000
 >>> SearchConfig.from_dict({"search": {"populaton": 8}}, source="c.toml")
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: c.toml: [search] populaton: unknown key (did you mean 'population'?)
+symopt.errors.UserError: c.toml: search.populaton: unknown key (did you mean 'population'?)
+>>> SearchConfig.from_dict({"funnel": [{}, {"top_k": 0}]}, source="c.toml")
+Traceback (most recent call last):
+...
+symopt.errors.UserError: c.toml: funnel.2.top_k: must be at least 1 (got 0)
 """
 
 from __future__ import annotations
@@ -94,6 +101,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from symopt import checks
+from symopt.config_table import NO_VALUE, at, error, read_table
 from symopt.errors import UserError
 from symopt.files import is_file, load_toml
 from symopt.search.config.sections import (
@@ -105,9 +113,7 @@ from symopt.search.config.sections import (
     MutationConfig,
     SearchSection,
     TaskSection,
-    hint,
     parse_address,
-    read_section,
 )
 
 #: `[search] method`: how candidates are proposed (see the module docstring).
@@ -130,140 +136,120 @@ class SearchConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> SearchConfig:
         """Validate a parsed TOML document (see the module docstring for the keys)."""
-        if not isinstance(data, dict):
-            raise UserError(f"{source}: expected a table of sections")
-        sections = {"search", "task", "mutation", "cache", "funnel", "executor", "hurdles"}
-        for key in data:
-            if key not in sections:
-                raise UserError(f"{source}: [{key}]: unknown section{hint(key, sections)}")
-        search = read_section(SearchSection, data.get("search", {}), source, "search")
-        task = read_section(TaskSection, data.get("task", {}), source, "task")
-        cache = read_section(CacheSection, data.get("cache", {}), source, "cache")
-        executor = read_section(ExecutorSection, data.get("executor", {}), source, "executor")
-        hurdles = read_section(HurdlesSection, data.get("hurdles", {}), source, "hurdles")
-        mutation = data.get("mutation", {})
-        if not isinstance(mutation, dict):
-            raise UserError(f"{source}: [mutation] must be a table")
-        try:
-            mutation_config = MutationConfig.from_dict(mutation)
-        except UserError as err:
-            raise UserError(f"{source}: [mutation] {err}") from None
-        funnel = _funnel_stages(data.get("funnel", []), source)
-        cfg = cls(search=search, task=task, mutation=mutation_config, cache=cache, funnel=funnel,
-                  executor=executor, hurdles=hurdles)
+        cfg = read_table(cls, data, source)
         cfg._check_values(source)
         return cfg
 
     def _check_values(self, source: str) -> None:
         s, t = self.search, self.task
 
-        def bad(section: str, key: str, why: str) -> UserError:
-            return UserError(f"{source}: [{section}] {key}: {why}")
+        def bad(section: str | int, key: str, why: str, value: Any = NO_VALUE) -> UserError:
+            return error(at(source, section, key), why, value)
 
         for key in ("population", "tournament", "budget", "workers", "hall_of_fame",
                     "snapshot_every", "stall_after", "batch"):
-            checks.at_least(getattr(s, key), 1, f"{source}: [search] {key}")
+            checks.at_least(getattr(s, key), 1, at(source, "search", key))
         for (section, key), limit in LIMITS.items():
             if section == "search" and getattr(s, key) > limit:
-                raise bad("search", key, f"{getattr(s, key)} is above the limit of {limit:,}")
+                raise bad("search", key, f"must be at most {limit:,}", getattr(s, key))
         if s.budget_unit not in ("runs", "steps"):
-            raise bad("search", "budget_unit", f"must be 'runs' or 'steps', got "
-                      f"{s.budget_unit!r}")
+            raise bad("search", "budget_unit", "must be 'runs' or 'steps'", s.budget_unit)
         if s.lr_probe:
-            checks.lr_multipliers(s.lr_probe, f"{source}: [search] lr_probe")
+            checks.lr_multipliers(s.lr_probe, at(source, "search", "lr_probe"))
         if s.on_stall not in ("restart", "stop"):
-            raise bad("search", "on_stall", f"must be 'restart' or 'stop', got {s.on_stall!r}")
+            raise bad("search", "on_stall", "must be 'restart' or 'stop'", s.on_stall)
         if len(t.seeds) > LIMITS["task", "seeds"]:
             raise bad("task", "seeds", f"{len(t.seeds)} seeds; at most "
                       f"{LIMITS['task', 'seeds']} are allowed")
         if any(seed > LIMITS["task", "seed"] for seed in t.seeds):
-            raise bad("task", "seeds", f"seeds are below 2^31, got {max(t.seeds)}")
+            raise bad("task", "seeds", "seeds must be below 2^31", max(t.seeds))
         for key in ("max_candidates", "restart_after"):
-            checks.at_least(getattr(s, key), 0, f"{source}: [search] {key}")
+            checks.at_least(getattr(s, key), 0, at(source, "search", key))
         if s.tournament > s.population:
             raise bad("search", "tournament", f"{s.tournament} is larger than the population "
                       f"({s.population})")
         if s.restart_from not in ("seed", "best"):
-            raise bad("search", "restart_from", f"must be 'seed' or 'best', got {s.restart_from!r}")
+            raise bad("search", "restart_from", "must be 'seed' or 'best'", s.restart_from)
         if not t.seeds:
             raise bad("task", "seeds", "needs at least one seed")
         if any(seed < 0 for seed in t.seeds):
-            raise bad("task", "seeds", "seeds are non-negative integers")
+            raise bad("task", "seeds", "seeds must be non-negative", min(t.seeds))
         if t.lr_multipliers is not None:
-            checks.lr_multipliers(t.lr_multipliers, f"{source}: [task] lr_multipliers")
-        checks.time_limit(t.time_limit_s, f"{source}: [task] time_limit_s")
+            checks.lr_multipliers(t.lr_multipliers, at(source, "task", "lr_multipliers"))
+        checks.time_limit(t.time_limit_s, at(source, "task", "time_limit_s"))
         if s.method not in METHODS:
-            raise bad("search", "method", f"must be one of {', '.join(METHODS)}, got {s.method!r}")
+            raise bad("search", "method", f"must be one of {', '.join(METHODS)}", s.method)
         for i, stage in enumerate(self.funnel, 1):
-            where = f"funnel {i}"
-            checks.at_least(stage.top_k, 1, f"{source}: [{where}] top_k")
             checks.bounded(stage.top_k, 1, checks.SEARCH_LIMITS["search", "population"],
-                           f"{source}: [{where}] top_k")
+                           at(source, "funnel", i, "top_k"))
             if not stage.seeds or any(seed < 0 for seed in stage.seeds):
-                raise bad(where, "seeds", "needs at least one seed; seeds are non-negative")
+                raise bad(f"funnel.{i}", "seeds", "needs at least one seed; seeds are "
+                          "non-negative", list(stage.seeds))
             if (len(stage.seeds) > checks.MAX_SEEDS
                     or max(stage.seeds) > checks.MAX_SEED_VALUE):
-                raise bad(where, "seeds", f"at most {checks.MAX_SEEDS} seeds, each below 2^31")
-            checks.lr_multipliers(stage.lr_multipliers, f"{source}: [{where}] lr_multipliers")
-            checks.time_limit(stage.time_limit_s, f"{source}: [{where}] time_limit_s")
+                raise bad(f"funnel.{i}", "seeds", f"at most {checks.MAX_SEEDS} seeds, each "
+                          "below 2^31", list(stage.seeds))
+            checks.lr_multipliers(stage.lr_multipliers, at(source, "funnel", i, "lr_multipliers"))
+            checks.time_limit(stage.time_limit_s, at(source, "funnel", i, "time_limit_s"))
         for key, why in self.hurdles.problems():
-            raise bad("hurdles", key, why)
+            raise bad("hurdles", key, why, getattr(self.hurdles, key))
         if len(self.hurdles.at) > checks.MAX_LIST:
             raise bad("hurdles", "at", f"{len(self.hurdles.at)} points; at most {checks.MAX_LIST}")
         if len(self.funnel) > checks.MAX_LIST:
-            raise UserError(f"{source}: [[funnel]]: {len(self.funnel)} stages; at most "
-                            f"{checks.MAX_LIST}")
-        checks.engine(t.engine, f"{source}: [task] engine")
+            raise error(at(source, "funnel"), f"{len(self.funnel)} stages; at most "
+                        f"{checks.MAX_LIST}")
+        checks.engine(t.engine, at(source, "task", "engine"))
         if s.batch > 1 and t.engine != "interpreted":
             raise bad("search", "batch", "population-parallel training runs the interpreter; "
-                      "set [task] engine = \"interpreted\" or batch = 1")
+                      "set task.engine = \"interpreted\" or batch = 1", s.batch)
         self._check_executor(bad)
 
     def _check_executor(self, bad) -> None:
         e = self.executor
         if e.kind not in EXECUTOR_KINDS:
-            raise bad("executor", "kind", f"must be one of {', '.join(map(repr, EXECUTOR_KINDS))}"
-                      f", got {e.kind!r}")
+            raise bad("executor", "kind", "must be one of "
+                      f"{', '.join(map(repr, EXECUTOR_KINDS))}", e.kind)
         try:
             parse_address(e.address)
         except ValueError:
-            raise bad("executor", "address", f"{e.address!r} is not '', 'auto', 'host:port' or "
-                      "'ray://host:port'") from None
+            raise bad("executor", "address", "must be '', 'auto', 'host:port' or "
+                      "'ray://host:port'", e.address) from None
         if e.address and e.kind != "ray":
             raise bad("executor", "address", "only a Ray executor has an address (kind = 'ray',"
-                      " or --executor ray)")
+                      " or --executor ray)", e.address)
         for key in ("cpus_per_eval", "gpus_per_eval"):
             value = getattr(e, key)
             if not 0 <= value < math.inf:
-                raise bad("executor", key, f"must be 0 or more, got {value:g}")
+                raise bad("executor", key, "must be 0 or more", value)
         if e.gpus_per_eval > 1 and e.gpus_per_eval != int(e.gpus_per_eval):
-            raise bad("executor", "gpus_per_eval", "above 1 it must be a whole number of GPUs, "
-                      f"got {e.gpus_per_eval:g}")
+            raise bad("executor", "gpus_per_eval", "above 1 it must be a whole number of GPUs",
+                      e.gpus_per_eval)
         if e.kind == "ray" and e.cpus_per_eval == 0 and e.gpus_per_eval == 0:
             raise bad("executor", "cpus_per_eval", "an evaluation needs some CPU or GPU; "
                       "set cpus_per_eval or gpus_per_eval above 0")
         if e.max_retries < 0:
-            raise bad("executor", "max_retries", f"must be 0 or more, got {e.max_retries}")
+            raise bad("executor", "max_retries", "must be 0 or more", e.max_retries)
         if e.kind == "inline" and self.search.workers != 1:
-            raise bad("executor", "kind", f"'inline' runs one evaluation at a time, but [search]"
-                      f" workers = {self.search.workers}; use 'process' or 'ray'")
+            raise bad("executor", "kind", f"'inline' runs one evaluation at a time, but "
+                      f"search.workers = {self.search.workers}; use 'process' or 'ray'")
 
     def check_task(self, source: str = "config") -> None:
-        """`UserError` naming `[task] name` or `[task] overrides` if the task cannot be built
-        (imports the tasks, hence JAX; `from_dict` stays light)."""
+        """`UserError` naming `task.name` or `task.overrides` (`funnel.N.task` or
+        `funnel.N.overrides`) if the task cannot be built (imports the tasks, hence JAX;
+        `from_dict` stays light)."""
         from symopt.tasks import get_task
 
         try:
             get_task(self.task.name, **self.task.overrides)
         except UserError as err:
             key = "name" if self.task.name not in _task_names() else "overrides"
-            raise UserError(f"{source}: [task] {key}: {err}") from None
+            raise error(at(source, "task", key), str(err)) from None
         for i, stage in enumerate(self.funnel, 1):
             try:
                 get_task(stage.task, **stage.overrides)
             except UserError as err:
                 key = "task" if stage.task not in _task_names() else "overrides"
-                raise UserError(f"{source}: [funnel {i}] {key}: {err}") from None
+                raise error(at(source, "funnel", i, key), str(err)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (the inverse of `from_dict`)."""
@@ -293,7 +279,7 @@ class SearchConfig:
         5
         """
         merged = {**dataclasses.asdict(self.search), **changes}
-        search = read_section(SearchSection, merged, "command line", "search")
+        search = read_table(SearchSection, merged, "command line", "search")
         cfg = dataclasses.replace(self, search=search)
         cfg._check_values("command line")
         return cfg
@@ -305,7 +291,7 @@ class SearchConfig:
         'auto'
         """
         merged = {**dataclasses.asdict(self.executor), **changes}
-        executor = read_section(ExecutorSection, merged, "command line", "executor")
+        executor = read_table(ExecutorSection, merged, "command line", "executor")
         cfg = dataclasses.replace(self, executor=executor)
         cfg._check_values("command line")
         return cfg
@@ -382,13 +368,6 @@ def _too_long(path: Path) -> bool:
     except OSError as err:
         return err.errno != errno.ENOENT
     return False
-
-
-def _funnel_stages(data: Any, source: str) -> tuple[FunnelStage, ...]:
-    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
-        raise UserError(f"{source}: [funnel] must be an array of tables ([[funnel]] stages)")
-    return tuple(read_section(FunnelStage, d, source, f"funnel {i}")
-                 for i, d in enumerate(data, 1))
 
 
 def _task_names() -> list[str]:

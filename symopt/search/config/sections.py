@@ -1,29 +1,28 @@
-"""The sections of a search config: one frozen dataclass per TOML table, with its defaults,
-and how a table is read into one.
+"""The sections of a search config: one frozen dataclass per TOML table, with its defaults.
 
-`read_section` checks a parsed table against a section's fields: an unknown key is a
-`UserError` naming the source, the section and the key (with a "did you mean" hint), a
-value of the wrong type one naming the expected type. What the keys mean, and the checks
-across keys, are `symopt.search.config.loading`'s.
+`symopt.config_table.read_table` reads a parsed table into one: an unknown key is a
+`UserError` naming the source and the key (`c.toml: search.populaton: unknown key (did
+you mean 'population'?)`), a value of the wrong type one naming the expected type. What
+the keys mean, and the checks across keys, are `symopt.search.config.loading`'s.
 
->>> read_section(ExecutorSection, {"kind": "ray", "cpus_per_eval": 2}, "c.toml", "executor")
+>>> read_table(ExecutorSection, {"kind": "ray", "cpus_per_eval": 2}, "c.toml", "executor")
 ExecutorSection(kind='ray', address='', cpus_per_eval=2.0, gpus_per_eval=0.0, max_retries=2)
->>> read_section(CacheSection, {"fingerprint": "yes"}, "c.toml", "cache")
+>>> read_table(CacheSection, {"fingerprint": "yes"}, "c.toml", "cache")
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: c.toml: [cache] fingerprint: expected true or false, got 'yes'
+symopt.errors.UserError: c.toml: cache.fingerprint: expected true or false (got 'yes')
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from symopt import checks
-from symopt.errors import UserError, deprecated
+from symopt.config_table import at, error, read_table, toml_key
+from symopt.errors import UserError
 from symopt.lang.parser import MAX_STATEMENTS
 from symopt.lang.registry import FUNCTIONS
 
@@ -34,7 +33,7 @@ class SearchSection:
     tournament: int = 2
     budget: int = 200
     max_candidates: int = 0
-    random_seed: int = 0
+    random_seed: int = field(default=0, metadata=toml_key(old="seed"))  # `seed` still read
     workers: int = 1
     restart_after: int = 0
     restart_from: str = "best"
@@ -130,69 +129,6 @@ def parse_address(address: str) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def hint(key: str, known) -> str:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-
-
-#: Old spellings of keys, still read (with a deprecation message): (section, old) -> new.
-RENAMED = {("search", "seed"): "random_seed"}
-
-
-def read_section(cls, data: Any, source: str, name: str):
-    if not isinstance(data, dict):
-        raise UserError(f"{source}: [{name}] must be a table")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in data.items():
-        if (name, key) in RENAMED:
-            new = RENAMED[name, key]
-            if new in data:
-                raise UserError(f"{source}: [{name}] {key}: the old spelling of {new}; "
-                                f"give only {new}")
-            deprecated(f"[{name}] {key}", f"[{name}] {new}", source)
-            key = new
-        if key not in fields:
-            raise UserError(f"{source}: [{name}] {key}: unknown key{hint(key, fields)}")
-        values[key] = _coerce(value, str(fields[key].type), f"{source}: [{name}] {key}")
-    return cls(**values)
-
-
-def _coerce(value: Any, annotation: str, where: str) -> Any:
-    ann = annotation.replace(" ", "")
-    optional = ann.endswith("|None")
-    if optional:
-        ann = ann[: -len("|None")]
-        if value is None:
-            return None
-    if ann == "bool":
-        if not isinstance(value, bool):
-            raise UserError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if ann == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if ann == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise UserError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if ann == "str":
-        if not isinstance(value, str):
-            raise UserError(f"{where}: expected a string, got {value!r}")
-        return value
-    if ann.startswith("tuple["):
-        item = ann[len("tuple["):].split(",")[0]
-        if not isinstance(value, list | tuple):
-            raise UserError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, item, where) for v in value)
-    if ann.startswith("dict["):
-        if not isinstance(value, dict):
-            raise UserError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    raise AssertionError(f"unhandled annotation {annotation}")  # a bug, not a user error
-
-
 # -- [hurdles] -----------------------------------------------------------------------
 
 RULES = ("quantile", "seed")
@@ -209,16 +145,18 @@ class HurdlesSection:
     min_members: int = 4
 
     def problems(self) -> list[tuple[str, str]]:
-        """``(key, why)`` for each bad value (empty when the section is valid).
+        """``(key, why)`` for each bad value (empty when the section is valid); the value
+        is ``getattr(self, key)``.
 
-        >>> HurdlesSection(at=(0.5, 1.0), rule="median").problems()[0]
-        ('at', 'fractions of the run must lie strictly between 0 and 1')
+        >>> HurdlesSection(at=(0.5, 1.0), rule="median").problems()
+        [('at', 'fractions of the run must lie strictly between 0 and 1'), \
+('rule', "must be 'quantile' or 'seed'")]
         """
         out = []
         if any(not 0 < f < 1 for f in self.at):
             out.append(("at", "fractions of the run must lie strictly between 0 and 1"))
         if self.rule not in RULES:
-            out.append(("rule", f"must be 'quantile' or 'seed', got {self.rule!r}"))
+            out.append(("rule", "must be 'quantile' or 'seed'"))
         if not 0 < self.quantile <= 1:
             out.append(("quantile", "must lie in (0, 1]"))
         if not self.margin >= 0:
@@ -283,25 +221,18 @@ class MutationConfig:
         _validate(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MutationConfig:
-        """A config from plain data (a TOML ``[mutation]`` table); `UserError` names a bad key.
+    def from_dict(cls, data: dict[str, Any], source: str = "") -> MutationConfig:
+        """A config from plain data (a TOML ``[mutation]`` table, read from `source`);
+        `UserError` names a bad key.
 
         >>> MutationConfig.from_dict({"max_statements": 12, "functions": ["sign", "mul"]}).functions
         ('sign', 'mul')
-        >>> MutationConfig.from_dict({"bogus": 1})
+        >>> MutationConfig.from_dict({"delet": 1}, "c.toml")
         Traceback (most recent call last):
         ...
-        symopt.errors.UserError: mutation.bogus: unknown key (known: insert, delete, \
-modify_arg, perturb_constant, replace_function, max_statements, max_tries, constant_prob, \
-fresh_target_prob, functions, constant_min, constant_max, adapt, adapt_floor)
+        symopt.errors.UserError: c.toml: mutation.delet: unknown key (did you mean 'delete'?)
         """
-        if not isinstance(data, dict):
-            raise UserError(f"mutation: expected a table, got {data!r}")
-        known = [f.name for f in fields(cls)]
-        for key in data:
-            if key not in known:
-                raise UserError(f"mutation.{key}: unknown key (known: {', '.join(known)})")
-        return cls(**data)
+        return read_table(cls, data, source, "mutation")
 
     def to_dict(self) -> dict[str, Any]:
         """Every key as plain data (the inverse of `from_dict`).
@@ -324,7 +255,7 @@ fresh_target_prob, functions, constant_min, constant_max, adapt, adapt_floor)
 
 def _validate(cfg: MutationConfig) -> None:
     def bad(key: str, why: str) -> UserError:
-        return UserError(f"mutation.{key}: {why}, got {getattr(cfg, key)!r}")
+        return error(at("", "mutation", key), why, getattr(cfg, key))
 
     def is_number(x) -> bool:
         return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
@@ -333,8 +264,8 @@ def _validate(cfg: MutationConfig) -> None:
         if not is_number(getattr(cfg, key)) or getattr(cfg, key) < 0:
             raise bad(key, "must be a non-negative number")
     if sum(getattr(cfg, key) for key in OPERATORS) <= 0:
-        raise UserError(f"mutation.{OPERATORS[0]}: at least one operator weight "
-                        f"({', '.join(OPERATORS)}) must be positive")
+        raise error(at("", "mutation", OPERATORS[0]), f"at least one operator weight "
+                    f"({', '.join(OPERATORS)}) must be positive")
     for key, limit in (("max_statements", MAX_STATEMENTS), ("max_tries", MAX_TRIES)):
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
@@ -347,7 +278,7 @@ def _validate(cfg: MutationConfig) -> None:
         raise bad("functions", "must be a non-empty list of function names")
     for name in cfg.functions:
         if name not in FUNCTIONS:
-            raise UserError(f"mutation.functions: unknown function {name!r}")
+            raise error(at("", "mutation", "functions"), f"unknown function {name!r}")
     for key in ("constant_min", "constant_max"):
         value = getattr(cfg, key)
         if not is_number(value) or not MIN_ABS_CONSTANT <= value <= MAX_ABS_CONSTANT:

@@ -5,7 +5,8 @@ A key is a dotted path into the config's TOML tables: ``search.population``,
 numbered from 1, as in error messages) or ``funnel.*.overrides.steps`` (every stage). A
 value is a TOML literal (``8``, ``0.5``, ``true``, ``[0.5, 1.0]``, ``"adamw"``); anything
 that does not parse as one is taken as a string. The changed config is validated like a
-file, the offending setting named.
+file, the offending setting named (`--set SETTINGS: search.population: must be at least
+1 (got 0)`, the format of `symopt.config_table`).
 
 >>> from symopt.search.config.loading import load_config
 >>> cfg = apply_settings(load_config("default"), ["task.overrides.steps=20",
@@ -15,7 +16,7 @@ file, the offending setting named.
 >>> apply_settings(cfg, ["search.populaton=8"])
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: --set search.populaton=8: [search] populaton: unknown key \
+symopt.errors.UserError: --set search.populaton=8: search.populaton: unknown key \
 (did you mean 'population'?)
 """
 

@@ -43,7 +43,7 @@ True
 >>> MutationConfig.from_dict({"insert": -1})
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: mutation.insert: must be a non-negative number, got -1
+symopt.errors.UserError: mutation.insert: must be a non-negative number (got -1.0)
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ constant a search makes is clamped to ``[MIN_ABS_CONSTANT, MAX_ABS_CONSTANT]``.
 >>> MutationConfig.from_dict({"constant_prob": 2})
 Traceback (most recent call last):
 ...
-symopt.errors.UserError: mutation.constant_prob: must be a probability in [0, 1], got 2
+symopt.errors.UserError: mutation.constant_prob: must be a probability in [0, 1] (got 2.0)
 """
 
 from __future__ import annotations

@@ -307,13 +307,13 @@ def mark_retried(again: EvalOutcome, first: EvalOutcome) -> EvalOutcome:
 
 
 def check_reachable(executor: ExecutorSection) -> None:
-    """`UserError` naming `[executor] address` if a Ray cluster's address does not answer
+    """`UserError` naming `executor.address` if a Ray cluster's address does not answer
     (a quick TCP check, without starting Ray); nothing to check for other executors.
 
     >>> check_reachable(ExecutorSection(kind="ray", address="127.0.0.1:1"))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    symopt.errors.UserError: [executor] address: cannot reach '127.0.0.1:1' (Connection ...
+    symopt.errors.UserError: executor.address: cannot reach '127.0.0.1:1' (Connection ...
     """
     target = parse_address(executor.address) if executor.kind == "ray" else None
     if target is None:
@@ -323,7 +323,7 @@ def check_reachable(executor: ExecutorSection) -> None:
         socket.create_connection((host, port), timeout=5.0).close()
     except OSError as err:
         why = err.strerror or type(err).__name__
-        raise UserError(f"[executor] address: cannot reach {executor.address!r} ({why}); is the "
+        raise UserError(f"executor.address: cannot reach {executor.address!r} ({why}); is the "
                         "cluster up (`ray start --head`)?") from None
 
 
@@ -335,7 +335,7 @@ def make_executor(executor: ExecutorSection | None = None, workers: int = 1,
     Kind `"auto"` (the default) runs real training (`evaluate_text`) in killable worker
     processes (`ProcessExecutor`), even with one worker, and a custom `evaluate_fn` with one
     worker inline; `"ray"` connects to (or starts) Ray and may raise `UserError`
-    naming `[executor] address`. Ray keeps its logs under `run_dir/ray_logs`.
+    naming `executor.address`. Ray keeps its logs under `run_dir/ray_logs`.
 
     >>> type(make_executor(workers=1, evaluate_fn=_constant_fitness)).__name__
     'InlineExecutor'

@@ -184,7 +184,7 @@ class RayExecutor:
             self._remove_temp_dir()
             what = "start a local Ray" if not address else f"connect to Ray at {address!r}"
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise UserError(f"[executor] address: cannot {what}: {first}") from None
+            raise UserError(f"executor.address: cannot {what}: {first}") from None
         self._owns_ray = True
         self._capture_messages()
 
