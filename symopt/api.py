@@ -180,7 +180,7 @@ def tune(program: Seed | None = None, task: str | None = None, method: str | Non
     its stored program and settings. `progress` prints a line per trial to stderr.
     """
     from symopt.programs import as_program
-    from symopt.tune import load_config, run_tune
+    from symopt.tune import load_tune_config, run_tune
 
     say = (lambda line: print(line, file=sys.stderr, flush=True)) if progress else None
     if resume:
@@ -196,7 +196,7 @@ def tune(program: Seed | None = None, task: str | None = None, method: str | Non
     elif isinstance(config, dict):
         cfg = TuneConfig.from_dict(config)
     else:
-        cfg = load_config(config)
+        cfg = load_tune_config(config)
     changes = {k: v for k, v in (("task", task), ("method", method), ("budget", budget))
                if v is not None}
     if changes:

@@ -8,12 +8,12 @@ import statistics
 
 import pytest
 
-from symopt.report.discussion import Arm, compare, discuss, smallest_p
+from symopt.report.discussion import Arm, compare_arms, discuss, smallest_p
 
 
 def test_complete_separation_gives_the_exact_mann_whitney_p():
     # All 4 of one arm below all 4 of the other: exact two-sided p = 2 / C(8, 4).
-    c = compare(Arm(1, "b", {}, [0.1, 0.2, 0.3, 0.4]), Arm(0, "a", {}, [1.0, 1.1, 1.2, 1.3]))
+    c = compare_arms(Arm(1, "b", {}, [0.1, 0.2, 0.3, 0.4]), Arm(0, "a", {}, [1.0, 1.1, 1.2, 1.3]))
     assert c.p == pytest.approx(2 / math.comb(8, 4)) and c.significant
     assert c.low < c.high < 0  # the bootstrap interval of mean(b) - mean(a) excludes 0
     assert c.diff == pytest.approx(0.25 - 1.15)
@@ -88,7 +88,7 @@ def test_more_than_two_settings_adjust_p_values_by_benjamini_hochberg():
     arms = [base, Arm(1, "x=2", {"x": 2}, [0.5, 0.55, 0.6, 0.52, 0.58]),
             Arm(2, "x=3", {"x": 3}, [0.9, 1.15, 1.0, 1.02, 0.97])]
     text = discuss(arms)
-    raw = [compare(a, b) for a, b in [(arms[1], base), (arms[2], base), (arms[1], arms[2])]]
+    raw = [compare_arms(a, b) for a, b in [(arms[1], base), (arms[2], base), (arms[1], arms[2])]]
     q = benjamini_hochberg([c.p for c in raw])
     assert "Benjamini–Hochberg false discovery rate" in text
     for c, qi in zip(raw, q):
@@ -103,8 +103,8 @@ def test_two_settings_are_not_adjusted():
 
 def test_an_arm_of_one_seed_shifts_the_other_arms_interval():
     one, many = Arm(0, "a", {}, [2.0]), Arm(1, "b", {}, [1.0, 1.5, 3.0, 0.5])
-    c, d = compare(many, one), compare(one, many)
+    c, d = compare_arms(many, one), compare_arms(one, many)
     assert c.low < c.diff < c.high and min(many.best) - 2.0 <= c.low
     assert (d.low, d.high) == pytest.approx((-c.high, -c.low))
-    both = compare(one, Arm(1, "c", {}, [0.5]))
+    both = compare_arms(one, Arm(1, "c", {}, [0.5]))
     assert both.low == both.high == 1.5

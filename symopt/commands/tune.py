@@ -41,7 +41,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from symopt.tune import TuneConfig, load_config, run_tune
+    from symopt.tune import TuneConfig, load_tune_config, run_tune
 
     if args.resume:
         if args.program or args.out or args.config or args.task or args.method or args.budget:
@@ -54,7 +54,7 @@ def run(args) -> int:
         if args.out:
             files.output_dir(args.out, "--out")
         program = parse_file(programs.resolve(args.program))
-        cfg = load_config(args.config) if args.config else TuneConfig()
+        cfg = load_tune_config(args.config) if args.config else TuneConfig()
         if args.old_search_seed is not None:
             deprecated("tune --seed", "tune --search-seed")
             if args.search_seed is None:

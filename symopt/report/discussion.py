@@ -74,12 +74,13 @@ class Comparison:
         return (self.p if self.q is None else self.q) < ALPHA
 
 
-def compare(a: Arm, b: Arm, seed: int = 0) -> Comparison:
+def compare_arms(a: Arm, b: Arm, seed: int = 0) -> Comparison:
     """Two-sided Mann–Whitney U of `a.best` against `b.best` and a bootstrap 95% interval
     of mean(a) − mean(b) (`scipy.stats.bootstrap`, percentile method, resampling each arm's
     seeds; `seed` fixes the resampling).
 
-    >>> c = compare(Arm(1, "a", {}, [1.0, 2.0, 3.0, 4.0]), Arm(0, "b", {}, [5.0, 6.0, 7.0, 8.0]))
+    >>> c = compare_arms(Arm(1, "a", {}, [1.0, 2.0, 3.0, 4.0]),
+    ...                  Arm(0, "b", {}, [5.0, 6.0, 7.0, 8.0]))
     >>> round(c.p, 3), c.significant, c.high < 0
     (0.029, True, True)
     """
@@ -124,7 +125,7 @@ def adjust(comparisons: list[Comparison]) -> list[Comparison]:
     """The comparisons with their p-values adjusted together (Benjamini–Hochberg).
 
     >>> arms = [Arm(i, str(i), {}, [i + d for d in (0.0, 0.1, 0.2, 0.3, 0.4)]) for i in range(3)]
-    >>> cs = adjust([compare(arms[1], arms[0]), compare(arms[2], arms[0])])
+    >>> cs = adjust([compare_arms(arms[1], arms[0]), compare_arms(arms[2], arms[0])])
     >>> [round(c.p, 4) for c in cs], [round(c.q, 4) for c in cs]
     ([0.0079, 0.0079], [0.0079, 0.0079])
     """
@@ -231,9 +232,9 @@ def discuss(arms: list[Arm]) -> str:
         paras.append(f"Run {best.index} ({best.label}) had the lowest mean best fitness, "
                      f"{_g(best.mean)}, {_pct(best.mean, base.mean)} than the baseline Run 0 "
                      f"({base.label}, {_g(base.mean)}).")
-    comparisons = [compare(a, base) for a in arms[1:]]
+    comparisons = [compare_arms(a, base) for a in arms[1:]]
     if best is not base and len(ranked) > 2 and ranked[1] is not base:
-        comparisons.append(compare(best, ranked[1]))
+        comparisons.append(compare_arms(best, ranked[1]))
     if len(comparisons) > 1:
         comparisons = adjust(comparisons)
         paras.append(f"The {len(comparisons)} comparisons below are corrected for multiple "

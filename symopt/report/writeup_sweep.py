@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from symopt.errors import UserError
-from symopt.report.discussion import ALPHA, Arm, compare, discuss, seeds_needed, smallest_p
+from symopt.report.discussion import ALPHA, Arm, compare_arms, discuss, seeds_needed, smallest_p
 from symopt.report.paper import Bullets, Figure, Paper, Para, Section, Table
 from symopt.report.sweep import SWEEP_FILE, SweepPlan
 from symopt.report.sweep_report import SUMMARY_NAME, collect, write_sweep_report
@@ -53,7 +53,7 @@ def sweep_paper(out: str | Path) -> Paper:
     keys = ", ".join(k for k, _ in plan.vary)
     vary = "; ".join(f"{k} over {', '.join(map(str, v))}" for k, v in plan.vary)
     live = [a for a in arms if a.best]
-    comps = [compare(a, live[0]) for a in live[1:]] if live and live[0].index == 0 else []
+    comps = [compare_arms(a, live[0]) for a in live[1:]] if live and live[0].index == 0 else []
     sig = [c for c in comps if c.significant]
 
     if sig:

@@ -10,7 +10,7 @@ and random search, the baseline. :func:`run_tune` runs one and writes its output
 """
 
 from symopt.tune.api import TuneResult, run_tune
-from symopt.tune.config import TuneConfig, load_config
+from symopt.tune.config import TuneConfig, load_tune_config
 from symopt.tune.space import Space, build_space
 
-__all__ = ["Space", "TuneConfig", "TuneResult", "build_space", "load_config", "run_tune"]
+__all__ = ["Space", "TuneConfig", "TuneResult", "build_space", "load_tune_config", "run_tune"]

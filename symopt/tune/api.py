@@ -34,7 +34,7 @@ from symopt.tune import outputs
 from symopt.tune.config import TuneConfig
 from symopt.tune.ga import run_ga, run_point, run_random
 from symopt.tune.space import Space, build_space
-from symopt.tune.store import FILE, Trial, TuneStore
+from symopt.tune.store import FILE, TuneStore, TuneTrial
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _run_tune(program, cfg, run_dir, resume, progress, owner) -> TuneResult:
             return _finish_pbt(program, task, space, cfg, store, run_dir, resume, say)
         evaluate = lambda v: run_point(program, task, space, v, cfg.train_seed)
 
-        def report(t: Trial, reused: bool) -> None:
+        def report(t: TuneTrial, reused: bool) -> None:
             say(f"{t.method} gen {t.generation} #{t.index}: {t.status} {t.fitness:.5g}"
                 + (" (stored)" if reused else f" in {t.seconds:.1f}s"))
 
@@ -140,7 +140,7 @@ def _finish_pbt(program, task, space, cfg, store, run_dir, resume, say) -> TuneR
     for r in records:
         finals[r["trial"]] = r
     for r in finals.values():
-        store.add(Trial("pbt", r["generation"], r["member"], r["values"], r["fitness"],
+        store.add(TuneTrial("pbt", r["generation"], r["member"], r["values"], r["fitness"],
                         r["status"], r["message"], 0.0))
     best = min(finals.values(), key=lambda r: r["fitness"])
     say("pbt: retraining the untuned and the tuned program from scratch")

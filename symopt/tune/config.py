@@ -165,6 +165,6 @@ class TuneConfig:
             number(f"pbt.resources_per_trial.{k}", v, 0.0, 1024.0)
 
 
-def load_config(path: str | os.PathLike[str]) -> TuneConfig:
+def load_tune_config(path: str | os.PathLike[str]) -> TuneConfig:
     """Read a TOML file with a ``[tune]`` table."""
     return TuneConfig.from_dict(load_toml(path), source=str(path))

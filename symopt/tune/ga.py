@@ -24,11 +24,11 @@ from symopt.lang.model import Program
 from symopt.tasks.base import Task
 from symopt.tune.config import TuneConfig
 from symopt.tune.space import Space
-from symopt.tune.store import Trial, TuneStore
+from symopt.tune.store import TuneStore, TuneTrial
 from symopt.tune.trainer import Hyper, RunResult, trainer_for
 
 Evaluate = Callable[[Mapping[str, float]], RunResult]
-Progress = Callable[[Trial, bool], None]  # (trial, reused from the store)
+Progress = Callable[[TuneTrial, bool], None]  # (trial, reused from the store)
 
 
 def run_point(program: Program, task: Task, space: Space, values: Mapping[str, float],
@@ -59,7 +59,7 @@ class _Runner:
         self.method, self.store, self.evaluate, self.progress = method, store, evaluate, progress
         self.done = {(t.generation, t.index): t for t in store.trials() if t.method == method}
 
-    def __call__(self, generation: int, index: int, values: Mapping[str, float]) -> Trial:
+    def __call__(self, generation: int, index: int, values: Mapping[str, float]) -> TuneTrial:
         old = self.done.get((generation, index))
         if old is not None:
             if _key(old.values) != _key(values):
@@ -70,7 +70,7 @@ class _Runner:
                 self.progress(old, True)
             return old
         r = self.evaluate(values)
-        trial = Trial(self.method, generation, index, dict(values), r.fitness, r.status,
+        trial = TuneTrial(self.method, generation, index, dict(values), r.fitness, r.status,
                       r.message, r.seconds)
         self.store.add(trial)
         if self.progress:
@@ -79,19 +79,19 @@ class _Runner:
 
 
 def run_ga(space: Space, cfg: TuneConfig, store: TuneStore, evaluate: Evaluate,
-           progress: Progress | None = None) -> list[Trial]:
+           progress: Progress | None = None) -> list[TuneTrial]:
     """The GA at ``cfg.n_trials()`` training runs; returns every trial."""
     run = _Runner("ga", store, evaluate, progress)
     budget, pop_size = cfg.n_trials(), cfg.population
-    trials: list[Trial] = []
-    population: list[Trial] = []
+    trials: list[TuneTrial] = []
+    population: list[TuneTrial] = []
     gen = 0
     while len(trials) < budget:
         rng = np.random.default_rng([cfg.seed, gen])
         n = min(pop_size - (cfg.elitism if gen else 0), budget - len(trials))
         if gen == 0:
             proposals = [space.defaults()] + [space.sample(rng) for _ in range(n - 1)]
-            elites: list[Trial] = []
+            elites: list[TuneTrial] = []
         else:
             ranked = sorted(population, key=lambda t: t.fitness)
             parents = ranked[: max(2, len(ranked) // 2)]
@@ -109,7 +109,7 @@ def run_ga(space: Space, cfg: TuneConfig, store: TuneStore, evaluate: Evaluate,
 
 
 def run_random(space: Space, cfg: TuneConfig, store: TuneStore, evaluate: Evaluate,
-               progress: Progress | None = None) -> list[Trial]:
+               progress: Progress | None = None) -> list[TuneTrial]:
     """Random search at ``cfg.n_trials()`` training runs; the first trial is untuned."""
     run = _Runner("random", store, evaluate, progress)
     out = []

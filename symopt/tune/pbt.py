@@ -76,15 +76,15 @@ class _Explore:
         self.space = space
 
     def __call__(self, config: dict) -> dict:
-        config["hp"] = encode(self.space, decode(self.space, config["hp"]))
+        config["hp"] = to_coords(self.space, from_coords(self.space, config["hp"]))
         return config
 
 
-def encode(space: Space, values: Mapping[str, float]) -> dict[str, float]:
+def to_coords(space: Space, values: Mapping[str, float]) -> dict[str, float]:
     return {g.key: g.to_coord(values[g.key]) for g in space.genes}
 
 
-def decode(space: Space, coords: Mapping[str, float]) -> dict[str, float]:
+def from_coords(space: Space, coords: Mapping[str, float]) -> dict[str, float]:
     return space.repair({g.key: g.from_coord(coords[g.key]) for g in space.genes})
 
 
@@ -105,7 +105,7 @@ def pbt_trainable(config: dict, spec: dict) -> None:
     from symopt.tune.trainer import Hyper, state_from_arrays, state_to_arrays, trainer_for
 
     program, task, space = _spec_space(spec)
-    values = decode(space, config["hp"])
+    values = from_coords(space, config["hp"])
     overrides = space.task_overrides(values)
     task = task.replace(**overrides) if overrides else task
     trainer = trainer_for(program, task, chunk_steps=spec["chunk_steps"])
@@ -276,7 +276,7 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
             points = [space.defaults()] + [space.sample(rng) for _ in range(population - 1)]
             tuner = tune.Tuner(
                 trainable,
-                param_space={"hp": tune.grid_search([encode(space, p) for p in points])},
+                param_space={"hp": tune.grid_search([to_coords(space, p) for p in points])},
                 tune_config=tune.TuneConfig(scheduler=scheduler, num_samples=1,
                                             reuse_actors=True, time_budget_s=bound),
                 run_config=tune.RunConfig(

@@ -3,7 +3,7 @@
 >>> import tempfile
 >>> d = tempfile.mkdtemp()
 >>> s = TuneStore.create(d, {"tune": {"method": "ga"}}, "def train(w, g, lr):\\n    return g\\n")
->>> s.add(Trial("ga", 0, 0, {"c0": 0.5}, 1.25, "ok", "", 0.1))
+>>> s.add(TuneTrial("ga", 0, 0, {"c0": 0.5}, 1.25, "ok", "", 0.1))
 >>> TuneStore.open(d).trials()[0].values
 {'c0': 0.5}
 """
@@ -25,7 +25,7 @@ FILE = "tune.sqlite"
 
 
 @dataclass(frozen=True)
-class Trial:
+class TuneTrial:
     method: str
     generation: int  # GA generation; 0 for random search; PBT: the last iteration
     index: int  # position within the generation (random search: the trial number)
@@ -87,7 +87,7 @@ class TuneStore:
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
-    def add(self, t: Trial) -> None:
+    def add(self, t: TuneTrial) -> None:
         """Store one finished trial (committed at once: a kill loses only trials in flight)."""
         self.db.execute(
             "INSERT INTO trials (method, generation, idx, hyper, fitness, status, message, "
@@ -96,10 +96,10 @@ class TuneStore:
              t.fitness if math.isfinite(t.fitness) else None, t.status, t.message,
              t.seconds, time.time()))
 
-    def trials(self) -> list[Trial]:
+    def trials(self) -> list[TuneTrial]:
         rows = self.db.execute("SELECT method, generation, idx, hyper, fitness, status, message,"
                                " seconds FROM trials ORDER BY id")
-        return [Trial(m, g, i, json.loads(h), math.inf if f is None else f, s, msg, sec)
+        return [TuneTrial(m, g, i, json.loads(h), math.inf if f is None else f, s, msg, sec)
                 for m, g, i, h, f, s, msg, sec in rows]
 
     def close(self) -> None:
