@@ -36,21 +36,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search_bench import (  # noqa: E402
+    add_arguments,
     bench_config,
-    best_program,
-    evaluate_all,
     fmt,
+    lr_tuned,
     mann_whitney_p,
     mean,
     plot_steps,
-    search,
-    simplified,
-    step_curve,
+    run_searches,
 )
 
 from symopt import programs  # noqa: E402
 from symopt.lang import to_text  # noqa: E402
-from symopt.search.config.loading import default_config_path  # noqa: E402
 
 METHODS = {"evolution": "evolution", "constants": "constants-only"}
 LR_GRID = [0.5, 1.0, 2.0, 4.0]
@@ -58,14 +55,7 @@ LR_GRID = [0.5, 1.0, 2.0, 4.0]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=int, default=12000, help="training steps per search")
-    ap.add_argument("--searches", type=int, default=5, help="search seeds per method")
-    ap.add_argument("--workers", type=int, default=None, help="default: the config's")
-    ap.add_argument("--config", default=str(default_config_path()))
-    ap.add_argument("--steps", type=int, default=None, help="override the proxy's steps")
-    ap.add_argument("--plot", default="bench/discovery.png")
-    ap.add_argument("--out", default=None, help="keep the run directories here; a rerun with "
-                    "the same --out reuses (or finishes) the searches stored there")
+    add_arguments(ap, plot="bench/discovery.png")
     args = ap.parse_args()
 
     start = time.perf_counter()
@@ -79,25 +69,16 @@ def main() -> None:
           f"adaptive operators {cfg.mutation.adapt}; runs in {out}", flush=True)
 
     adamw = to_text(programs.load("adamw"), header=False)
-    tuned = min(evaluate_all([(adamw, {**cfg.task.spec(), "lr_multipliers": [m]})
-                              for m in LR_GRID], cfg.search.workers))
+    tuned = lr_tuned(adamw, cfg, LR_GRID)
     print(f"AdamW with lr tuned over x{LR_GRID}: {tuned:.4f}", flush=True)
 
-    best: dict[str, list[float]] = {m: [] for m in METHODS}
-    curves: dict[str, list] = {m: [] for m in METHODS}
+    best: dict[str, list[float]] = {}
+    curves: dict[str, list] = {}
     for method, label in METHODS.items():
-        for s in range(args.searches):
-            t0 = time.perf_counter()
-            run_dir = out / f"{method}-{s}"
-            reused = search(cfg.with_search(method=method, random_seed=s), run_dir, seed)
-            fit, text, steps = best_program(run_dir)
-            best[method].append(fit)
-            curves[method].append(step_curve(run_dir))
-            print(f"{label} search {s}: best {fit:.4f}, {steps} steps "
-                  f"({time.perf_counter() - t0:.0f}s{', reused from --out' if reused else ''})",
-                  flush=True)
-            print("\n".join("    " + line for line in simplified(text).splitlines()),
-                  flush=True)
+        runs = run_searches(cfg.with_search(method=method), out, method, label, args.searches,
+                            seed, show=True)
+        best[method] = [r.fitness for r in runs]
+        curves[method] = [r.curve for r in runs]
 
     print()
     print(f"| method | best fitness (mean ± std, {args.searches} searches) | beat tuned AdamW |")

@@ -49,19 +49,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from search_bench import (  # noqa: E402
+    add_arguments,
     bench_config,
-    best_program,
     evaluate_all,
     fmt,
+    lr_tuned,
     mann_whitney_p,
     mean,
     plot_steps,
-    search,
-    step_curve,
+    run_searches,
 )
 
 from symopt.lang import parse, parse_file, to_text  # noqa: E402
-from symopt.search.config.loading import default_config_path  # noqa: E402
 from symopt.search.storage.outputs import remove_dead_text  # noqa: E402
 
 METHODS = ("evolution", "constants", "random")
@@ -87,12 +86,8 @@ def arm_config(cfg, arm: str, run_steps: int):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=int, default=12000, help="training steps per search")
-    ap.add_argument("--searches", type=int, default=5, help="search seeds per method")
-    ap.add_argument("--workers", type=int, default=None, help="default: the config's")
-    ap.add_argument("--config", default=str(default_config_path()))
+    add_arguments(ap, plot="bench/quality.png")
     ap.add_argument("--seed-program", default="programs/adamw.prog")
-    ap.add_argument("--steps", type=int, default=None, help="override the proxy's steps")
     ap.add_argument("--transfer-steps", type=int, default=None,
                     help="override the steps of the transfer tasks (default: theirs)")
     ap.add_argument("--transfer-lr", default="0.5,1,2", help="lr multipliers of transfer runs")
@@ -100,9 +95,6 @@ def main() -> None:
     ap.add_argument("--no-transfer", action="store_true")
     ap.add_argument("--ablation", action="store_true",
                     help="evolution with each mechanism off in turn (no transfer)")
-    ap.add_argument("--plot", default="bench/quality.png")
-    ap.add_argument("--out", default=None, help="keep the run directories here; a rerun with "
-                    "the same --out reuses (or finishes) the searches stored there")
     args = ap.parse_args()
 
     start = time.perf_counter()
@@ -117,31 +109,23 @@ def main() -> None:
           f"{list(cfg.search.lr_probe)}, adaptive operators {cfg.mutation.adapt}; runs in "
           f"{out}", flush=True)
 
-    # The LR-tuned seed: one run per multiplier (in parallel), the best kept.
-    seed_tuned = min(evaluate_all([(seed_text, {**cfg.task.spec(), "lr_multipliers": [m]})
-                                   for m in SEED_LR_GRID], cfg.search.workers))
+    seed_tuned = lr_tuned(seed_text, cfg, SEED_LR_GRID)
     print(f"seed ({args.seed_program}) with lr tuned over x{SEED_LR_GRID}: {seed_tuned:.4f}",
           flush=True)
 
-    best: dict[str, list[float]] = {m: [] for m in arms}
-    spent: dict[str, list[int]] = {m: [] for m in arms}
-    curves: dict[str, list] = {m: [] for m in arms}
+    best: dict[str, list[float]] = {}
+    spent: dict[str, list[int]] = {}
+    curves: dict[str, list] = {}
     winners: dict[str, tuple[float, str]] = {}
     for arm in arms:
-        for s in range(args.searches):
-            t0 = time.perf_counter()
-            run_dir = out / f"{arm}-{s}"
-            reused = search(arm_config(cfg, arm, run_steps).with_search(random_seed=s), run_dir,
-                            args.seed_program)
-            fit, text, steps = best_program(run_dir)
-            best[arm].append(fit)
-            spent[arm].append(steps)
-            curves[arm].append(step_curve(run_dir))
-            if arm not in winners or fit < winners[arm][0]:
-                winners[arm] = (fit, text)
-            print(f"{LABELS[arm]} search {s}: best {fit:.4f}, {steps} steps "
-                  f"({time.perf_counter() - t0:.0f}s{', reused from --out' if reused else ''})",
-                  flush=True)
+        runs = run_searches(arm_config(cfg, arm, run_steps), out, arm, LABELS[arm],
+                            args.searches, args.seed_program)
+        best[arm] = [r.fitness for r in runs]
+        spent[arm] = [r.steps for r in runs]
+        curves[arm] = [r.curve for r in runs]
+        for r in runs:  # the arm's best program (ties: the earliest search)
+            if arm not in winners or r.fitness < winners[arm][0]:
+                winners[arm] = (r.fitness, r.text)
 
     transfer: dict[str, dict[str, float]] = {}
     tasks = [] if args.no_transfer or args.ablation else args.transfer_tasks.split(",")

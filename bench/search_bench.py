@@ -1,15 +1,18 @@
 """Shared parts of the search-quality benchmarks (`bench_quality.py`, `bench_discovery.py`):
-searches that resume from `--out`, best-so-far curves against training steps, the plot
-with each method's mean and min-max band, and the Mann-Whitney p-value of
-`symopt.report.discussion.compare` (the statistics `symopt report` and sweeps use).
+their common flags, the learning-rate-tuned reference, searches that resume from `--out`,
+best-so-far curves against training steps, the plot with each method's mean and min-max
+band, and the Mann-Whitney p-value of `symopt.report.discussion.compare` (the statistics
+`symopt report` and sweeps use).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -22,6 +25,20 @@ from symopt.search.config.loading import SearchConfig  # noqa: E402
 from symopt.search.evolution.loop import run_search  # noqa: E402
 from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E402
 from symopt.search.storage.store import RunStore  # noqa: E402
+
+
+def add_arguments(ap: argparse.ArgumentParser, plot: str) -> None:
+    """The flags both benchmarks take (`plot`: the default of `--plot`)."""
+    from symopt.search.config.loading import default_config_path
+
+    ap.add_argument("--budget", type=int, default=12000, help="training steps per search")
+    ap.add_argument("--searches", type=int, default=5, help="search seeds per method")
+    ap.add_argument("--workers", type=int, default=None, help="default: the config's")
+    ap.add_argument("--config", default=str(default_config_path()))
+    ap.add_argument("--steps", type=int, default=None, help="override the proxy's steps")
+    ap.add_argument("--plot", default=plot)
+    ap.add_argument("--out", default=None, help="keep the run directories here; a rerun with "
+                    "the same --out reuses (or finishes) the searches stored there")
 
 
 def bench_config(args) -> tuple[SearchConfig, int]:
@@ -53,6 +70,13 @@ def evaluate_all(jobs: list[tuple[str, dict]], workers: int) -> list[float]:
         executor.shutdown()
 
 
+def lr_tuned(text: str, cfg: SearchConfig, grid: list[float]) -> float:
+    """A program's fitness with its learning rate tuned: one run per multiplier of `grid`
+    (in parallel), the best kept."""
+    return min(evaluate_all([(text, {**cfg.task.spec(), "lr_multipliers": [m]}) for m in grid],
+                            cfg.search.workers))
+
+
 def check_same_search(run_dir: Path, cfg: SearchConfig) -> None:
     """A stored search is reused only if it is the one this bench would run."""
     store = RunStore.open(run_dir)
@@ -76,6 +100,37 @@ def search(cfg: SearchConfig, run_dir: Path, seed_program: str) -> bool:
     else:
         run_search(cfg, run_dir, seeds=[seed_program])
     return reused
+
+
+@dataclasses.dataclass
+class Searched:
+    """One finished search: its best fitness and program, the steps it spent, its curve."""
+
+    fitness: float
+    text: str
+    steps: int
+    curve: list[tuple[int, float]]
+
+
+def run_searches(cfg: SearchConfig, out: Path, name: str, label: str, count: int,
+                 seed_program: str, show: bool = False) -> list[Searched]:
+    """`count` searches of `cfg` (search seeds 0..count-1) from `seed_program` into
+    `out/NAME-S` (reused when stored there), a line printed per search (with `show`, its
+    best program simplified below it)."""
+    found = []
+    for s in range(count):
+        t0 = time.perf_counter()
+        run_dir = out / f"{name}-{s}"
+        reused = search(cfg.with_search(random_seed=s), run_dir, seed_program)
+        fit, text, steps = best_program(run_dir)
+        found.append(Searched(fit, text, steps, step_curve(run_dir)))
+        print(f"{label} search {s}: best {fit:.4f}, {steps} steps "
+              f"({time.perf_counter() - t0:.0f}s{', reused from --out' if reused else ''})",
+              flush=True)
+        if show:
+            print("\n".join("    " + line for line in simplified(text).splitlines()),
+                  flush=True)
+    return found
 
 
 def best_program(run_dir: Path) -> tuple[float, str, int]:

@@ -30,6 +30,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -242,22 +243,54 @@ def output_dir(path: str | os.PathLike, flag: str) -> Path:
     ...
     symopt.files.FileError: --out /proc/x: is under /proc, not a place for results
     """
+    return _output(path, flag, _existing_dir)
+
+
+def output_file(path: str | os.PathLike, flag: str) -> Path:
+    """Check, writing nothing, that a regular file can be written at `path`.
+
+    >>> output_file("/dev/full", "--plot")
+    Traceback (most recent call last):
+    ...
+    symopt.files.FileError: --plot /dev/full: is under /dev, not a place for results
+    """
+    return _output(path, flag, _existing_file)
+
+
+def _output(path: str | os.PathLike, flag: str,
+            existing: Callable[[Path, str], None]) -> Path:
+    """`path` checked as an output: never under a system directory; if it exists, by
+    `existing(target, where)` (which raises `FileError`); else it must be creatable."""
     target = Path(path)
     where = f"{flag} {path}"
     try:
         _refuse_system(target, flag)
         if os.path.lexists(target):
-            info = os.stat(target)
-            if not stat.S_ISDIR(info.st_mode):
-                kind = "a file" if stat.S_ISREG(info.st_mode) else _kind(info.st_mode)
-                raise FileError(where, f"is {kind}, not a directory")
-            if not os.access(target, os.W_OK | os.X_OK):
-                raise FileError(where, "directory not writable")
-            return target
-        _creatable(target, where)
+            existing(target, where)
+        else:
+            _creatable(target, where)
     except OSError as err:
         raise FileError(where, _os_reason(err)) from None
     return target
+
+
+def _existing_dir(target: Path, where: str) -> None:
+    info = os.stat(target)
+    if not stat.S_ISDIR(info.st_mode):
+        kind = "a file" if stat.S_ISREG(info.st_mode) else _kind(info.st_mode)
+        raise FileError(where, f"is {kind}, not a directory")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise FileError(where, "directory not writable")
+
+
+def _existing_file(target: Path, where: str) -> None:
+    info = os.stat(target)
+    if stat.S_ISDIR(info.st_mode):
+        raise FileError(where, "is a directory; give a file name")
+    if not stat.S_ISREG(info.st_mode):
+        raise FileError(where, f"is {_kind(info.st_mode)}, not a regular file")
+    if not os.access(target, os.W_OK):
+        raise FileError(where, "file not writable")
 
 
 def _creatable(target: Path, where: str) -> None:
@@ -269,30 +302,3 @@ def _creatable(target: Path, where: str) -> None:
     for part in target.absolute().parts:
         if len(part.encode()) > 255:
             raise FileError(where, "file name too long")
-
-
-def output_file(path: str | os.PathLike, flag: str) -> Path:
-    """Check, writing nothing, that a regular file can be written at `path`.
-
-    >>> output_file("/dev/full", "--plot")
-    Traceback (most recent call last):
-    ...
-    symopt.files.FileError: --plot /dev/full: is under /dev, not a place for results
-    """
-    target = Path(path)
-    where = f"{flag} {path}"
-    try:
-        _refuse_system(target, flag)
-        if os.path.lexists(target):
-            info = os.stat(target)
-            if stat.S_ISDIR(info.st_mode):
-                raise FileError(where, "is a directory; give a file name")
-            if not stat.S_ISREG(info.st_mode):
-                raise FileError(where, f"is {_kind(info.st_mode)}, not a regular file")
-            if not os.access(target, os.W_OK):
-                raise FileError(where, "file not writable")
-            return target
-        _creatable(target, where)
-    except OSError as err:
-        raise FileError(where, _os_reason(err)) from None
-    return target

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import signal
@@ -85,6 +86,24 @@ def test_notes_and_summary_are_the_stores(identical):
     curves = read_csv(out / "sweep_curves.csv")
     last = [float(r["best"]) for r in curves if r["training_runs"] == "6"]
     assert last == [float(r["best_fitness"]) for r in summary]
+
+
+def test_curves_are_the_best_so_far_of_the_stores(identical):
+    """Each curve point is the best fitness among the candidates stored before the
+    (t+1)-th training run, asked of the run's store."""
+    out, _ = identical
+    curves = read_csv(out / "sweep_curves.csv")
+    summary = read_csv(out / "summary.csv")
+    assert len(curves) == 6 * len(summary)
+    for row in summary:
+        mine = [r for r in curves if (r["run"], r["seed"]) == (row["run"], row["seed"])]
+        assert [int(r["training_runs"]) for r in mine] == list(range(1, 7))
+        for r in mine:
+            best = store_rows(out / row["run_dir"], f"""
+                SELECT MIN(COALESCE(c.fitness, 1e999)) FROM candidates c
+                WHERE (SELECT COUNT(*) FROM candidates d
+                       WHERE d.id <= c.id AND d.cache_hit = 0) <= {r['training_runs']}""")[0][0]
+            assert float(r["best"]) == (math.inf if best is None else best)
 
 
 def test_regenerating_keeps_notes(identical):

@@ -6,15 +6,14 @@ sign-like update, the hyperparameter transfer hint (`symopt.analysis.hints`).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
-from symopt import files, programs
+from symopt import programs
 from symopt.analysis.hints import transfer_hint
+from symopt.commands._output import add_out_argument, checked_out, emit
 from symopt.compile import export_latex, export_optax, export_python, export_torch
-from symopt.errors import UserError, deprecated
 from symopt.lang import parse_file
 from symopt.lang.dead_code import memory_line
 
@@ -30,8 +29,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("file", metavar="FILE", help="a .prog file")
     parser.add_argument("--to", required=True, choices=sorted(_EXPORTERS),
                         help="what to export to")
-    parser.add_argument("--output", dest="old_out", help=argparse.SUPPRESS)  # old spelling
-    parser.add_argument("-o", "--out", metavar="OUT", help="write here (default: stdout)")
+    add_out_argument(parser, "write here (default: stdout)")
     parser.add_argument("--name", help="name of the generated function or (torch) class "
                         "(default: from the file name)")
 
@@ -54,22 +52,12 @@ def default_name(path: str, target: str) -> str:
 
 
 def run(args) -> int:
-    if args.old_out:
-        deprecated("--output", "--out")
-        args.out = args.out or args.old_out
-    if args.out:
-        files.output_file(args.out, "-o")
+    out = checked_out(args)
     program = parse_file(programs.resolve(args.file))
     name = args.name or default_name(args.file, args.to)
     text = _EXPORTERS[args.to](program, name=name)
     notes = [memory_line(program)] + [h for h in [transfer_hint(program)] if h]
     for note in notes:
         print(f"{args.file}: {note}", file=sys.stderr)
-    if args.out:
-        try:
-            Path(args.out).write_text(text if text.endswith("\n") else text + "\n")
-        except OSError as err:
-            raise UserError(f"-o {args.out}: cannot write: {err.strerror or err}") from None
-    else:
-        print(text, end="" if text.endswith("\n") else "\n")
+    emit(text, out)
     return 0

@@ -216,6 +216,25 @@ class RunHistory:
         """One value per stored candidate, in storage order: training runs so far, the
         best fitness so far, the population median, the cumulative cache-hit rate and
         mean redundant fraction."""
+        import pandas as pd
+
+        c = pd.DataFrame({"candidate": [r.stored_id for r in self.candidates],
+                          "cache_hit": [bool(r.cache_hit) for r in self.candidates],
+                          "fitness": [r.fitness for r in self.candidates],
+                          "redundant": [r.redundant_fraction for r in self.candidates]},
+                         columns=["candidate", "cache_hit", "fitness", "redundant"])
+        n = pd.RangeIndex(1, len(c) + 1)
+        return {"candidate": c["candidate"].tolist(),
+                "training_runs": (~c["cache_hit"]).cumsum().tolist(),
+                "fitness": c["fitness"].tolist(),
+                "best": c["fitness"].astype(float).cummin().tolist(),
+                "median": self._medians(),
+                "cache_hit_rate": (c["cache_hit"].cumsum() / n).tolist(),
+                "redundant_fraction": (c["redundant"].astype(float).cumsum() / n).tolist()}
+
+    def _medians(self) -> list[float]:
+        """The population's median fitness after each stored candidate: aging evolution
+        replayed (a child joins, the oldest leaves; a stored snapshot resets it)."""
         fitness = {r.id: r.fitness for r in self.candidates}
         resets: dict[int, list[list[int]]] = defaultdict(list)
         for after, members in self.snapshots:
@@ -223,29 +242,14 @@ class RunHistory:
         first = self.candidates[0].stored_id if self.candidates else 0
         population: list[int] = next(
             (m for a in sorted(resets) if a < first for m in resets[a][-1:]), [])
-        out: dict[str, list[float]] = {k: [] for k in (
-            "candidate", "training_runs", "fitness", "best", "median", "cache_hit_rate",
-            "redundant_fraction")}
-        runs = hits = 0
-        redundant = 0.0
-        best = math.inf
-        for n, r in enumerate(self.candidates, 1):
-            runs += not r.cache_hit
-            hits += r.cache_hit
-            redundant += r.redundant_fraction
-            best = min(best, r.fitness)
+        out = []
+        for r in self.candidates:
             if r.operator != "seed":
                 population = (population + [r.stored_id])[-self.population_size:]
             if r.id in resets:
                 population = list(resets[r.id][-1])
             values = [fitness.get(i, math.inf) for i in population]
-            out["candidate"].append(r.stored_id)
-            out["training_runs"].append(runs)
-            out["fitness"].append(r.fitness)
-            out["best"].append(best)
-            out["median"].append(statistics.median(values) if values else math.nan)
-            out["cache_hit_rate"].append(hits / n)
-            out["redundant_fraction"].append(redundant / n)
+            out.append(statistics.median(values) if values else math.nan)
         return out
 
 

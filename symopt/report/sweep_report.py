@@ -185,17 +185,16 @@ def summary_csv(results: list[RunResult]) -> str:
 
 def best_so_far(h: RunHistory, budget: int) -> list[float]:
     """Best fitness after t = 1..budget training runs (inf before the first)."""
-    out, best, i = [], math.inf, 0
-    runs, values = h.series["training_runs"], h.series["best"]
-    for t in range(1, budget + 1):
-        while i < len(runs) and runs[i] <= t:
-            best = values[i]
-            i += 1
-        out.append(best)
-    return out
+    import pandas as pd
+
+    best = pd.Series(h.series["best"], index=h.series["training_runs"], dtype=float)
+    best = best.groupby(level=0).last()  # the best once the runs up to t are stored
+    return best.reindex(range(1, budget + 1), method="ffill").fillna(math.inf).tolist()
 
 
 def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -> list[str]:
+    import pandas as pd
+
     fin = [r for r in results if r.finished and r.history]
     if not fin:
         return ["No finished run yet."]
@@ -207,16 +206,14 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -
     settings = plan.settings()
 
     def draw_best(ax, d):
-        for s in settings:
-            ys = [y for k, y in zip(d["run"], d["best_fitness"]) if k == s.index]
-            if not ys:
-                continue
-            xs = [s.index + 0.08 * (j - (len(ys) - 1) / 2) for j in range(len(ys))]
-            ax.scatter(xs, finite(ys), color="0.5", s=14, zorder=3)
-            m = _mean(ys)
-            if m is not None:
-                lo, hi = min(ys), max(ys)
-                ax.errorbar([s.index], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="tab:red",
+        frame = pd.DataFrame(d)
+        frame["finite"] = frame["best_fitness"].where(frame["best_fitness"].abs() < math.inf)
+        for k, ys in frame.groupby("run"):
+            xs = [k + 0.08 * (j - (len(ys) - 1) / 2) for j in range(len(ys))]
+            ax.scatter(xs, ys["finite"], color="0.5", s=14, zorder=3)
+            m, lo, hi = ys["finite"].mean(), ys["best_fitness"].min(), ys["best_fitness"].max()
+            if not math.isnan(m):
+                ax.errorbar([k], [m], yerr=[[m - lo], [hi - m]], fmt="o", color="tab:red",
                             capsize=5, zorder=4)
         seeds = [r.started.seed_fitness for r in fin]
         if _mean(seeds) is not None:
@@ -241,21 +238,15 @@ def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -
         import matplotlib.pyplot as plt
 
         colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        for s in settings:
-            color = colors[s.index % len(colors)]
-            by_seed: dict[int, list[float]] = {}
-            xs: list[int] = []
-            for k, seed, t, y in zip(d["run"], d["seed"], d["training_runs"], d["best"]):
-                if k == s.index:
-                    by_seed.setdefault(seed, []).append(y)
-                    if len(by_seed) == 1:
-                        xs.append(t)
-            for ys in by_seed.values():
-                ax.plot(xs, finite(ys), color=color, alpha=0.25, lw=1, drawstyle="steps-post")
-            if by_seed:
-                mean = [statistics.fmean(v) for v in zip(*by_seed.values())]
-                ax.plot(xs, finite(mean), color=color, lw=2, label=f"Run {s.index}: {s.label}",
-                        drawstyle="steps-post")
+        labels = {s.index: s.label for s in settings}
+        for k, runs in pd.DataFrame(d).groupby("run"):
+            color = colors[k % len(colors)]
+            by_seed = runs.pivot(index="training_runs", columns="seed", values="best")
+            for seed in by_seed:
+                ax.plot(by_seed.index, finite(by_seed[seed].tolist()), color=color, alpha=0.25,
+                        lw=1, drawstyle="steps-post")
+            ax.plot(by_seed.index, finite(by_seed.mean(axis=1).tolist()), color=color, lw=2,
+                    label=f"Run {k}: {labels[k]}", drawstyle="steps-post")
         log_scale_if_wide(ax, d["best"])
         ax.set_xlabel("training runs")
         ax.set_ylabel("best fitness so far")

@@ -9,22 +9,18 @@ Files are written to a temporary name and renamed, so a kill never leaves half a
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from collections.abc import Mapping, Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from symopt.lang.model import Program
 from symopt.lang.printer import to_text
+from symopt.search.storage.store import write_atomic
 from symopt.tasks.base import Task
 from symopt.tune.space import Space
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _fmt(v: Any) -> str:
@@ -63,16 +59,25 @@ def tuned_program(program: Program, space: Space, values: Mapping[str, float], t
 
 
 def write_tuned(path: Path, program: Program) -> None:
-    _atomic_write(path, to_text(program))
+    write_atomic(path, to_text(program))
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text of `rows` under `header` (floats to 6 significant digits, `csv`'s
+    CRLF line ends).
+
+    >>> csv_text(["trial", "fitness", "message"], [[0, 0.1234567, "a, b"], [1, math.inf, ""]])
+    'trial,fitness,message\\r\\n0,0.123457,"a, b"\\r\\n1,inf,\\r\\n'
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows([[_fmt(x) for x in r] for r in rows])
+    return buf.getvalue()
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows([[_fmt(x) for x in r] for r in rows])
-    os.replace(tmp, path)
+    write_atomic(path, csv_text(header, rows))
 
 
 def trials_rows(space: Space, records: Sequence[Mapping[str, Any]]) -> tuple[list, list]:
@@ -99,11 +104,9 @@ def plot_fitness(path: Path, records: Sequence[Mapping[str, Any]], untuned: floa
     finite = [(x, f) for x, f in zip(xs, fit) if math.isfinite(f)]
     if finite:
         ax.scatter(*zip(*finite), s=12, label="trial")
-        best, run = math.inf, []
-        for f in fit:
-            best = min(best, f)
-            run.append(best if math.isfinite(best) else math.nan)
-        ax.plot(xs, run, color="C1", label="best so far")
+        best = list(accumulate(fit, min, initial=math.inf))[1:]
+        ax.plot(xs, [b if math.isfinite(b) else math.nan for b in best], color="C1",
+                label="best so far")
     if math.isfinite(untuned):
         ax.axhline(untuned, color="gray", ls="--", label="untuned")
     ax.set_xlabel("trial (PBT: member x iteration)")

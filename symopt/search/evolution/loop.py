@@ -9,15 +9,14 @@ has a fitness, so a killed search loses only what was in flight.
 
 The pieces around the loop have their own modules: `start` (a new or resumed run),
 `prepare` (a program to a record: hash, fingerprint, cache lookup), `dispatch` (the
-executor and in-flight twins), `outputs` (`best.prog`, `hall_of_fame.csv`).
+executor and in-flight twins), `state` (every stored candidate: counters, best,
+population, restarts; the same state rebuilt from the store on resume), `budget` (what
+may still be sent to train), `outputs` (`best.prog`, `hall_of_fame.csv`).
 
 Warm start: each seed program is evaluated, then the population is P copies of the
 seeds (round-robin), as in the paper. Budget (seeds included): training runs, or with
-`[search] budget_unit = "steps"` the training steps actually taken (each stored
-candidate's `steps`; cache hits and twins cost nothing). A new child is sent to train
-only while the steps spent plus those of the runs in flight (at full length) are below
-the budget, so a search stops within one training job of it (one run; a probed child's
-job, up to one run per probe multiplier).
+`[search] budget_unit = "steps"` the training steps actually taken; a search stops
+within one training job of it (`symopt.search.evolution.budget`).
 
 Fairness to structure: with `[search] lr_probe`, a child whose structure differs from
 its parent's is trained at several learning-rate scales and stored with the best one
@@ -63,24 +62,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from symopt.analysis import fingerprint, simplify, to_nested_text
-from symopt.errors import SymoptError
+from symopt.analysis import fingerprint
 from symopt.lang import Program, is_valid, parse, remove_dead
-from symopt.lang.dead_code import state_values
 from symopt.search.config.loading import SearchConfig
+from symopt.search.evolution.budget import StepBudget
 from symopt.search.evolution.hurdles import HurdleKeeper
 from symopt.search.evolution.lr_probe import apply_probe, structure_key, with_scale_statement
 from symopt.search.evolution.operators import OperatorCredit
-from symopt.search.evolution.population import AgingPopulation, Member, child_rng
+from symopt.search.evolution.population import child_rng
 from symopt.search.evolution.prepare import Preparer
 from symopt.search.evolution.progress import NoProgress, SearchStats
 from symopt.search.evolution.proposals import Proposer
 from symopt.search.evolution.start import open_run
+from symopt.search.evolution.state import SearchState
 from symopt.search.execution.batching import search_executor
 from symopt.search.execution.dispatch import Dispatcher, Finished
 from symopt.search.execution.executor import EvalOutcome, Executor
 from symopt.search.funnel import FunnelResult, run_funnel
-from symopt.search.storage.outputs import one_line, remove_dead_text, write_outputs
+from symopt.search.storage.outputs import one_line, remove_dead_text
 from symopt.search.storage.schema import CandidateRecord
 
 __all__ = ["SearchResult", "one_line", "remove_dead_text", "run_search",
@@ -148,11 +147,11 @@ def run_search(config: SearchConfig, run_dir: str | os.PathLike, *,
 
 
 class _Search:
-    """The state of one search session: population, counters, the best so far."""
+    """One search session: the loop that makes children and trains them; what is stored
+    is followed by `self.state` (`symopt.search.evolution.state`)."""
 
     def __init__(self, opened, run_dir: Path, dispatcher: Dispatcher, progress,
                  stop_requested: Callable[[], bool], hurdles: bool = True):
-        self.run_dir = run_dir
         self.store, self.cache, self.config = opened.store, opened.cache, opened.config
         self.seed_programs = opened.seed_programs
         self.dispatcher = dispatcher
@@ -162,44 +161,37 @@ class _Search:
         self.propose = Proposer(cfg.search.method, cfg.mutation, self.seed_programs[0])
         self.prepare = Preparer(self.cache, fingerprint if cfg.cache.fingerprint else None,
                                 dispatcher.is_training)
-        self.population = AgingPopulation(cfg.search.population, cfg.search.tournament)
-        self.stats = SearchStats(budget=cfg.search.budget, unit=cfg.search.budget_unit)
-        self.operators = OperatorCredit(self.propose.config)
-        self.probes: set[int] = set()  # gen_index of the children in flight being probed
-        self.in_flight_steps: dict[int, int] = {}  # gen_index -> steps of a full run
-        self.next_index = 0  # the generation index of the next child (resume: after the stored)
-        self.hof_threshold = math.inf
-        self.since_improvement = 0
-        self.best: CandidateRecord | None = None
-        self.seed_ids: list[int] = []
-        self.session, self.session_noted = 0, time.monotonic()
-        self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
-        self.from_good_snapshot = False
-        self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
         task = None
         if hurdles:  # only with real training: a stand-in has no curves nor steps
             from symopt.tasks import get_task
 
             task = get_task(cfg.task.name, **cfg.task.overrides)
-        self.task_steps = 0 if task is None else task.steps
-        self.task_mults = len(cfg.task.lr_multipliers or (task.lr_multipliers if task else ()))
-        self.hurdles = HurdleKeeper(cfg.hurdles, task if cfg.hurdles.at else None)
+        self.budget = StepBudget(cfg, 0 if task is None else task.steps, len(
+            cfg.task.lr_multipliers or (task.lr_multipliers if task else ())))
+        self.state = SearchState(self.store, cfg, run_dir, OperatorCredit(self.propose.config),
+                                 HurdleKeeper(cfg.hurdles, task if cfg.hurdles.at else None))
+        self.stats, self.population = self.state.stats, self.state.population
+        self.session, self.session_noted = 0, time.monotonic()
+        self.invalid_children = self.invalid_tries = 0  # mutations that gave no child
+        self.from_good_snapshot = False
+        self.failed_in_a_row, self.restarted_when_stuck, self.stalled = 0, False, False
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        self._load_history()
+        state = self.state
+        state.load(self.from_good_snapshot)
         if not self.store.operator_stats():  # the configured weights, before any child
-            self._record_operators(0)
+            state.record_operators(0)
         self.session = self.store.begin_session()
         with self.progress as progress:
             self.progress = progress
             self._warm_start()
-            next_index = self.next_index
+            next_index = state.next_index
             seed_failed = self._seed_failed()
             stopped = bool(seed_failed)
             while True:
                 stopped = stopped or self.stop_requested() or self.stalled
-                while not stopped and self._room_for_another():
+                while not stopped and self.budget.room(self.stats, len(self.dispatcher)):
                     self._child(next_index)
                     next_index += 1
                     stopped = self.stop_requested() or self.stalled
@@ -211,20 +203,20 @@ class _Search:
                 self.progress.update(self.stats)
                 self._record_session()
             self.progress.update(self.stats, force=True)
-        self._write_outputs()
-        self._record_operators()
+        state.write_outputs()
+        state.record_operators()
         self._record_session(end=f"stopped: {seed_failed}" if seed_failed else (
             "stuck: no new valid child" if self.stalled else
             "interrupted" if stopped else
             "budget reached" if self.stats.spent >= self.config.search.budget
             else "candidate limit reached"))
-        return SearchResult(self.run_dir, self.best, self.stats,
+        return SearchResult(state.run_dir, state.best, self.stats,
                             interrupted=stopped and not (self.stalled or seed_failed),
                             stalled=self.stalled, seed_failed=seed_failed)
 
     def _seed_failed(self) -> str:
         """Why no seed trained ("" when one did): then the search cannot compare anything."""
-        seeds = [self.store.get(i) for i in self.seed_ids]
+        seeds = [self.store.get(i) for i in self.state.seed_ids]
         if not seeds or any(math.isfinite(r.fitness) for r in seeds):
             return ""
         why = seed_failure(seeds[0], self.config.task.time_limit_s)
@@ -244,7 +236,7 @@ class _Search:
         """The life of one candidate, up to training (`_trained` takes it from there)."""
         start = time.perf_counter()
         rng = child_rng(self.config.search.random_seed, index)
-        self.propose.mutator.set_weights(self.operators.weights())
+        self.propose.mutator.set_weights(self.state.operators.weights())
         parent, mutation = self.propose(rng, self.population)      # tournament + mutate
         if mutation.operator == "none" or not is_valid(mutation.program):
             self.stats.record_invalid(mutation.tries)
@@ -258,31 +250,14 @@ class _Search:
                            parent_id=None if parent is None else parent.id,
                            tries=mutation.tries, start=start)
         if rec.cache_hit:
-            self._store(rec, mutation.program)                      # cached: store now
+            self.state.add(rec, mutation.program)                   # cached: store now
             return
         spec = self._hurdles()
-        probe = self.config.search.lr_probe
-        if probe and parent is not None and (structure_key(parent.payload)
-                                             != structure_key(mutation.program)):
-            spec.update(lr_multipliers=list(probe), race_at=self._race_at())
-            limit = self.config.task.time_limit_s  # per run: the probe trains several
-            if limit is not None:
-                spec["time_limit_s"] = limit * len(probe)
+        if self.config.search.lr_probe and parent is not None and (
+                structure_key(parent.payload) != structure_key(mutation.program)):
+            self.budget.probe(spec)
         if self.dispatcher.submit(rec, mutation.program, spec):    # train (or wait for twin)
-            if "race_at" in spec:
-                self.probes.add(index)
-            self.in_flight_steps[index] = self._full_run_steps(len(spec.get(
-                "lr_multipliers") or ()) or self.task_mults or 1)
-
-    def _race_at(self) -> int | None:
-        """The step where a probe's multipliers race: the first hurdle, else a quarter."""
-        if not self.task_steps:
-            return None
-        at = self.config.hurdles.at
-        return max(1, int(self.task_steps * (min(at) if at else 0.25)))
-
-    def _full_run_steps(self, mults: int) -> int:
-        return self.task_steps * len(self.config.task.seeds) * mults
+            self.budget.sent(index, spec)
 
     def _no_child(self, tries: int) -> None:
         """Count a mutation without a new valid child; act when `stall_after` are in a row."""
@@ -293,9 +268,9 @@ class _Search:
         why = (f"{self.failed_in_a_row} mutations in a row gave no new valid child "
                f"({tries} tries each, [mutation] max_tries)")
         if s.on_stall == "restart" and not self.restarted_when_stuck:
-            self._reset_population(self.seed_ids, f"restart from seed: stuck, {why}")
+            self.state.reset_population(self.state.seed_ids, f"restart from seed: stuck, {why}")
             self.stats.restarts += 1
-            self.since_improvement = 0
+            self.state.since_improvement = 0
             self.failed_in_a_row, self.restarted_when_stuck = 0, True
             return
         self.stalled = True
@@ -309,21 +284,20 @@ class _Search:
     def _trained(self, done: Finished) -> None:
         """A training run finished: cache its fitness, store it and the twins that waited."""
         rec, outcome, program = done.record, done.outcome, done.program
-        self.in_flight_steps.pop(rec.gen_index, None)
+        probed = self.budget.done(rec.gen_index)
         rec.fitness, rec.status, rec.message = outcome.fitness, outcome.status, outcome.message
         rec.eval_seconds, rec.node_id = outcome.seconds, outcome.node
         rec.steps = outcome.steps
-        if rec.gen_index in self.probes and not outcome.transient:
+        if probed and not outcome.transient:
             program = apply_probe(rec, program, outcome, self.prepare)
-        self.probes.discard(rec.gen_index)
         self.stats.record_training(outcome.status, outcome.steps, outcome.planned_steps,
                                    outcome.run_seconds)
         if outcome.transient:  # a timeout, a dead worker: the machine's, not the program's
             self.stats.transient += 1
         else:
             self.cache.put(rec.hash, rec.fingerprint, outcome.fitness, outcome.status)
-        self._store(rec, program)
-        self.hurdles.trained(self.store, int(rec.id or 0), outcome.curves)
+        self.state.add(rec, program)
+        self.state.hurdles.trained(self.store, int(rec.id or 0), outcome.curves)
         for twin in done.twins:
             if outcome.transient:  # says nothing of the program: train the twin
                 self.dispatcher.submit(twin.record, twin.program,
@@ -336,161 +310,34 @@ class _Search:
                 twin.record.program_text, twin.record.hash = rec.program_text, rec.hash
                 twin.record.fingerprint = rec.fingerprint
                 twin.program = program
-            self._store(twin.record, twin.program)
+            self.state.add(twin.record, twin.program)
 
     def _hurdles(self) -> dict:
-        return self.hurdles.for_child(self.seed_ids, [m.id for m in self.population])
+        return self.state.hurdles.for_child(self.state.seed_ids,
+                                            [m.id for m in self.population])
 
-    def _room_for_another(self) -> bool:
-        s, in_flight = self.config.search, len(self.dispatcher)
-        if s.budget_unit == "steps":
-            room = self.stats.spent_steps + sum(self.in_flight_steps.values()) < s.budget
-        else:
-            room = self.stats.evaluations + in_flight < s.budget
-        return (in_flight < s.workers * s.batch and room
-                and self.stats.candidates + in_flight < s.candidate_limit)
-
-    # -- the population and the store ----------------------------------------------------
-    def _store(self, rec: CandidateRecord, program: Program) -> None:
-        rec_id = self.store.add(rec)
-        improved = self._account(rec, session=True)
-        if rec.operator != "seed":
-            self.population.add(Member(rec_id, rec.fitness, program))
-            s = self.config.search
-            if rec_id % s.snapshot_every == 0:
-                self.store.add_snapshot([m.id for m in self.population], "periodic")
-            self.since_improvement = 0 if improved else self.since_improvement + 1
-            if s.restart_after and self.since_improvement >= s.restart_after:
-                self._restart()
-        if improved or (math.isfinite(rec.fitness) and rec.fitness < self.hof_threshold):
-            self._write_outputs()
-
-    def _account(self, rec: CandidateRecord, session: bool) -> bool:
-        self.stats.record(cache_hit=rec.cache_hit, tries=rec.tries,
-                          redundant=rec.redundant_fraction, session=session,
-                          prepare_seconds=rec.prepare_seconds, steps=rec.steps,
-                          probe_steps=rec.probe_steps, status=rec.status)
-        self._credit(rec)
-        if self.best is None or self._better(rec, self.best):
-            self.best = rec
-            self.stats.best_fitness = rec.fitness
-            self.stats.best_text = self._display(rec)
-            return True
-        return False
-
-    def _credit(self, rec: CandidateRecord) -> None:
-        """The operator's credit for a stored child (replayed in order on resume)."""
-        best = self.best.fitness if self.best is not None else math.inf
-        if self.operators.stored(int(rec.id or 0), rec.operator, rec.parent_id, rec.fitness,
-                                 best):
-            self.stats.operators = self.operators.stats()
-            if (rec.id or 0) % 10 == 0:
-                self._record_operators(int(rec.id or 0))
-
-    def _record_operators(self, after_id: int | None = None) -> None:
-        """Store the operators' counts and weights as of candidate `after_id`."""
-        after = max(self.operators.fitness, default=0) if after_id is None else after_id
-        self.store.set_operator_stats(after, self.operators.stats())
-
-    def _display(self, rec: CandidateRecord) -> str:
-        program = remove_dead(self._parse_stored(rec))
-        try:
-            program = simplify(program)
-        except SymoptError:  # display only; the stored text is what counts
-            pass
-        return to_nested_text(program, header=False)
-
-    def _restart(self) -> None:
-        s = self.config.search
-        assert self.best is not None and self.best.id is not None
-        ids = self.seed_ids if s.restart_from == "seed" else [self.best.id]
-        self._reset_population(ids, f"restart from {s.restart_from}")
-        self.stats.restarts += 1
-        self.since_improvement = 0
-
-    def _write_outputs(self) -> None:
-        if self.best is not None:
-            cfg = self.config
-            self.hof_threshold = write_outputs(
-                self.run_dir, self.store, self.best, hall_of_fame=cfg.search.hall_of_fame,
-                task_name=cfg.task.name, seed_fitness=self.stats.seed_fitness)
-
-    # -- history and warm start ----------------------------------------------------------
-    def _load_history(self) -> None:
-        """Resume: the counters, the best, the seeds and the population, reading the store once."""
-        children: list[int] = []  # ids of the stored non-seed candidates, in order
-        for rec in self.store.candidates():
-            self._account(rec, session=False)
-            self.next_index = max(self.next_index, rec.gen_index + 1)
-            if rec.id is not None:
-                self.hurdles.reload(self.store, rec.id)
-            if rec.operator == "seed":
-                self.seed_ids.append(int(rec.id or 0))
-                self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
-            else:
-                children.append(int(rec.id or 0))
-        ids = self.store.population(self.config.search.population,
-                                    skip_corrupt=self.from_good_snapshot)
-        self.population.reset(self._members(ids))
-        restarts = [after for after, reason in self.store.snapshots()
-                    if reason.startswith("restart")]
-        self.stats.restarts = len(restarts)
-        if self.best is not None:
-            last = max([int(self.best.id or 0)] + restarts)
-            self.since_improvement = sum(1 for i in children if i > last)
-
+    # -- warm start ----------------------------------------------------------------------
     def _warm_start(self) -> None:
-        for i, program in enumerate(self.seed_programs[len(self.seed_ids):],
-                                    start=len(self.seed_ids)):
+        seed_ids = self.state.seed_ids
+        for i, program in enumerate(self.seed_programs[len(seed_ids):], start=len(seed_ids)):
             if self.config.search.lr_probe:  # its learning-rate scale, a constant to tune
                 program = with_scale_statement(program)
             rec = self.prepare(program, gen_index=-1 - i, operator="seed",
                                description=self.store.seeds[i][0])
             self._evaluate_now(rec)
-            self.seed_ids.append(int(rec.id or 0))
+            seed_ids.append(int(rec.id or 0))
             self.stats.seed_fitness = min(self.stats.seed_fitness, rec.fitness)
-        if not len(self.population) or self.population_is_seed_only():
-            self._reset_population(self.seed_ids, "warm start")
+        if not len(self.population) or self.state.population_is_seed_only():
+            self.state.reset_population(seed_ids, "warm start")
 
     def _evaluate_now(self, rec: CandidateRecord) -> None:
         program = parse(rec.program_text)
         if rec.cache_hit:
-            self._store(rec, program)
+            self.state.add(rec, program)
             return
         self.dispatcher.submit(rec, program)
         for done in self.dispatcher.finished(timeout=None):
             self._trained(done)
-
-    def population_is_seed_only(self) -> bool:
-        return all(m.id in self.seed_ids for m in self.population) and (
-            len(self.population) < self.config.search.population)
-
-    def _reset_population(self, ids: list[int], reason: str) -> None:
-        size = self.config.search.population
-        members = [ids[k % len(ids)] for k in range(size)]
-        self.store.add_snapshot(members, reason)
-        self.population.reset(self._members(members))
-
-    def _better(self, rec: CandidateRecord, best: CandidateRecord) -> bool:
-        """Lower fitness wins; a tie goes to the program with fewer state slots."""
-        if rec.fitness != best.fitness:
-            return rec.fitness < best.fitness
-        return (state_values(self._parse_stored(rec))
-                < state_values(self._parse_stored(best)))
-
-    def _parse_stored(self, rec: CandidateRecord) -> Program:
-        """A stored candidate's program; errors name the store and the candidate id."""
-        return parse(rec.program_text, self.store.source(rec))
-
-    def _members(self, ids: list[int]) -> list[Member]:
-        """Population members for stored candidates `ids`: programs the population holds are
-        reused, the others (seeds at a restart, a resumed population) parsed from the store."""
-        known = {m.id: m for m in self.population}
-        for i in dict.fromkeys(ids):
-            if i not in known:
-                rec = self.store.get(i)
-                known[i] = Member(i, rec.fitness, self._parse_stored(rec))
-        return [known[i] for i in ids]
 
 
 def seed_failure(rec: CandidateRecord, time_limit_s: float | None) -> str:
