@@ -20,7 +20,7 @@ p=P); tuned AdamW Z` (on one line;
 
 X, Y: mean best fitness; N: search seeds where evolution's best beats constants-only's;
 P: two-sided Mann-Whitney p-value of the two methods' best per search,
-`symopt.report.discussion.compare`; Z: the tuned AdamW's fitness). Lower is better.
+`symopt.report.discussion.compare_arms`; Z: the tuned AdamW's fitness). Lower is better.
 With `--out DIR` the run directories are kept and a rerun with the same DIR reuses the
 searches stored there (finishing any that was cut short).
 """

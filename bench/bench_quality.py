@@ -23,7 +23,7 @@ the best fitness against training steps (mean over searches, min-max band) and e
 the line `evolution vs constants-only: mean best X vs Y (N/S searches better, p=P)` (N:
 searches of evolution whose best beats the constants-only search of the same search seed;
 P: two-sided Mann-Whitney p-value of the two methods' best per search,
-`symopt.report.discussion.compare`). Lower fitness (validation loss) is better.
+`symopt.report.discussion.compare_arms`). Lower fitness (validation loss) is better.
 
 `--ablation`: evolution with each mechanism switched off in turn (budget counted in runs,
 `budget / steps per run` of them; no learning-rate probe; the fixed operator mix), beside

@@ -1,7 +1,7 @@
 """Shared parts of the search-quality benchmarks (`bench_quality.py`, `bench_discovery.py`):
 their common flags, the learning-rate-tuned reference, searches that resume from `--out`,
 best-so-far curves against training steps, the plot with each method's mean and min-max
-band, and the Mann-Whitney p-value of `symopt.report.discussion.compare` (the statistics
+band, and the Mann-Whitney p-value of `symopt.report.discussion.compare_arms` (the statistics
 `symopt report` and sweeps use).
 """
 
@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from symopt.analysis import simplify, to_nested_text  # noqa: E402
 from symopt.errors import SymoptError  # noqa: E402
 from symopt.lang import parse, remove_dead  # noqa: E402
-from symopt.report.discussion import Arm, compare  # noqa: E402
+from symopt.report.discussion import Arm, compare_arms  # noqa: E402
 from symopt.search.config.loading import SearchConfig  # noqa: E402
 from symopt.search.evolution.loop import run_search  # noqa: E402
 from symopt.search.execution.executor import EvalJob, make_executor  # noqa: E402
@@ -180,7 +180,7 @@ def simplified(text: str) -> str:
 
 def mann_whitney_p(a: list[float], b: list[float]) -> float:
     """Two-sided Mann-Whitney p-value of two methods' best fitness per search."""
-    return compare(Arm(0, "a", {}, list(a)), Arm(1, "b", {}, list(b))).p
+    return compare_arms(Arm(0, "a", {}, list(a)), Arm(1, "b", {}, list(b))).p
 
 
 def fmt(xs: list[float]) -> str:

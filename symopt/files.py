@@ -137,6 +137,36 @@ def is_file(path: str | os.PathLike) -> bool:
         return False
 
 
+def builtin_or_path(spec: str | os.PathLike, folder: Path, suffix: str,
+                    checkout_dir: str = "") -> Path:
+    """Where a file named on a command line lives: an existing file wins, then a built-in
+    ``NAME`` or ``NAME{suffix}`` of `folder` (also written ``{checkout_dir}/NAME{suffix}``,
+    as the docs do in a checkout); anything else is returned as given, so that reading it
+    reports the missing file. The one rule of `symopt.programs.resolve` and
+    `symopt.search.config.loading.resolve_config`.
+
+    >>> from symopt import programs
+    >>> folder = programs.path("sgd").parent
+    >>> builtin_or_path("sgd", folder, ".prog") == folder / "sgd.prog"
+    True
+    >>> builtin_or_path("programs/sgd.prog", folder, ".prog", "programs").name
+    'sgd.prog'
+    >>> builtin_or_path("mine/sgd.prog", folder, ".prog")
+    PosixPath('mine/sgd.prog')
+    """
+    given = Path(spec)
+    if is_file(given):
+        return given
+    name = os.fspath(spec)
+    if checkout_dir and given.parent == Path(checkout_dir) and given.suffix == suffix:
+        name = given.name
+    stem = name[: -len(suffix)] if name.endswith(suffix) else name
+    builtin = folder / (stem + suffix)
+    if stem and "/" not in stem and os.sep not in stem and is_file(builtin):
+        return builtin
+    return given
+
+
 _INT_TOO_LARGE = re.compile(r"exceeds the limit .* digits", re.IGNORECASE)
 
 

@@ -28,7 +28,7 @@ from symopt.analysis.fingerprinting import fingerprint
 from symopt.analysis.graph import dataflow_graph
 from symopt.analysis.hashing import canonical_hash
 from symopt.analysis.pretty import to_nested_text
-from symopt.analysis.simplifier import SimplifyError, simplify, summarize
+from symopt.analysis.simplifier import SimplifyError, simplification_summary, simplify
 from symopt.lang.dead_code import (
     live_mask,
     memory_line,
@@ -41,5 +41,5 @@ from symopt.lang.dead_code import (
 __all__ = [
     "SimplifyError", "canonical_hash", "dataflow_graph", "fingerprint", "live_mask",
     "memory_line", "prune_slots", "redundant_fraction", "remove_dead", "simplify",
-    "state_values", "summarize", "to_nested_text",
+    "state_values", "simplification_summary", "to_nested_text",
 ]

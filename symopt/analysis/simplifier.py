@@ -75,12 +75,12 @@ class Summary:
                 f"state slots: {self.slots_before} -> {self.slots_after}")
 
 
-def summarize(before: Program, after: Program) -> Summary:
+def simplification_summary(before: Program, after: Program) -> Summary:
     """The before/after summary that `symopt simplify` prints.
 
     >>> from symopt import programs
     >>> p = programs.load("lion")
-    >>> print(summarize(p, p))
+    >>> print(simplification_summary(p, p))
     statements: 7 -> 7; redundant fraction: 0% -> 0%; state slots: 1 -> 1
     """
     return Summary(len(before.body), len(after.body), redundant_fraction(before),

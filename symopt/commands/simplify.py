@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from symopt import programs
-from symopt.analysis import simplify, summarize, to_nested_text
+from symopt.analysis import simplification_summary, simplify, to_nested_text
 from symopt.commands._output import add_out_argument, checked_out, emit
 from symopt.lang import parse_file, to_text
 from symopt.lang.dead_code import memory_line
@@ -28,6 +28,6 @@ def run(args) -> int:
     before = parse_file(programs.resolve(args.file))
     after = simplify(before)
     emit(to_text(after) if args.flat else to_nested_text(after), out)
-    print(f"{args.file}: {summarize(before, after)}", file=sys.stderr)
+    print(f"{args.file}: {simplification_summary(before, after)}", file=sys.stderr)
     print(f"{args.file}: {memory_line(after)}", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from symopt.errors import UserError
-from symopt.files import is_file
+from symopt.files import builtin_or_path, is_file
 from symopt.lang.model import Program
 from symopt.lang.parser import parse_file
 
@@ -92,13 +92,4 @@ def resolve(spec: str | os.PathLike) -> Path:
     >>> resolve("mine/adamw.prog")
     PosixPath('mine/adamw.prog')
     """
-    given = Path(spec)
-    if is_file(given):
-        return given
-    name = os.fspath(spec)
-    if given.parent == Path("programs") and given.suffix == _SUFFIX:
-        name = given.name
-    try:
-        return path(name)
-    except UserError:
-        return given
+    return builtin_or_path(spec, _folder(), _SUFFIX, checkout_dir="programs")

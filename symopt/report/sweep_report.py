@@ -40,7 +40,7 @@ NOTES_NAME, SUMMARY_NAME = "notes.md", "summary.csv"
 
 
 @dataclass
-class RunResult:
+class SweepRun:
     """One run of a sweep as its store tells it (`history` None: not started)."""
 
     setting: Setting
@@ -61,7 +61,7 @@ class RunResult:
         return self.history
 
 
-def collect(out: Path, plan: SweepPlan) -> list[RunResult]:
+def collect(out: Path, plan: SweepPlan) -> list[SweepRun]:
     """Every run of the plan, read from its store."""
     results = []
     for setting in plan.settings():
@@ -71,7 +71,7 @@ def collect(out: Path, plan: SweepPlan) -> list[RunResult]:
             history = RunHistory.load(path) if (path / STORE_NAME).is_file() else None
             finished = history is not None and run_finished(
                 path, cfg.search.budget, cfg.search.candidate_limit, cfg.search.budget_unit)
-            results.append(RunResult(setting, seed, path, history, finished))
+            results.append(SweepRun(setting, seed, path, history, finished))
     return results
 
 
@@ -97,7 +97,7 @@ def write_sweep_report(out: str | Path, *, figures: bool = True) -> Path:
     return write_keeping_notes(out / NOTES_NAME, "\n".join(parts).rstrip() + "\n")
 
 
-def _header(plan: SweepPlan, results: list[RunResult]) -> str:
+def _header(plan: SweepPlan, results: list[SweepRun]) -> str:
     vary = "; ".join(f"{k} over {', '.join(map(str, v))}" for k, v in plan.vary) or "nothing"
     done = sum(r.finished for r in results)
     task = plan.config.get("task", {})
@@ -116,7 +116,7 @@ def _mean(xs: list[float]) -> float | None:
     return statistics.fmean(xs) if xs else None
 
 
-def results_dict(runs: list[RunResult]) -> dict:
+def results_dict(runs: list[SweepRun]) -> dict:
     """The `Results: {...}` of one setting (finished runs only)."""
     fin = [r for r in runs if r.finished and r.history]
     best = [r.started.best_fitness for r in fin]
@@ -133,7 +133,7 @@ def results_dict(runs: list[RunResult]) -> dict:
     }
 
 
-def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
+def _run_section(s: Setting, runs: list[SweepRun], base: Arm) -> str:
     res = results_dict(runs)
     mean = res["mean_best_fitness"]
     if s.index == 0:
@@ -160,7 +160,7 @@ def _run_section(s: Setting, runs: list[RunResult], base: Arm) -> str:
                       f"Runs: {dirs}; total wall time {format_duration(sum(walls))}."])
 
 
-def summary_csv(results: list[RunResult]) -> str:
+def summary_csv(results: list[SweepRun]) -> str:
     """One row per run: setting, seed, state, counters and results."""
     import pandas as pd
 
@@ -192,7 +192,7 @@ def best_so_far(h: RunHistory, budget: int) -> list[float]:
     return best.reindex(range(1, budget + 1), method="ffill").fillna(math.inf).tolist()
 
 
-def _figures(out: Path, plan: SweepPlan, results: list[RunResult], draw: bool) -> list[str]:
+def _figures(out: Path, plan: SweepPlan, results: list[SweepRun], draw: bool) -> list[str]:
     import pandas as pd
 
     fin = [r for r in results if r.finished and r.history]

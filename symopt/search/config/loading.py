@@ -103,7 +103,7 @@ from typing import Any, Literal, get_args
 from symopt import checks
 from symopt.config_table import NO_VALUE, at, error, read_table
 from symopt.errors import UserError
-from symopt.files import is_file, load_toml
+from symopt.files import builtin_or_path, load_toml
 from symopt.search.config.sections import (
     EXECUTOR_KINDS,
     CacheSection,
@@ -335,15 +335,7 @@ def resolve_config(spec: str | os.PathLike) -> Path:
     >>> resolve_config("no/such.toml")
     PosixPath('no/such.toml')
     """
-    given = Path(spec)
-    if is_file(given):
-        return given
-    text = os.fspath(spec)
-    stem = text[: -len(CONFIG_SUFFIX)] if text.endswith(CONFIG_SUFFIX) else text
-    builtin = _configs_folder() / (stem + CONFIG_SUFFIX)
-    if stem and "/" not in stem and os.sep not in stem and is_file(builtin):
-        return builtin
-    return given
+    return builtin_or_path(spec, _configs_folder(), CONFIG_SUFFIX)
 
 
 def load_config(path: str | os.PathLike) -> SearchConfig:
