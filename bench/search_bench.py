@@ -96,9 +96,12 @@ def search(cfg: SearchConfig, run_dir: Path, seed_program: str) -> bool:
     reused = (run_dir / "run.sqlite").is_file()
     if reused:
         check_same_search(run_dir, cfg)
-        run_search(cfg, run_dir, resume=True)  # finishes it if it was cut short
+        res = run_search(cfg, run_dir, resume=True)  # finishes it if it was cut short
     else:
-        run_search(cfg, run_dir, seeds=[seed_program])
+        res = run_search(cfg, run_dir, seeds=[seed_program])
+    if res.seed_failed:  # nothing to compare: say why, keep what was stored
+        sys.exit(f"{run_dir}: the search stopped: {res.seed_failed} (remove that directory "
+                 f"to run this search again)")
     return reused
 
 
