@@ -173,14 +173,14 @@ def _both_engines(name, texts):
 
 @pytest.mark.slow
 def test_fitness_same_with_both_engines_on_two_tasks():
-    """Every built-in program and 50 random ones, on two tasks (tolerance: module doc).
+    """Every built-in program and 30 random ones, on two tasks (tolerance: module doc).
     The two tasks run in two spawned processes (one compile per program is the cost)."""
     import concurrent.futures as cf
     import multiprocessing
 
     from symopt.lang import to_text
 
-    texts = [to_text(p) for p in list(CLASSICS) + _random_programs(50, seed=1)]
+    texts = [to_text(p) for p in list(CLASSICS) + _random_programs(30, seed=1)]
     with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = {name: pool.submit(_both_engines, name, texts) for name in ("quadratic", "logreg")}
         results = {name: f.result() for name, f in runs.items()}
@@ -191,4 +191,4 @@ def test_fitness_same_with_both_engines_on_two_tasks():
             if a[0] == "ok":
                 compared += 1
                 assert abs(a[1] - b[1]) <= 1e-3 * abs(a[1]) + 1e-7, (name, text)
-        assert compared >= 25, (name, compared)  # enough programs really trained
+        assert compared >= 20, (name, compared)  # enough programs really trained
