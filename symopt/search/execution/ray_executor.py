@@ -23,9 +23,7 @@ without a bound.
 Ray stays quiet on the terminal (`log_to_driver=False`, log level ERROR). A local
 Ray (`address = ""`) is started by `symopt.ray_local`: it listens on 127.0.0.1 only and
 goes with the search, also when the search is SIGKILLed (a watchdog kills the cluster's
-processes). It lives in a temporary directory; its logs are linked from
-`RUN/ray_logs/<session>` while the search runs and copied there at the end. With an
-existing cluster, `RUN/ray_logs/<session>.txt` says where its logs are.
+processes). Where Ray's logs and messages go: `symopt.search.execution.ray_logs`.
 
 All Ray calls after start-up run on one dispatcher thread; Ray's completion
 callbacks only put events on its queue.
@@ -47,7 +45,6 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +61,7 @@ from symopt.search.execution.executor import (
     evaluate_text,
     job_time_limit,
 )
+from symopt.search.execution.ray_logs import RayLogs, session_name
 
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # programs and results are small
 #: Seconds an evaluation may take beyond its time limit before its actor is given up.
@@ -141,10 +139,9 @@ class RayExecutor:
         self._temp_dir: str | None = None
         self._local: ray_local.LocalRay | None = None
         self._owns_ray = False
-        self._messages: list[str] = []
-        self._restore: Callable[[], None] = lambda: None
+        self._logs = RayLogs(self._run_dir, section.address)
         self._connect(section.address)
-        self._session = _session_name()
+        self._logs.session = session_name()
         self._remote = ray.remote(EvalWorker).options(
             num_cpus=section.cpus_per_eval, num_gpus=section.gpus_per_eval, max_restarts=0,
             max_task_retries=0, runtime_env={"env_vars": worker_env(section.gpus_per_eval)})
@@ -156,7 +153,6 @@ class RayExecutor:
         self._running: dict[int, _Job] = {}  # slot -> the job its actor evaluates
         self._events: queue.Queue = queue.Queue()
         self._nodes: tuple[float, int] = (0.0, 0)
-        self._logs_linked = False
         self._closed = False
         for slot in range(workers):
             self._start_actor(slot)
@@ -186,29 +182,13 @@ class RayExecutor:
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(f"executor.address: cannot {what}: {first}") from None
         self._owns_ray = True
-        self._capture_messages()
-
-    def _capture_messages(self) -> None:
-        """Ray prints the cluster's error messages (e.g. "a worker died") on the terminal
-        whatever `log_to_driver` says; send them to `RUN/ray_logs/messages.log` instead."""
-        import ray._private.worker as ray_worker
-
-        original = getattr(ray_worker, "print_to_stdstream", None)
-        if original is None:  # another Ray version: nothing to redirect
-            return
-
-        def to_run_dir(data: dict, ignore_prefix: bool = False) -> None:
-            lines = [f"({data.get('pid', '')}) {line}" for line in data.get("lines", [])]
-            self._messages.extend(lines)
-            self._write_messages()
-
-        ray_worker.print_to_stdstream = to_run_dir
-        self._restore = lambda: setattr(ray_worker, "print_to_stdstream", original)
+        self._logs.temp_dir = self._temp_dir
+        self._logs.capture_messages()
 
     # -- the interface -------------------------------------------------------------------
     def submit(self, job: EvalJob) -> cf.Future:
         future: cf.Future = cf.Future()
-        self._link_logs()
+        self._logs.link()
         self._events.put(("submit", _Job(job, future)))
         return future
 
@@ -253,9 +233,7 @@ class RayExecutor:
             self._local.shutdown()  # and what Ray leaves behind
         elif self._owns_ray:
             ray.shutdown()
-        self._restore()
-        self._write_messages()
-        self._keep_logs()
+        self._logs.close()
         self._remove_temp_dir()
 
     # -- the dispatcher thread -------------------------------------------------------------
@@ -281,7 +259,7 @@ class RayExecutor:
                 self._expire()
                 self._dispatch()
             except Exception as err:  # noqa: BLE001 - e.g. the cluster is gone: fail, not hang
-                self._messages.append(f"(symopt) dispatcher: {_first_line(err)}")
+                self._logs.note(f"(symopt) dispatcher: {_first_line(err)}")
                 for job in self._pending:
                     if job.attempts or job.future.set_running_or_notify_cancel():
                         job.future.set_result(EvalOutcome(
@@ -407,56 +385,11 @@ class RayExecutor:
                 ).strip())
         job.future.set_result(outcome)
 
-    # -- logs ------------------------------------------------------------------------------
-    def _link_logs(self) -> None:
-        if self._logs_linked or self._run_dir is None or not self._run_dir.is_dir():
-            return
-        self._logs_linked = True
-        logs = self._run_dir / "ray_logs"
-        logs.mkdir(exist_ok=True)
-        if self._temp_dir is not None:
-            link = logs / self._session
-            if not link.exists() and not link.is_symlink():
-                link.symlink_to(Path(self._temp_dir) / self._session / "logs",
-                                target_is_directory=True)
-        else:
-            (logs / f"{self._session}.txt").write_text(
-                f"This search ran on the Ray cluster at {self.section.address or 'auto'} "
-                f"(session {self._session}). Ray's logs are on each node of the cluster, "
-                f"under <ray temp dir>/{self._session}/logs (by default /tmp/ray).\n")
-
-    def _write_messages(self) -> None:
-        if not self._messages or not self._logs_linked or self._run_dir is None:
-            return
-        lines, self._messages = self._messages, []
-        with open(self._run_dir / "ray_logs" / "messages.log", "a", encoding="utf-8") as f:
-            f.write("".join(f"{line}\n" for line in lines))
-
-    def _keep_logs(self) -> None:
-        if self._temp_dir is None or self._run_dir is None or not self._logs_linked:
-            return
-        link = self._run_dir / "ray_logs" / self._session
-        source = Path(self._temp_dir) / self._session / "logs"
-        if link.is_symlink():
-            link.unlink()
-        if source.is_dir():
-            shutil.copytree(source, link, ignore_dangling_symlinks=True, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("*.sock", "sockets"))
-
     def _remove_temp_dir(self) -> None:
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
             self._local = None
-
-
-def _session_name() -> str:
-    import ray
-
-    try:
-        return ray.get_runtime_context().get_session_name() or "session"
-    except Exception:  # noqa: BLE001 - e.g. Ray Client: no local session
-        return "session"
 
 
 def _alive_nodes() -> int:
