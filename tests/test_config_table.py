@@ -156,6 +156,9 @@ def test_a_deprecated_key_is_read_with_a_warning_and_not_both():
     with pytest.raises(UserError, match=r"^--set search.seed=4: search.seed: the old spelling "
                                         r"of random_seed; give only random_seed$"):
         apply_settings(SearchConfig(), ["search.seed=4"])  # the config has random_seed
+    # and the tune config's: its random seed is `random_seed` too (glossary)
+    with pytest.warns(SymoptDeprecationWarning, match=r"^c.toml: tune.seed is deprecated"):
+        assert TuneConfig.from_dict({"tune": {"seed": 3}}, "c.toml").random_seed == 3
 
 
 def test_a_toml_name_other_than_the_field_name():

@@ -44,7 +44,7 @@ def test_unreachable_address_fails_before_the_run_exists(tmp_path, capsys):
 @pytest.mark.slow
 def test_local_ray_search_gives_the_process_executors_fitness_and_stays_quiet(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[search]\npopulation = 4\nbudget = 5\nworkers = 2\nseed = 3\n'
+    cfg.write_text('[search]\npopulation = 4\nbudget = 5\nworkers = 2\nrandom_seed = 3\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "r"
     proc = subprocess.run([sys.executable, "-m", "symopt", "search", "--seed",

@@ -76,7 +76,7 @@ def _wait_until(cond, proc, seconds=60.0):
 @pytest.mark.slow
 def test_two_searches_on_one_run_and_a_resume_after_sigkill(tmp_path):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[search]\npopulation = 6\nbudget = 10\nseed = 5\n'
+    cfg.write_text('[search]\npopulation = 6\nbudget = 10\nrandom_seed = 5\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
     first = subprocess.Popen(SEARCH_CMD + ["--seed", "sgd", "--config", str(cfg),

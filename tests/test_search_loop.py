@@ -138,7 +138,7 @@ SEARCH_CMD = [sys.executable, "-m", "symopt", "search", "--progress", "plain"]
 def start_search(tmp_path, *, budget: int, seed: int, output=subprocess.DEVNULL):
     """A real `symopt search` process from sgd.prog on the quadratic task; (process, run dir)."""
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = {seed}\n'
+    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nrandom_seed = {seed}\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 20 }\n')
     run = tmp_path / "run"
     proc = subprocess.Popen(SEARCH_CMD + ["--seed", builtin_file("sgd"), "--config", str(cfg),
@@ -460,7 +460,7 @@ def test_chaos_random_sigkills_of_a_two_worker_search_then_resume(tmp_path):
     rng = random.Random(16)
     budget, kills = 24, 3
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nseed = 7\nworkers = 2\n'
+    cfg.write_text(f'[search]\npopulation = 6\nbudget = {budget}\nrandom_seed = 7\nworkers = 2\n'
                    '[task]\nname = "quadratic"\noverrides = { steps = 60 }\n')
     run = tmp_path / "run"
     cmd = SEARCH_CMD + ["--seed", "sgd", "--config", str(cfg), "--out", str(run)]

@@ -19,7 +19,7 @@ def pbt_run(tmp_path_factory):
     from symopt import ray_local
 
     cfg = TuneConfig.from_dict({"tune": {
-        "task": "quadratic", "method": "pbt", "budget": 4, "seed": 0,
+        "task": "quadratic", "method": "pbt", "budget": 4, "random_seed": 0,
         "overrides": {"steps": 60}, "pbt": {"iterations": 6, "perturbation_interval": 1}}})
     out = tmp_path_factory.mktemp("pbt")
     started = len(ray_local.STARTED)
@@ -115,7 +115,7 @@ from symopt.tune import TuneConfig, run_tune
 
 pbt.STARTUP_S = 0.0
 cfg = TuneConfig.from_dict({"tune": {
-    "task": "quadratic", "method": "pbt", "budget": 2, "seed": 0, "time_limit_s": 1,
+    "task": "quadratic", "method": "pbt", "budget": 2, "random_seed": 0, "time_limit_s": 1,
     "overrides": {"steps": 10_000_000}, "pbt": {"iterations": 2, "perturbation_interval": 1,
                                                  "resources_per_trial": {"cpu": 0.5}}}})
 try:

@@ -60,7 +60,7 @@ def run(args) -> int:
             if args.search_seed is None:
                 args.search_seed = args.old_search_seed
         changes = {k: v for k, v in (("task", args.task), ("method", args.method),
-                                     ("budget", args.budget), ("seed", args.search_seed))
+                                     ("budget", args.budget), ("random_seed", args.search_seed))
                    if v is not None}
         if changes:
             cfg = cfg.replace(**changes)

@@ -11,7 +11,7 @@ A TOML file holds a ``[tune]`` table (and optionally ``[tune.space]``,
     population = 10          # GA population
     mutation_rate = 0.05     # GA: each gene resampled with this probability
     elitism = 0              # GA: best individuals carried over unchanged
-    seed = 0                 # the tuner's random seed
+    random_seed = 0          # the tuner's random seed (`seed`, the old spelling, still read)
     train_seed = 0           # the seed of every training run (init and batches)
     tie_equal_constants = true
     time_limit_s = 3600      # per training run; PBT's whole run is bounded by it (pbt.time_bound)
@@ -73,7 +73,7 @@ class TuneConfig:
     generations: int = 5
     mutation_rate: float = 0.05
     elitism: int = 0
-    seed: int = 0
+    random_seed: int = field(default=0, metadata=toml_key(old="seed"))
     train_seed: int = 0
     tie_equal_constants: bool = True
     time_limit_s: float = 3600.0  # one training run; bounds PBT's tuner.fit() (pbt.time_bound)
@@ -143,7 +143,7 @@ class TuneConfig:
         if self.elitism >= self.population:
             raise bad("elitism", f"must be below the population ({self.population})",
                       self.elitism)
-        integer("seed", self.seed, 0, checks.MAX_SEED_VALUE)
+        integer("random_seed", self.random_seed, 0, checks.MAX_SEED_VALUE)
         integer("train_seed", self.train_seed, 0, checks.MAX_SEED_VALUE)
         number("mutation_rate", self.mutation_rate, 0.0, 1.0)
         checks.time_limit(self.time_limit_s, at(source, "tune", "time_limit_s"))

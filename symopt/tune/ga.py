@@ -87,7 +87,7 @@ def run_ga(space: Space, cfg: TuneConfig, store: TuneStore, evaluate: Evaluate,
     population: list[TuneTrial] = []
     gen = 0
     while len(trials) < budget:
-        rng = np.random.default_rng([cfg.seed, gen])
+        rng = np.random.default_rng([cfg.random_seed, gen])
         n = min(pop_size - (cfg.elitism if gen else 0), budget - len(trials))
         if gen == 0:
             proposals = [space.defaults()] + [space.sample(rng) for _ in range(n - 1)]
@@ -114,6 +114,7 @@ def run_random(space: Space, cfg: TuneConfig, store: TuneStore, evaluate: Evalua
     run = _Runner("random", store, evaluate, progress)
     out = []
     for i in range(cfg.n_trials()):
-        values = space.defaults() if i == 0 else space.sample(np.random.default_rng([cfg.seed, i]))
+        rng = np.random.default_rng([cfg.random_seed, i])
+        values = space.defaults() if i == 0 else space.sample(rng)
         out.append(run(0, i, values))
     return out

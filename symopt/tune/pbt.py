@@ -271,8 +271,8 @@ def run_pbt(spec: dict, space: Space, cfg: TuneConfig, run_dir: Path, *,
             tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True,
                                        resume_errored=True)
         else:
-            random.seed(cfg.seed)  # Ray's explore draws from `random`
-            rng = np.random.default_rng([cfg.seed, 12])
+            random.seed(cfg.random_seed)  # Ray's explore draws from `random`
+            rng = np.random.default_rng([cfg.random_seed, 12])
             points = [space.defaults()] + [space.sample(rng) for _ in range(population - 1)]
             tuner = tune.Tuner(
                 trainable,
