@@ -102,6 +102,8 @@ def search(cfg: SearchConfig, run_dir: Path, seed_program: str) -> bool:
     if res.seed_failed:  # nothing to compare: say why, keep what was stored
         sys.exit(f"{run_dir}: the search stopped: {res.seed_failed} (remove that directory "
                  f"to run this search again)")
+    if res.interrupted:  # Ctrl-C: the search stored what it did; so does the bench
+        sys.exit(f"{run_dir}: interrupted; the same command resumes it")
     return reused
 
 
