@@ -1,3 +1,5 @@
+import os
+import tempfile
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -32,6 +34,23 @@ SLOW = (
     "symopt/tune/api.py::symopt.tune.api",
     "symopt/tune/trainer.py::symopt.tune.trainer",
 )
+
+
+def pytest_configure(config):
+    """One XLA compilation cache per test session, shared with the processes tests start.
+
+    Many tests train the same small programs on the same tasks, in this process and in the
+    worker and CLI processes they start; each would compile the same step again. The cache
+    starts empty in a fresh temporary directory (nothing is carried between sessions).
+    """
+    import jax
+
+    cache = tempfile.mkdtemp(prefix="symopt-test-xla-cache-")
+    config.add_cleanup(lambda: __import__("shutil").rmtree(cache, ignore_errors=True))
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.1"
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
 
 
 def pytest_collection_modifyitems(config, items):

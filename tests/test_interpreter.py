@@ -173,22 +173,25 @@ def _both_engines(name, texts):
 
 @pytest.mark.slow
 def test_fitness_same_with_both_engines_on_two_tasks():
-    """Every built-in program and 30 random ones, on two tasks (tolerance: module doc).
-    The two tasks run in two spawned processes (one compile per program is the cost)."""
+    """Every built-in program on two tasks, and 30 random ones, half on each task
+    (tolerance: module doc). The two tasks run in two spawned processes (one compile per
+    program and task is the cost)."""
     import concurrent.futures as cf
     import multiprocessing
 
     from symopt.lang import to_text
 
-    texts = [to_text(p) for p in list(CLASSICS) + _random_programs(30, seed=1)]
+    builtins = [to_text(p) for p in CLASSICS]
+    randoms = [to_text(p) for p in _random_programs(30, seed=1)]
+    texts = {"quadratic": builtins + randoms[::2], "logreg": builtins + randoms[1::2]}
     with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        runs = {name: pool.submit(_both_engines, name, texts) for name in ("quadratic", "logreg")}
+        runs = {name: pool.submit(_both_engines, name, texts[name]) for name in texts}
         results = {name: f.result() for name, f in runs.items()}
     for name, pairs in results.items():
         compared = 0
-        for text, (a, b) in zip(texts, pairs, strict=True):
+        for text, (a, b) in zip(texts[name], pairs, strict=True):
             assert a[0] == b[0], (name, text, a[2], b[2])
             if a[0] == "ok":
                 compared += 1
                 assert abs(a[1] - b[1]) <= 1e-3 * abs(a[1]) + 1e-7, (name, text)
-        assert compared >= 20, (name, compared)  # enough programs really trained
+        assert compared >= 15, (name, compared)  # enough programs really trained

@@ -13,21 +13,16 @@ def tiny():
     return get_task("nanogpt-tiny")
 
 
-def lion(lr):  # Lion wants a ~3-10x smaller learning rate than AdamW
-    return optax.lion(lambda c: lr(c) / 3.0, weight_decay=0.0)
-
-
 @pytest.mark.slow
-def test_adamw_and_lion_learn_zero_update_does_not(tiny):
+def test_adamw_learns_zero_update_does_not(tiny):
+    """Lion on this task: lion.prog in test_tasks_programs.py (one run of it is enough)."""
     h = tiny.unigram_entropy
     assert 2.5 < h < 4.0
     adamw = evaluate(lambda lr: optax.adamw(lr, weight_decay=0.01), tiny)
-    lio = evaluate(lion, tiny)
     zero = evaluate(lambda lr: optax.set_to_zero(), tiny)
-    assert adamw.status == lio.status == zero.status == "ok"
-    # "well below": measured 2.65 (adamw) and 2.92 (lion) against h = 3.28 nats
+    assert adamw.status == zero.status == "ok"
+    # "well below": measured 2.65 against h = 3.28 nats
     assert adamw.fitness < h - 0.5, (adamw.fitness, h)
-    assert lio.fitness < h - 0.25, (lio.fitness, h)
     assert zero.fitness > h + 0.5  # stays at ~ln(vocab)
     assert zero.fitness == pytest.approx(math.log(tiny.vocab_size), abs=0.1)
     assert adamw.compile_s > 0 and adamw.steps == tiny.steps and adamw.steps_per_s > 0

@@ -330,11 +330,11 @@ def test_a_hung_ray_actor_is_given_up_retried_once_and_never_cached(cluster, tmp
             time.sleep(600)  # no time limit reaches into a sleep
         return statement_count_fitness(text, spec)
 
-    monkeypatch.setattr(ray_executor, "ANSWER_SLACK_S", 3.0)  # give up at 1 s + 3 s
+    monkeypatch.setattr(ray_executor, "ANSWER_SLACK_S", 2.0)  # give up at 0.5 s + 2 s
     cfg = SearchConfig.from_dict({
         "search": {"population": 4, "budget": 10, "random_seed": 1, "workers": 2},
         "mutation": {"functions": ["sign", "abs", "square"]},
-        "task": {"name": "quadratic", "time_limit_s": 1.0},
+        "task": {"name": "quadratic", "time_limit_s": 0.5},
         "cache": {"fingerprint": False},
         "executor": {"kind": "ray", "address": cluster.address}})
     run = tmp_path / "r"
@@ -350,7 +350,7 @@ def test_a_hung_ray_actor_is_given_up_retried_once_and_never_cached(cluster, tmp
     assert res.stats.evaluations == 10 and not res.seed_failed and not res.interrupted
     for r in hung:
         assert r.status == "timeout" and math.isinf(r.fitness)
-        assert r.message == ("no answer from the Ray worker within its time limit plus 3s, "
+        assert r.message == ("no answer from the Ray worker within its time limit plus 2s, "
                              "also when retried on a fresh worker")
     assert all(r.status == "ok" for r in rows if "sign" not in r.program_text)
     assert res.stats.transient == len(hung)

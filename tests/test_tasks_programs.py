@@ -25,14 +25,13 @@ def test_adamw_program_matches_optax_adamw_on_logreg():
 
 
 @pytest.mark.slow
-def test_programs_learn_nanogpt_tiny():
+def test_lion_program_learns_nanogpt_tiny():
+    """adamw.prog is optax's AdamW (above), which learns this task (test_nanogpt.py)."""
     tiny = get_task("nanogpt-tiny")
     h = tiny.unigram_entropy
-    adamw = evaluate(prog("adamw"), tiny)
     # lion.prog runs at 0.1 x lr; at x3 that is 9e-4, about 1/3 of AdamW's
     lion = evaluate(prog("lion"), tiny, lr_multipliers=(3.0,))
-    assert adamw.fitness < h - 0.5, (adamw.fitness, h)
-    assert lion.fitness < h - 0.25, (lion.fitness, h)
+    assert lion.status == "ok" and lion.fitness < h - 0.25, (lion.fitness, h)  # measured 2.92
 
 
 @pytest.mark.slow
