@@ -26,7 +26,9 @@ from symopt.search.storage.cache import EquivalenceCache, task_namespace
 from symopt.search.storage.store import RunStore
 
 QUADRATIC = {"name": "quadratic", "overrides": {"steps": 20}}
-LONG = {"name": "quadratic", "seeds": [0], "overrides": {"steps": 1000}}  # seconds: killable
+# Seconds of training after the compile (which the session's compile cache can make free):
+# long enough to find both actors busy and kill one.
+LONG = {"name": "quadratic", "seeds": [0], "overrides": {"steps": 200_000}}
 
 
 def test_unreachable_address_fails_before_the_run_exists(tmp_path, capsys):
