@@ -54,7 +54,10 @@ class TuneResult:
                  f"{self.fitness:.5g} (untuned {self.untuned:.5g})"]
         if self.method == "pbt":
             lines.append(f"{len(self.events)} exploits; tuned.prog retrained from scratch: "
-                         f"{self.tuned_fitness:.5g}")
+                         f"{self.tuned_fitness:.5g}" + (
+                             "" if self.tuned_fitness < self.untuned else
+                             ", not better than untuned: the gain came from PBT's schedule "
+                             "(schedules.png), which fixed constants do not reproduce"))
         lines.append("best: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else
                                           f"{k}={v}" for k, v in self.best.items()))
         return "\n".join(lines)
