@@ -1,4 +1,5 @@
 import os
+import shutil
 import tempfile
 from fnmatch import fnmatch
 from pathlib import Path
@@ -46,7 +47,7 @@ def pytest_configure(config):
     import jax
 
     cache = tempfile.mkdtemp(prefix="symopt-test-xla-cache-")
-    config.add_cleanup(lambda: __import__("shutil").rmtree(cache, ignore_errors=True))
+    config.add_cleanup(lambda: shutil.rmtree(cache, ignore_errors=True))
     os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.1"
     jax.config.update("jax_compilation_cache_dir", cache)

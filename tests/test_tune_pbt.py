@@ -40,8 +40,9 @@ def test_pbt_default_space_fixes_a_constant_100x_too_small(pbt_run):
                                  pytest.approx(result.best["c1"])]
     assert "# tune: lr_multiplier=" in tuned.header
     # tuned.prog retrained from scratch in the standard loop: the fitness the result gives.
-    # Fixed constants need not reproduce a schedule's gain (Ray Tune's asynchronous PBT does
-    # not always end where they do); the summary says which it is.
+    # Fixed constants need not keep the gain of PBT's schedule (the members change their
+    # constants while they train, and the order of their reports varies); the summary says
+    # which it is.
     again = evaluate(lambda lr: to_optax(tuned, lr),
                      get_task("quadratic", steps=60, warmup_steps=result.best["warmup_steps"]),
                      lr_multipliers=[result.best["lr_multiplier"]])
