@@ -83,7 +83,5 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def copy_run(run: Path, to: Path) -> Path:
     """A copy of the run directory `run` at `to` (a new directory)."""
-    import shutil
-
     shutil.copytree(run, to)
     return to
